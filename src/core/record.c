@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "core/record.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/crc32.h"
+
+struct writer {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+struct reader {
+	const uint8_t *p;
+	size_t len, pos;
+	bool short_read; /* a read past the end: the record is truncated */
+};
+
+static void put_u8(struct writer *w, uint8_t v)
+{
+	if (w->len < w->cap)
+		w->p[w->len] = v;
+	w->len++;
+}
+
+static void put_u16(struct writer *w, uint16_t v)
+{
+	put_u8(w, (uint8_t)v);
+	put_u8(w, (uint8_t)(v >> 8));
+}
+
+static void put_u32(struct writer *w, uint32_t v)
+{
+	put_u16(w, (uint16_t)v);
+	put_u16(w, (uint16_t)(v >> 16));
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+	put_u32(w, (uint32_t)v);
+	put_u32(w, (uint32_t)(v >> 32));
+}
+
+static void put_i32(struct writer *w, int32_t v)
+{
+	put_u32(w, (uint32_t)v);
+}
+
+static void put_i64(struct writer *w, int64_t v)
+{
+	put_u64(w, (uint64_t)v);
+}
+
+static void put_f64(struct writer *w, double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	put_u64(w, bits);
+}
+
+static void put_bytes(struct writer *w, const void *data, size_t n)
+{
+	const uint8_t *d = data;
+
+	for (size_t i = 0; i < n; i++)
+		put_u8(w, d[i]);
+}
+
+static uint8_t get_u8(struct reader *r)
+{
+	if (r->pos >= r->len) {
+		r->short_read = true;
+		return 0;
+	}
+	return r->p[r->pos++];
+}
+
+static uint16_t get_u16(struct reader *r)
+{
+	uint16_t lo = get_u8(r);
+
+	return (uint16_t)(lo | (uint16_t)get_u8(r) << 8);
+}
+
+static uint32_t get_u32(struct reader *r)
+{
+	uint32_t lo = get_u16(r);
+
+	return lo | (uint32_t)get_u16(r) << 16;
+}
+
+static uint64_t get_u64(struct reader *r)
+{
+	uint64_t lo = get_u32(r);
+
+	return lo | (uint64_t)get_u32(r) << 32;
+}
+
+static int32_t get_i32(struct reader *r)
+{
+	return (int32_t)get_u32(r);
+}
+
+static int64_t get_i64(struct reader *r)
+{
+	return (int64_t)get_u64(r);
+}
+
+static double get_f64(struct reader *r)
+{
+	uint64_t bits = get_u64(r);
+	double v;
+
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+/* A byte that must be a bool: anything but 0 or 1 is a malformed record. */
+static bool get_bool(struct reader *r, bool *bad)
+{
+	uint8_t v = get_u8(r);
+
+	if (v > 1)
+		*bad = true;
+	return v == 1;
+}
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static void put_payload(struct writer *w, const struct record *rec)
+{
+	size_t n = settings_count();
+
+	put_u16(w, (uint16_t)n);
+	for (size_t i = 0; i < n; i++) {
+		int32_t v = 0;
+		(void)settings_get(&rec->settings, settings_desc(i)->name, &v);
+		put_i32(w, v);
+	}
+
+	put_u8(w, rec->soc.known);
+	put_f64(w, rec->soc.soc_pct);
+	put_f64(w, rec->soc.consumed_ah);
+	put_u32(w, rec->soc.soc_events);
+
+	put_f64(w, rec->hist.deepest_ah);
+	put_f64(w, rec->hist.drawn_ah);
+	put_f64(w, rec->hist.discharged_wh);
+	put_f64(w, rec->hist.charged_wh);
+	put_u32(w, rec->hist.syncs);
+	put_u32(w, rec->hist.cycles);
+	put_u8(w, rec->hist.sync_armed);
+	put_u8(w, rec->hist.cycle_armed);
+	put_i64(w, rec->hist.last_full_charge_s);
+	put_i32(w, rec->hist.min_bank_mv);
+	put_i32(w, rec->hist.max_bank_mv);
+	put_i32(w, rec->hist.min_cell_mv);
+	put_i32(w, rec->hist.max_cell_mv);
+	put_i32(w, rec->hist.min_temp_dc);
+	put_i32(w, rec->hist.max_temp_dc);
+	put_u8(w, rec->hist.n_errors);
+	for (unsigned i = 0; i < rec->hist.n_errors && i < HISTORY_ERRORS; i++) {
+		put_u8(w, rec->hist.errors[i].code);
+		put_i64(w, rec->hist.errors[i].wall_s);
+	}
+	put_u32(w, rec->hist.error_mask);
+
+	put_u8(w, rec->bal.synced);
+	put_i64(w, rec->bal.last_sync_wall_s);
+	put_i32(w, rec->bal.spread_mv);
+
+	put_u8(w, rec->have_bank);
+	if (rec->have_bank) {
+		put_u8(w, rec->bank.n);
+		put_u8(w, rec->bank.type);
+		put_u16(w, rec->bank.capacity_ah);
+		put_u8(w, rec->bank.s);
+		for (unsigned i = 0; i < rec->bank.n && i < BANK_MAX_BATTERIES; i++) {
+			uint8_t serial[BANK_SERIAL_LEN] = {0};
+			memcpy(serial, rec->bank.serial[i],
+			       strnlen(rec->bank.serial[i], BANK_SERIAL_LEN));
+			put_bytes(w, serial, sizeof(serial));
+		}
+	}
+
+	put_u16(w, rec->prot_len);
+	put_bytes(w, rec->prot, rec->prot_len <= sizeof(rec->prot) ? rec->prot_len : 0);
+}
+
+/* Reads the payload into *rec; the values are checked afterwards. */
+static int get_payload(struct reader *r, struct record *rec, char *err, size_t errlen)
+{
+	bool bad = false;
+	size_t n = get_u16(r);
+
+	if (r->short_read)
+		return fail(err, errlen, -EBADMSG, "record truncated in the settings");
+	if (n != settings_count())
+		return fail(err, errlen, -EBADMSG, "record has %zu settings, expected %zu", n,
+		            settings_count());
+	for (size_t i = 0; i < n; i++)
+		*settings_value(&rec->settings, i) = get_i32(r);
+
+	rec->soc.known = get_bool(r, &bad);
+	rec->soc.soc_pct = get_f64(r);
+	rec->soc.consumed_ah = get_f64(r);
+	rec->soc.soc_events = get_u32(r);
+
+	rec->hist.deepest_ah = get_f64(r);
+	rec->hist.drawn_ah = get_f64(r);
+	rec->hist.discharged_wh = get_f64(r);
+	rec->hist.charged_wh = get_f64(r);
+	rec->hist.syncs = get_u32(r);
+	rec->hist.cycles = get_u32(r);
+	rec->hist.sync_armed = get_bool(r, &bad);
+	rec->hist.cycle_armed = get_bool(r, &bad);
+	rec->hist.last_full_charge_s = get_i64(r);
+	rec->hist.min_bank_mv = get_i32(r);
+	rec->hist.max_bank_mv = get_i32(r);
+	rec->hist.min_cell_mv = get_i32(r);
+	rec->hist.max_cell_mv = get_i32(r);
+	rec->hist.min_temp_dc = get_i32(r);
+	rec->hist.max_temp_dc = get_i32(r);
+	rec->hist.n_errors = get_u8(r);
+	if (rec->hist.n_errors > HISTORY_ERRORS)
+		return fail(err, errlen, -EBADMSG, "record has %u last errors, at most %d",
+		            rec->hist.n_errors, HISTORY_ERRORS);
+	for (unsigned i = 0; i < rec->hist.n_errors; i++) {
+		rec->hist.errors[i].code = get_u8(r);
+		rec->hist.errors[i].wall_s = get_i64(r);
+	}
+	rec->hist.error_mask = get_u32(r);
+
+	rec->bal.synced = get_bool(r, &bad);
+	rec->bal.last_sync_wall_s = get_i64(r);
+	rec->bal.spread_mv = get_i32(r);
+
+	rec->have_bank = get_bool(r, &bad);
+	if (rec->have_bank) {
+		rec->bank.n = get_u8(r);
+		rec->bank.type = get_u8(r);
+		rec->bank.capacity_ah = get_u16(r);
+		rec->bank.s = get_u8(r);
+		if (rec->bank.n > BANK_MAX_BATTERIES)
+			return fail(err, errlen, -ERANGE, "bank of %u batteries, at most %d",
+			            rec->bank.n, BANK_MAX_BATTERIES);
+		for (unsigned i = 0; i < rec->bank.n; i++) {
+			for (unsigned c = 0; c < BANK_SERIAL_LEN; c++)
+				rec->bank.serial[i][c] = (char)get_u8(r);
+			rec->bank.serial[i][BANK_SERIAL_LEN] = '\0';
+		}
+	}
+
+	rec->prot_len = get_u16(r);
+	if (rec->prot_len > sizeof(rec->prot))
+		return fail(err, errlen, -EBADMSG, "protection section of %u bytes, at most %zu",
+		            rec->prot_len, sizeof(rec->prot));
+	for (unsigned i = 0; i < rec->prot_len; i++)
+		rec->prot[i] = get_u8(r);
+
+	if (r->short_read)
+		return fail(err, errlen, -EBADMSG, "record truncated");
+	if (r->pos != r->len)
+		return fail(err, errlen, -EBADMSG, "%zu bytes after the end of the record",
+		            r->len - r->pos);
+	if (bad)
+		return fail(err, errlen, -EBADMSG, "a flag is neither 0 nor 1");
+	return 0;
+}
+
+/* Everything a record must satisfy to be written or accepted. */
+static int check_record(const struct record *rec, char *err, size_t errlen)
+{
+	char why[160];
+	int r;
+
+	r = settings_validate(&rec->settings, why, sizeof(why));
+	if (r < 0)
+		return fail(err, errlen, -ERANGE, "settings: %s", why);
+	if (monitor_soc_check(&rec->soc) < 0)
+		return fail(err, errlen, -ERANGE, "SoC state out of bounds");
+	if (history_check(&rec->hist) < 0)
+		return fail(err, errlen, -ERANGE, "history out of bounds");
+	if (balancer_check(&rec->bal) < 0)
+		return fail(err, errlen, -ERANGE, "balancer state out of bounds");
+	if (rec->have_bank && bank_identity_check(&rec->bank) < 0)
+		return fail(err, errlen, -ERANGE, "bank identity invalid");
+	if (rec->prot_len > sizeof(rec->prot))
+		return fail(err, errlen, -ERANGE, "protection section too long");
+	if (rec->prot_len > 0 && protection_persist_check(rec->prot, rec->prot_len) < 0)
+		return fail(err, errlen, -ERANGE, "protection section refused");
+	return 0;
+}
+
+int record_encode(const struct record *rec, uint8_t *buf, size_t cap, char *err, size_t errlen)
+{
+	struct writer w = {.p = buf, .cap = cap};
+	size_t payload;
+	uint32_t crc;
+	int r;
+
+	if (!rec || (!buf && cap > 0))
+		return fail(err, errlen, -EINVAL, "no record");
+	r = check_record(rec, err, errlen);
+	if (r < 0)
+		return -EINVAL;
+	/* Header with a length and CRC filled in once the payload is known. */
+	put_u32(&w, RECORD_MAGIC);
+	put_u16(&w, RECORD_VERSION);
+	put_u16(&w, 0);
+	put_u32(&w, 0);
+	put_u32(&w, 0);
+	put_payload(&w, rec);
+	if (w.len > cap)
+		return fail(err, errlen, -ENOBUFS, "record needs %zu bytes, buffer has %zu", w.len,
+		            cap);
+	payload = w.len - RECORD_HEADER_SIZE;
+	crc = crc32_ieee(buf + RECORD_HEADER_SIZE, payload);
+	w.len = 8;
+	put_u32(&w, (uint32_t)payload);
+	put_u32(&w, crc);
+	return (int)(RECORD_HEADER_SIZE + payload);
+}
+
+int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err, size_t errlen)
+{
+	struct reader h = {.p = buf, .len = len};
+	struct reader body;
+	struct record rec;
+	uint32_t magic, payload, crc;
+	uint16_t version, reserved;
+	int r;
+
+	if (!buf || !out)
+		return fail(err, errlen, -EINVAL, "no record");
+	if (len < RECORD_HEADER_SIZE)
+		return fail(err, errlen, -EBADMSG, "record truncated: %zu bytes, header needs %d",
+		            len, RECORD_HEADER_SIZE);
+	magic = get_u32(&h);
+	version = get_u16(&h);
+	reserved = get_u16(&h);
+	payload = get_u32(&h);
+	crc = get_u32(&h);
+	if (magic != RECORD_MAGIC)
+		return fail(err, errlen, -EBADMSG, "not a state record (magic 0x%08x)", magic);
+	if (version > RECORD_VERSION)
+		return fail(err, errlen, -ENOTSUP, "record version %u is newer than this one (%d)",
+		            version, RECORD_VERSION);
+	if (version != RECORD_VERSION)
+		return fail(err, errlen, -ENOTSUP, "record version %u is not supported (%d)",
+		            version, RECORD_VERSION);
+	if (reserved != 0)
+		return fail(err, errlen, -EBADMSG, "reserved header field is 0x%04x, not 0",
+		            reserved);
+	if (payload != len - RECORD_HEADER_SIZE)
+		return fail(err, errlen, -EBADMSG,
+		            "record length %u, but %zu bytes follow the header", payload,
+		            len - RECORD_HEADER_SIZE);
+	if (crc32_ieee(buf + RECORD_HEADER_SIZE, payload) != crc)
+		return fail(err, errlen, -EBADMSG, "record CRC mismatch");
+
+	memset(&rec, 0, sizeof(rec));
+	body = (struct reader){.p = buf + RECORD_HEADER_SIZE, .len = payload};
+	r = get_payload(&body, &rec, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_record(&rec, err, errlen);
+	if (r < 0)
+		return r;
+	*out = rec;
+	return 0;
+}

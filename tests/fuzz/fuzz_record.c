@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libFuzzer target for the state record parser. The property: a record is
+ * either refused with a reason, or it is valid, meaning it encodes back to
+ * exactly the bytes that were read. Anything else aborts.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/record.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* For the corpus replay: whether the record is accepted. */
+bool fuzz_record_accepts(const uint8_t *data, size_t size);
+
+bool fuzz_record_accepts(const uint8_t *data, size_t size)
+{
+	struct record *out = malloc(sizeof(*out));
+	bool ok;
+
+	if (!out)
+		abort();
+	ok = record_decode(data, size, out, NULL, 0) == 0;
+	free(out);
+	return ok;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct record *out = malloc(sizeof(*out));
+	uint8_t *again = malloc(RECORD_MAX_SIZE);
+	char err[256] = "";
+	int r, n;
+
+	if (!out || !again)
+		abort();
+	r = record_decode(data, size, out, err, sizeof(err));
+	if (r < 0) {
+		/* every refusal says why */
+		if (err[0] == '\0')
+			abort();
+	} else {
+		n = record_encode(out, again, RECORD_MAX_SIZE, err, sizeof(err));
+		if (n < 0 || (size_t)n != size || memcmp(again, data, size) != 0)
+			abort();
+	}
+	free(out);
+	free(again);
+	return 0;
+}
