@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "daemon/config.h"
+
+#define MAIN_FILE  "smallbmsd.conf"
+#define DROPIN_DIR "smallbmsd.conf.d"
+
+/* Where a line's offset was set, to refuse an offset without a chip there. */
+struct where {
+	char file[PATH_MAX];
+	unsigned line;
+};
+
+struct parse_state {
+	struct bms_config cfg;
+	const char *file;
+	FILE *fp;
+	unsigned line;       /* line just handed to inih */
+	bool bad_line;       /* reader met a line it refuses */
+	char reason[256];    /* first error of this file */
+	unsigned error_line; /* its line */
+	struct where offset_at[OUTPUT_LINE_COUNT];
+};
+
+static const char *const sections[] = {"bus", "adc", "outputs", "state"};
+
+void config_defaults(struct bms_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->bus_port, sizeof(cfg->bus_port), "/dev/ttyS1");
+	adc_config_defaults(&cfg->adc);
+	cfg->outputs_backend = OUTPUTS_BACKEND_GPIOD;
+	outputs_config_defaults(&cfg->outputs);
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/smallbms");
+}
+
+static int fail(struct parse_state *ps, unsigned line, const char *fmt, ...) _printf_(3, 4);
+
+static int fail(struct parse_state *ps, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ps->reason[0]) {
+		va_start(ap, fmt);
+		vsnprintf(ps->reason, sizeof(ps->reason), fmt, ap);
+		va_end(ap);
+		ps->error_line = line;
+	}
+	return 0; /* inih: this line is an error */
+}
+
+static bool known_section(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+		if (strcmp(s, sections[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Reads one line for inih, counting lines and checking section headers
+ * here, because inih only reports a section when a key follows it. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+
+	if (!fgets(str, num, ps->fp))
+		return NULL;
+	ps->line++;
+	size_t len = strlen(str);
+	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(ps->fp)) {
+		char max[16];
+		snprintf(max, sizeof(max), "%d", num - 2);
+		fail(ps, ps->line, "line longer than %s characters", max);
+		ps->bad_line = true;
+		/* Hand inih something it rejects so it reports this line. */
+		snprintf(str, (size_t)num, "[\n");
+		int c;
+		while ((c = fgetc(ps->fp)) != EOF && c != '\n')
+			;
+		return str;
+	}
+	const char *p = str;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+		if (end) {
+			char name[64];
+			size_t n = (size_t)(end - p - 1);
+			if (n >= sizeof(name))
+				n = sizeof(name) - 1;
+			memcpy(name, p + 1, n);
+			name[n] = '\0';
+			if (!known_section(name))
+				fail(ps, ps->line, "unknown section [%s]", name);
+		}
+	}
+	return str;
+}
+
+static bool copy_str(char *dst, size_t size, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(dst, v, n + 1);
+	return true;
+}
+
+static bool absolute_path(char *dst, size_t size, const char *v)
+{
+	return v[0] == '/' && copy_str(dst, size, v);
+}
+
+static bool plain_name(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= max)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+static bool parse_uint(const char *v, unsigned long min, unsigned long max, unsigned long *ret)
+{
+	unsigned long x = 0;
+
+	if (!*v)
+		return false;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		x = x * 10 + (unsigned long)(*p - '0');
+		if (x > max)
+			return false;
+	}
+	if (x < min)
+		return false;
+	*ret = x;
+	return true;
+}
+
+/* "21", "21.0", "11.125": thousandths, at most 3 decimals, 1.000..1000.000. */
+static bool parse_divider(const char *v, uint32_t *ret)
+{
+	unsigned long whole = 0, frac = 0;
+	unsigned places = 0;
+	const char *dot = strchr(v, '.');
+	char ip[8];
+
+	size_t n = dot ? (size_t)(dot - v) : strlen(v);
+	if (n == 0 || n >= sizeof(ip))
+		return false;
+	memcpy(ip, v, n);
+	ip[n] = '\0';
+	if (!parse_uint(ip, 0, 1000, &whole))
+		return false;
+	if (dot) {
+		const char *p = dot + 1;
+		if (!*p)
+			return false;
+		for (; *p; p++, places++) {
+			if (*p < '0' || *p > '9' || places >= 3)
+				return false;
+			frac = frac * 10 + (unsigned long)(*p - '0');
+		}
+	}
+	for (; places < 3; places++)
+		frac *= 10;
+	unsigned long milli = whole * 1000 + frac;
+	if (milli < 1000 || milli > 1000000)
+		return false;
+	*ret = (uint32_t)milli;
+	return true;
+}
+
+static int handle_adc(struct parse_state *ps, const char *name, const char *value)
+{
+	struct adc_config *adc = &ps->cfg.adc;
+	unsigned long x;
+	char key[64];
+
+	if (strcmp(name, "uri") == 0) {
+		if (!strchr(value, ':') || !copy_str(adc->uri, sizeof(adc->uri), value))
+			return fail(ps, ps->line, "uri: \"%s\" is no libiio URI", value);
+		return 1;
+	}
+	if (strcmp(name, "device") == 0) {
+		if (!plain_name(value, sizeof(adc->device)))
+			return fail(ps, ps->line, "device: \"%s\" is no IIO device name", value);
+		snprintf(adc->device, sizeof(adc->device), "%s", value);
+		return 1;
+	}
+	if (strcmp(name, "range-mv") == 0) {
+		if (!parse_uint(value, 1, ADC_MAX_RANGE_MV, &x))
+			return fail(ps, ps->line, "range-mv: \"%s\" is not 1..100000", value);
+		adc->range_mv = (uint32_t)x;
+		return 1;
+	}
+	if (strcmp(name, "resolution-bits") == 0) {
+		if (!parse_uint(value, 2, ADC_MAX_BITS, &x))
+			return fail(ps, ps->line, "resolution-bits: \"%s\" is not 2..24", value);
+		adc->resolution_bits = (uint32_t)x;
+		return 1;
+	}
+	for (unsigned i = 0; i < ADC_SIGNAL_COUNT; i++) {
+		snprintf(key, sizeof(key), "%s-channel", adc_signal_name(i));
+		if (strcmp(name, key) == 0) {
+			if (!plain_name(value, sizeof(adc->channel[i])))
+				return fail(ps, ps->line, "%s: \"%s\" is no IIO channel name", key,
+				            value);
+			snprintf(adc->channel[i], sizeof(adc->channel[i]), "%s", value);
+			return 1;
+		}
+		snprintf(key, sizeof(key), "%s-divider", adc_signal_name(i));
+		if (strcmp(name, key) == 0) {
+			if (!parse_divider(value, &adc->divider_milli[i]))
+				return fail(ps, ps->line,
+				            "%s: \"%s\" is not a ratio 1.0..1000.0 (3 decimals)",
+				            key, value);
+			return 1;
+		}
+	}
+	return fail(ps, ps->line, "unknown key \"%s\" in [%s]", name, "adc");
+}
+
+static int handle_outputs(struct parse_state *ps, const char *name, const char *value)
+{
+	struct outputs_config *out = &ps->cfg.outputs;
+	unsigned long x;
+
+	if (strcmp(name, "backend") == 0) {
+		if (strcmp(value, "gpiod") == 0)
+			ps->cfg.outputs_backend = OUTPUTS_BACKEND_GPIOD;
+		else if (strcmp(value, "dry-run") == 0)
+			ps->cfg.outputs_backend = OUTPUTS_BACKEND_DRYRUN;
+		else
+			return fail(ps, ps->line,
+			            "backend: \"%s\" is neither \"gpiod\" nor \"dry-run\"", value);
+		return 1;
+	}
+	if (strcmp(name, "chip") == 0) {
+		/* Empty: search every chip for the line names. */
+		if (value[0] && !absolute_path(out->chip, sizeof(out->chip), value))
+			return fail(ps, ps->line, "chip: \"%s\" is not an absolute path", value);
+		if (!value[0])
+			out->chip[0] = '\0';
+		return 1;
+	}
+	for (unsigned i = 0; i < OUTPUT_LINE_COUNT; i++) {
+		if (strcmp(name, output_line_name(i)) != 0)
+			continue;
+		if (value[0] >= '0' && value[0] <= '9') {
+			if (!parse_uint(value, 0, 65535, &x))
+				return fail(ps, ps->line, "%s: \"%s\" is no line offset (0..65535)",
+				            name, value);
+			out->line[i].offset = (int)x;
+			snprintf(ps->offset_at[i].file, sizeof(ps->offset_at[i].file), "%s",
+			         ps->file);
+			ps->offset_at[i].line = ps->line;
+		} else {
+			if (!plain_name(value, sizeof(out->line[i].name)))
+				return fail(ps, ps->line, "%s: \"%s\" is no GPIO line name", name,
+				            value);
+			snprintf(out->line[i].name, sizeof(out->line[i].name), "%s", value);
+			out->line[i].offset = -1;
+		}
+		return 1;
+	}
+	return fail(ps, ps->line, "unknown key \"%s\" in [%s]", name, "outputs");
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *ps = user;
+
+	if (ps->bad_line)
+		return 0;
+	if (!known_section(section)) {
+		if (!section[0])
+			return fail(ps, ps->line, "key \"%s\" outside a section", name);
+		return fail(ps, ps->line, "unknown section [%s]", section);
+	}
+	if (strcmp(section, "bus") == 0) {
+		if (strcmp(name, "port") != 0)
+			return fail(ps, ps->line, "unknown key \"%s\" in [%s]", name, "bus");
+		if (!absolute_path(ps->cfg.bus_port, sizeof(ps->cfg.bus_port), value))
+			return fail(ps, ps->line, "port: \"%s\" is not an absolute path", value);
+		return 1;
+	}
+	if (strcmp(section, "state") == 0) {
+		if (strcmp(name, "directory") != 0)
+			return fail(ps, ps->line, "unknown key \"%s\" in [%s]", name, "state");
+		if (!absolute_path(ps->cfg.state_dir, sizeof(ps->cfg.state_dir), value))
+			return fail(ps, ps->line, "directory: \"%s\" is not an absolute path",
+			            value);
+		return 1;
+	}
+	if (strcmp(section, "adc") == 0)
+		return handle_adc(ps, name, value);
+	return handle_outputs(ps, name, value);
+}
+
+static void set_error(struct config_error *err, const char *file, unsigned line, const char *reason)
+{
+	if (!err)
+		return;
+	snprintf(err->file, sizeof(err->file), "%s", file);
+	err->line = line;
+	snprintf(err->reason, sizeof(err->reason), "%s", reason);
+	if (line)
+		snprintf(err->message, sizeof(err->message), "%s:%u: %s", file, line, reason);
+	else
+		snprintf(err->message, sizeof(err->message), "%s: %s", file, reason);
+}
+
+static int parse_file(struct parse_state *ps, const char *path, bool optional,
+                      struct config_error *err)
+{
+	ps->fp = fopen(path, "re");
+	if (!ps->fp) {
+		int r = -errno;
+		if (optional && r == -ENOENT)
+			return 0;
+		set_error(err, path, 0, strerror(-r));
+		return r;
+	}
+	ps->file = path;
+	ps->line = 0;
+	ps->bad_line = false;
+	ps->reason[0] = '\0';
+	ps->error_line = 0;
+	int r = ini_parse_stream(reader, ps, handler, ps);
+	fclose(ps->fp);
+	ps->fp = NULL;
+	if (r == 0 && !ps->reason[0])
+		return 0;
+	if (r == -2) {
+		set_error(err, path, 0, "out of memory");
+		return -ENOMEM;
+	}
+	if (ps->reason[0])
+		set_error(err, path, ps->error_line, ps->reason);
+	else
+		set_error(err, path, (unsigned)r,
+		          "syntax error (expected [section] or key = value)");
+	return -EINVAL;
+}
+
+static int dropin_filter(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+
+	return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0;
+}
+
+static int lexical(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int config_load(const char *dir, struct bms_config *cfg, struct config_error *err)
+{
+	char path[PATH_MAX + 300];
+	struct dirent **list = NULL;
+
+	if (!dir || !cfg)
+		return -EINVAL;
+	_cleanup_free_ struct parse_state *ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	config_defaults(&ps->cfg);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, MAIN_FILE);
+	int r = parse_file(ps, path, true, err);
+	if (r < 0)
+		return r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, DROPIN_DIR);
+	int n = scandir(path, &list, dropin_filter, lexical);
+	if (n < 0 && errno != ENOENT) {
+		r = -errno;
+		set_error(err, path, 0, strerror(-r));
+		return r;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r >= 0) {
+			snprintf(path, sizeof(path), "%s/%s/%s", dir, DROPIN_DIR, list[i]->d_name);
+			r = parse_file(ps, path, false, err);
+		}
+		free(list[i]);
+	}
+	free(list);
+	if (r < 0)
+		return r;
+
+	/* An offset only means something on a named chip. */
+	if (!ps->cfg.outputs.chip[0])
+		for (unsigned i = 0; i < OUTPUT_LINE_COUNT; i++)
+			if (ps->cfg.outputs.line[i].offset >= 0) {
+				set_error(err, ps->offset_at[i].file, ps->offset_at[i].line,
+				          "a line offset needs [outputs] chip");
+				return -EINVAL;
+			}
+	*cfg = ps->cfg;
+	return 0;
+}

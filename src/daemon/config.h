@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smallbmsd's configuration: DIR/smallbmsd.conf, then DIR/smallbmsd.conf.d/
+ * *.conf in lexical order, a later value replacing an earlier one. Every key
+ * is documented in conf/smallbmsd.conf. A bad file, an unknown section or
+ * key, or a bad value is refused with its file, line and reason, and nothing
+ * of it is applied: the daemon then does not start. */
+#pragma once
+
+#include <limits.h>
+
+#include "hw/adc.h"
+#include "hw/outputs.h"
+
+#define CONFIG_DIR_DEFAULT "/etc/smallbms"
+
+enum outputs_backend {
+	OUTPUTS_BACKEND_GPIOD,
+	OUTPUTS_BACKEND_DRYRUN,
+};
+
+struct bms_config {
+	char bus_port[PATH_MAX];              /* [bus] port */
+	struct adc_config adc;                /* [adc] */
+	enum outputs_backend outputs_backend; /* [outputs] backend */
+	struct outputs_config outputs;        /* [outputs] chip and lines */
+	char state_dir[PATH_MAX];             /* [state] directory */
+};
+
+struct config_error {
+	char file[PATH_MAX];
+	unsigned line; /* 0 when the error is not on one line */
+	char reason[256];
+	char message[PATH_MAX + 300]; /* "FILE:LINE: reason" */
+};
+
+/* The board.md defaults. */
+void config_defaults(struct bms_config *cfg);
+
+/* Reads the files under dir (CONFIG_DIR_DEFAULT on the board). A missing
+ * main file or drop-in directory is not an error. On failure *cfg is left
+ * as it was and err (optional) says where and why. */
+int config_load(const char *dir, struct bms_config *cfg, struct config_error *err);

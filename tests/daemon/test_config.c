@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/config.h"
+
+struct fixture {
+	char dir[64];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test-config-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void write_file(const struct fixture *f, const char *rel, const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/smallbmsd.conf.d", f->dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg, def;
+
+	memset(&cfg, 0x5a, sizeof(cfg));
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	config_defaults(&def);
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
+	assert_string_equal(cfg.bus_port, "/dev/ttyS1");
+	assert_string_equal(cfg.adc.uri, "local:");
+	assert_string_equal(cfg.adc.device, "ads1015");
+	for (unsigned i = 0; i < ADC_SIGNAL_COUNT; i++) {
+		char ch[16];
+		snprintf(ch, sizeof(ch), "voltage%u", i);
+		assert_string_equal(cfg.adc.channel[i], ch);
+		assert_int_equal(cfg.adc.divider_milli[i], 21000);
+	}
+	assert_int_equal(cfg.adc.range_mv, 4096);
+	assert_int_equal(cfg.adc.resolution_bits, 16);
+	assert_int_equal(cfg.outputs_backend, OUTPUTS_BACKEND_GPIOD);
+	assert_string_equal(cfg.outputs.chip, "");
+	assert_string_equal(cfg.outputs.dev_dir, "/dev");
+	assert_string_equal(cfg.outputs.line[OUTPUT_LOAD_DISCONNECT].name, "load-disconnect");
+	assert_string_equal(cfg.outputs.line[OUTPUT_HEARTBEAT].name, "heartbeat");
+	for (unsigned i = 0; i < OUTPUT_LINE_COUNT; i++)
+		assert_int_equal(cfg.outputs.line[i].offset, -1);
+	assert_string_equal(cfg.state_dir, "/var/lib/smallbms");
+}
+
+static void test_every_key(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg;
+
+	write_file(f, "smallbmsd.conf",
+	           "# comment\n"
+	           "[bus]\n"
+	           "port = /dev/ttyAMA3\n"
+	           "\n"
+	           "[adc]\n"
+	           "uri = ip:192.168.7.2\n"
+	           "device = ads1115\n"
+	           "bank-channel = voltage3\n"
+	           "remote-h-channel = voltage2\n"
+	           "remote-l-channel = voltage1\n"
+	           "charge-readback-channel = voltage0\n"
+	           "bank-divider = 21.5\n"
+	           "remote-h-divider = 11\n"
+	           "remote-l-divider = 1.001\n"
+	           "charge-readback-divider = 1000.0\n"
+	           "range-mv = 2048\n"
+	           "resolution-bits = 12\n"
+	           "[outputs]\n"
+	           "backend = dry-run\n"
+	           "chip = /dev/gpiochip2\n"
+	           "load-disconnect = 9\n"
+	           "charge-disconnect = 0\n"
+	           "pre-alarm = PRE_ALARM\n"
+	           "led-bluetooth = led.blue\n"
+	           "led-error = 65535\n"
+	           "heartbeat = hb-out\n"
+	           "[state]\n"
+	           "directory = /srv/bms\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_string_equal(cfg.bus_port, "/dev/ttyAMA3");
+	assert_string_equal(cfg.adc.uri, "ip:192.168.7.2");
+	assert_string_equal(cfg.adc.device, "ads1115");
+	assert_string_equal(cfg.adc.channel[ADC_BANK], "voltage3");
+	assert_string_equal(cfg.adc.channel[ADC_REMOTE_H], "voltage2");
+	assert_string_equal(cfg.adc.channel[ADC_REMOTE_L], "voltage1");
+	assert_string_equal(cfg.adc.channel[ADC_CHARGE_READBACK], "voltage0");
+	assert_int_equal(cfg.adc.divider_milli[ADC_BANK], 21500);
+	assert_int_equal(cfg.adc.divider_milli[ADC_REMOTE_H], 11000);
+	assert_int_equal(cfg.adc.divider_milli[ADC_REMOTE_L], 1001);
+	assert_int_equal(cfg.adc.divider_milli[ADC_CHARGE_READBACK], 1000000);
+	assert_int_equal(cfg.adc.range_mv, 2048);
+	assert_int_equal(cfg.adc.resolution_bits, 12);
+	assert_int_equal(cfg.outputs_backend, OUTPUTS_BACKEND_DRYRUN);
+	assert_string_equal(cfg.outputs.chip, "/dev/gpiochip2");
+	assert_int_equal(cfg.outputs.line[OUTPUT_LOAD_DISCONNECT].offset, 9);
+	assert_int_equal(cfg.outputs.line[OUTPUT_CHARGE_DISCONNECT].offset, 0);
+	assert_int_equal(cfg.outputs.line[OUTPUT_PRE_ALARM].offset, -1);
+	assert_string_equal(cfg.outputs.line[OUTPUT_PRE_ALARM].name, "PRE_ALARM");
+	assert_string_equal(cfg.outputs.line[OUTPUT_LED_BLUETOOTH].name, "led.blue");
+	assert_int_equal(cfg.outputs.line[OUTPUT_LED_ERROR].offset, 65535);
+	assert_string_equal(cfg.outputs.line[OUTPUT_HEARTBEAT].name, "hb-out");
+	assert_string_equal(cfg.state_dir, "/srv/bms");
+}
+
+static void test_dropin_order(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg;
+
+	write_file(f, "smallbmsd.conf", "[bus]\nport = /dev/main\n[state]\ndirectory = /main\n");
+	write_file(f, "smallbmsd.conf.d/10-a.conf", "[bus]\nport = /dev/ten\n");
+	/* Lexical, not numeric: "9-" sorts after "10-" and wins. */
+	write_file(f, "smallbmsd.conf.d/9-z.conf", "[bus]\nport = /dev/nine\n");
+	write_file(f, "smallbmsd.conf.d/05.conf",
+	           "[bus]\nport = /dev/five\n[outputs]\nbackend = dry-run\n");
+	/* Not drop-ins: wrong suffix, hidden; they would fail if read. */
+	write_file(f, "smallbmsd.conf.d/99.conf.bak", "[nonsense]\n");
+	write_file(f, "smallbmsd.conf.d/.99.conf", "[nonsense]\n");
+	write_file(f, "smallbmsd.conf.d/README", "[nonsense]\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_string_equal(cfg.bus_port, "/dev/nine");
+	assert_string_equal(cfg.state_dir, "/main");
+	assert_int_equal(cfg.outputs_backend, OUTPUTS_BACKEND_DRYRUN);
+
+	/* A later drop-in can switch a line from an offset back to a name. */
+	write_file(f, "smallbmsd.conf.d/50.conf",
+	           "[outputs]\nchip = /dev/gpiochip0\nheartbeat = 4\n");
+	write_file(f, "smallbmsd.conf.d/60.conf", "[outputs]\nheartbeat = beat\nchip =\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_int_equal(cfg.outputs.line[OUTPUT_HEARTBEAT].offset, -1);
+	assert_string_equal(cfg.outputs.line[OUTPUT_HEARTBEAT].name, "beat");
+	assert_string_equal(cfg.outputs.chip, "");
+
+	/* The main file may be absent: drop-ins still apply. */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/smallbmsd.conf", f->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_string_equal(cfg.bus_port, "/dev/nine");
+	assert_string_equal(cfg.state_dir, "/var/lib/smallbms");
+}
+
+/* Loads text as the main file and expects a refusal at line with reason. */
+static void expect_error(const struct fixture *f, const char *text, unsigned line,
+                         const char *reason)
+{
+	struct bms_config cfg, before;
+	struct config_error err;
+	char file[128], message[512];
+
+	write_file(f, "smallbmsd.conf", text);
+	memset(&cfg, 0x3c, sizeof(cfg));
+	before = cfg;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(f->dir, &cfg, &err), -EINVAL);
+	snprintf(file, sizeof(file), "%s/smallbmsd.conf", f->dir);
+	assert_string_equal(err.file, file);
+	assert_int_equal(err.line, line);
+	assert_string_equal(err.reason, reason);
+	snprintf(message, sizeof(message), "%s:%u: %s", file, line, reason);
+	assert_string_equal(err.message, message);
+	/* Nothing applied. */
+	assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f, "[bus]\nport = /dev/x\n[batteries]\n", 3, "unknown section [batteries]");
+	expect_error(f, "[Bus]\nport = /dev/x\n", 1, "unknown section [Bus]");
+	expect_error(f, "port = /dev/x\n", 1, "key \"port\" outside a section");
+	expect_error(f, "[bus]\nspeed = 9600\n", 2, "unknown key \"speed\" in [bus]");
+	expect_error(f, "[adc]\nscale = 1\n", 2, "unknown key \"scale\" in [adc]");
+	expect_error(f, "[outputs]\nbuzzer = 3\n", 2, "unknown key \"buzzer\" in [outputs]");
+	expect_error(f, "[state]\ndir = /x\n", 2, "unknown key \"dir\" in [state]");
+	expect_error(f, "[bus]\nport = ttyS1\n", 2, "port: \"ttyS1\" is not an absolute path");
+	expect_error(f, "[bus]\nport =\n", 2, "port: \"\" is not an absolute path");
+	expect_error(f, "[state]\ndirectory = var/lib\n", 2,
+	             "directory: \"var/lib\" is not an absolute path");
+	expect_error(f, "[adc]\nuri = local\n", 2, "uri: \"local\" is no libiio URI");
+	expect_error(f, "[adc]\ndevice = ads/1015\n", 2,
+	             "device: \"ads/1015\" is no IIO device name");
+	expect_error(f, "[adc]\nbank-channel = volt age0\n", 2,
+	             "bank-channel: \"volt age0\" is no IIO channel name");
+	static const char *const bad_dividers[] = {"0.999", "1000.001", "21.0001", "abc",
+	                                           "21.",   ".5",       "-21",     ""};
+	for (size_t i = 0; i < sizeof(bad_dividers) / sizeof(bad_dividers[0]); i++) {
+		char text[96], reason[128];
+		snprintf(text, sizeof(text), "[adc]\n\nremote-l-divider = %s\n", bad_dividers[i]);
+		snprintf(reason, sizeof(reason),
+		         "remote-l-divider: \"%s\" is not a ratio 1.0..1000.0 (3 decimals)",
+		         bad_dividers[i]);
+		expect_error(f, text, 3, reason);
+	}
+	expect_error(f, "[adc]\nrange-mv = 0\n", 2, "range-mv: \"0\" is not 1..100000");
+	expect_error(f, "[adc]\nrange-mv = 100001\n", 2, "range-mv: \"100001\" is not 1..100000");
+	expect_error(f, "[adc]\nresolution-bits = 25\n", 2, "resolution-bits: \"25\" is not 2..24");
+	expect_error(f, "[adc]\nresolution-bits = 1\n", 2, "resolution-bits: \"1\" is not 2..24");
+	expect_error(f, "[outputs]\nbackend = sysfs\n", 2,
+	             "backend: \"sysfs\" is neither \"gpiod\" nor \"dry-run\"");
+	expect_error(f, "[outputs]\nchip = gpiochip0\n", 2,
+	             "chip: \"gpiochip0\" is not an absolute path");
+	expect_error(f, "[outputs]\nchip = /dev/gpiochip0\npre-alarm = 65536\n", 3,
+	             "pre-alarm: \"65536\" is no line offset (0..65535)");
+	expect_error(f, "[outputs]\nchip = /dev/gpiochip0\npre-alarm = 12a\n", 3,
+	             "pre-alarm: \"12a\" is no line offset (0..65535)");
+	expect_error(f, "[outputs]\nled-error = red led\n", 2,
+	             "led-error: \"red led\" is no GPIO line name");
+	expect_error(f, "[outputs]\n# offsets need a chip\nheartbeat = 27\n", 3,
+	             "a line offset needs [outputs] chip");
+	expect_error(f, "[bus]\nport /dev/ttyS1\n", 2,
+	             "syntax error (expected [section] or key = value)");
+	expect_error(f, "[bus\n", 1, "syntax error (expected [section] or key = value)");
+
+	/* The first error of a file is the one reported. */
+	expect_error(f, "[bus]\nport = /dev/x\nbaud = 1\n[nope]\n", 3,
+	             "unknown key \"baud\" in [bus]");
+
+	char text[400];
+	memset(text, 0, sizeof(text));
+	strcpy(text, "[bus]\nport = /");
+	memset(text + strlen(text), 'x', 250);
+	strcat(text, "\n");
+	expect_error(f, text, 2, "line longer than 198 characters");
+}
+
+static void test_error_in_dropin(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg;
+	struct config_error err;
+	char file[128];
+
+	write_file(f, "smallbmsd.conf", "[bus]\nport = /dev/ok\n");
+	write_file(f, "smallbmsd.conf.d/10-good.conf", "[state]\ndirectory = /good\n");
+	write_file(f, "smallbmsd.conf.d/20-bad.conf", "[state]\n\n\ndirectory = rel\n");
+	config_defaults(&cfg);
+	assert_int_equal(config_load(f->dir, &cfg, &err), -EINVAL);
+	snprintf(file, sizeof(file), "%s/smallbmsd.conf.d/20-bad.conf", f->dir);
+	assert_string_equal(err.file, file);
+	assert_int_equal(err.line, 4);
+	assert_string_equal(cfg.state_dir, "/var/lib/smallbms");
+	assert_string_equal(cfg.bus_port, "/dev/ttyS1");
+
+	/* An offset set in one file and a chip cleared in a later one. */
+	write_file(f, "smallbmsd.conf.d/20-bad.conf",
+	           "[outputs]\nchip = /dev/gpiochip1\nled-error = 3\n");
+	write_file(f, "smallbmsd.conf.d/30-nochip.conf", "[outputs]\nchip =\n");
+	assert_int_equal(config_load(f->dir, &cfg, &err), -EINVAL);
+	assert_string_equal(err.file, file);
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.reason, "a line offset needs [outputs] chip");
+}
+
+/* conf/smallbmsd.conf documents every key with its default: with each
+ * "#key = value" line uncommented it must load and equal the defaults. */
+static void test_annotated_example(void **state)
+{
+	const char *example = *state;
+	char dir[] = "/tmp/test-config-example-XXXXXX", cmd[1024];
+	struct bms_config cfg, def;
+
+	if (!example) {
+		skip();
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "sed -E 's/^#([a-z-]+ =)/\\1/' '%s' > '%s/smallbmsd.conf'",
+	         example, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 22", dir);
+	int all_keys = system(cmd);
+	assert_int_equal(config_load(dir, &cfg, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(all_keys, 0);
+	config_defaults(&def);
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
+}
+
+static void test_missing_dir(void **state)
+{
+	struct bms_config cfg;
+
+	/* No configuration at all is the defaults, as for an empty dir. */
+	assert_int_equal(config_load("/nonexistent/smallbms", &cfg, NULL), 0);
+	assert_string_equal(cfg.bus_port, "/dev/ttyS1");
+	assert_int_equal(config_load(NULL, &cfg, NULL), -EINVAL);
+}
+
+int main(int argc, char **argv)
+{
+	/* The annotated example's path, from meson. */
+	void *example = argc > 1 ? argv[1] : NULL;
+
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dropin_order, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_error_in_dropin, setup, teardown),
+	        cmocka_unit_test(test_missing_dir),
+	        cmocka_unit_test_prestate(test_annotated_example, example),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
