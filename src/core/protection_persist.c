@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/le_codec.h"
+
 #define PERSIST_MAGIC   0x52504253u /* "SBPR" little-endian */
 #define PERSIST_VERSION 1
 #define NO_TIME         UINT64_MAX
@@ -31,63 +33,9 @@ enum {
 	R_ALL = (1u << 2) - 1,
 };
 
-struct writer {
-	uint8_t *p;
-};
-
-static void put_u8(struct writer *w, uint8_t v)
+static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t t)
 {
-	*w->p++ = v;
-}
-
-static void put_u16(struct writer *w, uint16_t v)
-{
-	put_u8(w, (uint8_t)v);
-	put_u8(w, (uint8_t)(v >> 8));
-}
-
-static void put_u32(struct writer *w, uint32_t v)
-{
-	put_u16(w, (uint16_t)v);
-	put_u16(w, (uint16_t)(v >> 16));
-}
-
-static void put_u64(struct writer *w, uint64_t v)
-{
-	put_u32(w, (uint32_t)v);
-	put_u32(w, (uint32_t)(v >> 32));
-}
-
-static void put_age(struct writer *w, uint64_t now_us, bool running, uint64_t t)
-{
-	put_u64(w, !running ? NO_TIME : t <= now_us ? now_us - t : 0);
-}
-
-struct reader {
-	const uint8_t *p;
-};
-
-static uint8_t get_u8(struct reader *r)
-{
-	return *r->p++;
-}
-
-static uint16_t get_u16(struct reader *r)
-{
-	uint16_t lo = get_u8(r);
-	return (uint16_t)(lo | (uint16_t)get_u8(r) << 8);
-}
-
-static uint32_t get_u32(struct reader *r)
-{
-	uint32_t lo = get_u16(r);
-	return lo | (uint32_t)get_u16(r) << 16;
-}
-
-static uint64_t get_u64(struct reader *r)
-{
-	uint64_t lo = get_u32(r);
-	return lo | (uint64_t)get_u32(r) << 32;
+	le_put_u64(w, !running ? NO_TIME : t <= now_us ? now_us - t : 0);
 }
 
 /* An age back to a time on this clock; an age older than the clock is
@@ -99,7 +47,7 @@ static uint64_t from_age(uint64_t now_us, uint64_t age)
 
 int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8_t *buf, size_t cap)
 {
-	struct writer w = {buf};
+	struct le_writer w = {.p = buf, .cap = cap};
 	uint8_t g = 0;
 
 	if (!p || !buf)
@@ -111,11 +59,11 @@ int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8
 	g |= p->prealarm_on ? G_PREALARM : 0;
 	g |= p->drain_running ? G_DRAIN : 0;
 	g |= p->poweroff_running ? G_POWEROFF : 0;
-	put_u32(&w, PERSIST_MAGIC);
-	put_u8(&w, PERSIST_VERSION);
-	put_u8(&w, PROT_RULE_COUNT);
-	put_u8(&w, p->start);
-	put_u8(&w, g);
+	le_put_u32(&w, PERSIST_MAGIC);
+	le_put_u8(&w, PERSIST_VERSION);
+	le_put_u8(&w, PROT_RULE_COUNT);
+	le_put_u8(&w, p->start);
+	le_put_u8(&w, g);
 	put_age(&w, now_us, p->prealarm_on, p->prealarm_since_us);
 	put_age(&w, now_us, p->drain_running, p->drain_since_us);
 	put_age(&w, now_us, p->poweroff_running, p->poweroff_since_us);
@@ -125,46 +73,46 @@ int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8
 		const struct protection_rule_state *st = &p->rule[i];
 		uint8_t f = (st->latched ? R_LATCHED : 0) | (st->release_running ? R_RELEASE : 0);
 
-		put_u8(&w, st->phase);
-		put_u8(&w, f);
-		put_u8(&w, st->n_chatter);
+		le_put_u8(&w, st->phase);
+		le_put_u8(&w, f);
+		le_put_u8(&w, st->n_chatter);
 		put_age(&w, now_us, st->phase != PROT_PH_CLEAR, st->trip_start_us);
 		put_age(&w, now_us, st->phase == PROT_PH_TRIPPED, st->tripped_since_us);
 		put_age(&w, now_us, st->release_running, st->release_start_us);
 		for (unsigned c = 0; c < PROT_CHATTER_COUNT - 1; c++)
 			put_age(&w, now_us, c < st->n_chatter, st->chatter_us[c]);
-		put_u32(&w, st->sync_count_at_trip);
-		put_u32(&w, (uint32_t)st->reading.value);
-		put_u16(&w, (uint16_t)st->reading.battery);
-		put_u16(&w, (uint16_t)st->reading.index);
+		le_put_u32(&w, st->sync_count_at_trip);
+		le_put_u32(&w, (uint32_t)st->reading.value);
+		le_put_u16(&w, (uint16_t)st->reading.battery);
+		le_put_u16(&w, (uint16_t)st->reading.index);
 	}
-	return (int)(w.p - buf);
+	return (int)w.len;
 }
 
 int protection_persist_check(const uint8_t *buf, size_t len)
 {
-	struct reader r = {buf};
+	struct le_reader r = {.p = buf, .len = len};
 	uint8_t start, g;
 
 	if (!buf || len != PERSIST_SIZE)
 		return -EBADMSG;
-	if (get_u32(&r) != PERSIST_MAGIC || get_u8(&r) != PERSIST_VERSION ||
-	    get_u8(&r) != PROT_RULE_COUNT)
+	if (le_get_u32(&r) != PERSIST_MAGIC || le_get_u8(&r) != PERSIST_VERSION ||
+	    le_get_u8(&r) != PROT_RULE_COUNT)
 		return -EBADMSG;
-	start = get_u8(&r);
-	g = get_u8(&r);
+	start = le_get_u8(&r);
+	g = le_get_u8(&r);
 	if (start > PROT_START_RUNNING || (g & ~G_ALL))
 		return -ERANGE;
-	r.p += 5 * 8;
+	le_skip(&r, 5 * 8);
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
-		uint8_t phase = get_u8(&r), f = get_u8(&r), n = get_u8(&r);
+		uint8_t phase = le_get_u8(&r), f = le_get_u8(&r), n = le_get_u8(&r);
 		int16_t bat, idx;
 
 		if (phase > PROT_PH_TRIPPED || (f & ~R_ALL) || n > PROT_CHATTER_COUNT - 1)
 			return -ERANGE;
-		r.p += 5 * 8 + 4 + 4;
-		bat = (int16_t)get_u16(&r);
-		idx = (int16_t)get_u16(&r);
+		le_skip(&r, 5 * 8 + 4 + 4);
+		bat = (int16_t)le_get_u16(&r);
+		idx = (int16_t)le_get_u16(&r);
 		if (bat < -1 || bat >= PROTECTION_MAX_BATTERIES || idx < -1 ||
 		    idx >= PROTECTION_MAX_CELLS)
 			return -ERANGE;
@@ -175,7 +123,7 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len)
 {
 	const struct protection_rule *rules = protection_rules();
-	struct reader r = {buf};
+	struct le_reader r = {.p = buf, .len = len};
 	struct protection n;
 	uint8_t g;
 	int ret;
@@ -186,40 +134,40 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 	if (ret < 0)
 		return ret;
 	n = *p;
-	r.p += 4 + 1 + 1;
-	n.start = get_u8(&r);
+	le_skip(&r, 4 + 1 + 1);
+	n.start = le_get_u8(&r);
 	/* A restart never skips the wait for fresh data on ATC. */
 	if (n.start == PROT_START_RUNNING)
 		n.start = PROT_START_RESUMED;
-	g = get_u8(&r);
+	g = le_get_u8(&r);
 	if (g & G_REMOTE_KNOWN)
 		remote_restore(&n.remote, g & G_REMOTE_ON);
 	n.prealarm_on = g & G_PREALARM;
 	n.drain_running = g & G_DRAIN;
 	n.poweroff_running = g & G_POWEROFF;
-	n.prealarm_since_us = from_age(now_us, get_u64(&r));
-	n.drain_since_us = from_age(now_us, get_u64(&r));
-	n.poweroff_since_us = from_age(now_us, get_u64(&r));
-	n.atd_since_us = from_age(now_us, get_u64(&r));
-	n.atc_since_us = from_age(now_us, get_u64(&r));
+	n.prealarm_since_us = from_age(now_us, le_get_u64(&r));
+	n.drain_since_us = from_age(now_us, le_get_u64(&r));
+	n.poweroff_since_us = from_age(now_us, le_get_u64(&r));
+	n.atd_since_us = from_age(now_us, le_get_u64(&r));
+	n.atc_since_us = from_age(now_us, le_get_u64(&r));
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		struct protection_rule_state *st = &n.rule[i];
 		uint8_t f;
 
-		st->phase = get_u8(&r);
-		f = get_u8(&r);
+		st->phase = le_get_u8(&r);
+		f = le_get_u8(&r);
 		st->latched = f & R_LATCHED;
 		st->release_running = f & R_RELEASE;
-		st->n_chatter = get_u8(&r);
-		st->trip_start_us = from_age(now_us, get_u64(&r));
-		st->tripped_since_us = from_age(now_us, get_u64(&r));
-		st->release_start_us = from_age(now_us, get_u64(&r));
+		st->n_chatter = le_get_u8(&r);
+		st->trip_start_us = from_age(now_us, le_get_u64(&r));
+		st->tripped_since_us = from_age(now_us, le_get_u64(&r));
+		st->release_start_us = from_age(now_us, le_get_u64(&r));
 		for (unsigned c = 0; c < PROT_CHATTER_COUNT - 1; c++)
-			st->chatter_us[c] = from_age(now_us, get_u64(&r));
-		st->sync_count_at_trip = get_u32(&r);
-		st->reading.value = (int32_t)get_u32(&r);
-		st->reading.battery = (int16_t)get_u16(&r);
-		st->reading.index = (int16_t)get_u16(&r);
+			st->chatter_us[c] = from_age(now_us, le_get_u64(&r));
+		st->sync_count_at_trip = le_get_u32(&r);
+		st->reading.value = (int32_t)le_get_u32(&r);
+		st->reading.battery = (int16_t)le_get_u16(&r);
+		st->reading.index = (int16_t)le_get_u16(&r);
 		st->reading.unit = protection_quantity_unit(rules[i].trip_q);
 	}
 	/* ATD keeps its saved state; ATC is held by the start-up rule. */

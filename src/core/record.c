@@ -7,122 +7,12 @@
 #include <string.h>
 
 #include "core/crc32.h"
-
-struct writer {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-struct reader {
-	const uint8_t *p;
-	size_t len, pos;
-	bool short_read; /* a read past the end: the record is truncated */
-};
-
-static void put_u8(struct writer *w, uint8_t v)
-{
-	if (w->len < w->cap)
-		w->p[w->len] = v;
-	w->len++;
-}
-
-static void put_u16(struct writer *w, uint16_t v)
-{
-	put_u8(w, (uint8_t)v);
-	put_u8(w, (uint8_t)(v >> 8));
-}
-
-static void put_u32(struct writer *w, uint32_t v)
-{
-	put_u16(w, (uint16_t)v);
-	put_u16(w, (uint16_t)(v >> 16));
-}
-
-static void put_u64(struct writer *w, uint64_t v)
-{
-	put_u32(w, (uint32_t)v);
-	put_u32(w, (uint32_t)(v >> 32));
-}
-
-static void put_i32(struct writer *w, int32_t v)
-{
-	put_u32(w, (uint32_t)v);
-}
-
-static void put_i64(struct writer *w, int64_t v)
-{
-	put_u64(w, (uint64_t)v);
-}
-
-static void put_f64(struct writer *w, double v)
-{
-	uint64_t bits;
-
-	memcpy(&bits, &v, sizeof(bits));
-	put_u64(w, bits);
-}
-
-static void put_bytes(struct writer *w, const void *data, size_t n)
-{
-	const uint8_t *d = data;
-
-	for (size_t i = 0; i < n; i++)
-		put_u8(w, d[i]);
-}
-
-static uint8_t get_u8(struct reader *r)
-{
-	if (r->pos >= r->len) {
-		r->short_read = true;
-		return 0;
-	}
-	return r->p[r->pos++];
-}
-
-static uint16_t get_u16(struct reader *r)
-{
-	uint16_t lo = get_u8(r);
-
-	return (uint16_t)(lo | (uint16_t)get_u8(r) << 8);
-}
-
-static uint32_t get_u32(struct reader *r)
-{
-	uint32_t lo = get_u16(r);
-
-	return lo | (uint32_t)get_u16(r) << 16;
-}
-
-static uint64_t get_u64(struct reader *r)
-{
-	uint64_t lo = get_u32(r);
-
-	return lo | (uint64_t)get_u32(r) << 32;
-}
-
-static int32_t get_i32(struct reader *r)
-{
-	return (int32_t)get_u32(r);
-}
-
-static int64_t get_i64(struct reader *r)
-{
-	return (int64_t)get_u64(r);
-}
-
-static double get_f64(struct reader *r)
-{
-	uint64_t bits = get_u64(r);
-	double v;
-
-	memcpy(&v, &bits, sizeof(v));
-	return v;
-}
+#include "core/le_codec.h"
 
 /* A byte that must be a bool: anything but 0 or 1 is a malformed record. */
-static bool get_bool(struct reader *r, bool *bad)
+static bool get_bool(struct le_reader *r, bool *bad)
 {
-	uint8_t v = get_u8(r);
+	uint8_t v = le_get_u8(r);
 
 	if (v > 1)
 		*bad = true;
@@ -144,71 +34,71 @@ static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
 	return r;
 }
 
-static void put_payload(struct writer *w, const struct record *rec)
+static void put_payload(struct le_writer *w, const struct record *rec)
 {
 	size_t n = settings_count();
 
-	put_u16(w, (uint16_t)n);
+	le_put_u16(w, (uint16_t)n);
 	for (size_t i = 0; i < n; i++) {
 		int32_t v = 0;
 		(void)settings_get(&rec->settings, settings_desc(i)->name, &v);
-		put_i32(w, v);
+		le_put_i32(w, v);
 	}
 
-	put_u8(w, rec->soc.known);
-	put_f64(w, rec->soc.soc_pct);
-	put_f64(w, rec->soc.consumed_ah);
-	put_u32(w, rec->soc.soc_events);
+	le_put_u8(w, rec->soc.known);
+	le_put_f64(w, rec->soc.soc_pct);
+	le_put_f64(w, rec->soc.consumed_ah);
+	le_put_u32(w, rec->soc.soc_events);
 
-	put_f64(w, rec->hist.deepest_ah);
-	put_f64(w, rec->hist.drawn_ah);
-	put_f64(w, rec->hist.discharged_wh);
-	put_f64(w, rec->hist.charged_wh);
-	put_u32(w, rec->hist.syncs);
-	put_u32(w, rec->hist.cycles);
-	put_u8(w, rec->hist.sync_armed);
-	put_u8(w, rec->hist.cycle_armed);
-	put_i64(w, rec->hist.last_full_charge_s);
-	put_i32(w, rec->hist.min_bank_mv);
-	put_i32(w, rec->hist.max_bank_mv);
-	put_i32(w, rec->hist.min_cell_mv);
-	put_i32(w, rec->hist.max_cell_mv);
-	put_i32(w, rec->hist.min_temp_dc);
-	put_i32(w, rec->hist.max_temp_dc);
-	put_u8(w, rec->hist.n_errors);
+	le_put_f64(w, rec->hist.deepest_ah);
+	le_put_f64(w, rec->hist.drawn_ah);
+	le_put_f64(w, rec->hist.discharged_wh);
+	le_put_f64(w, rec->hist.charged_wh);
+	le_put_u32(w, rec->hist.syncs);
+	le_put_u32(w, rec->hist.cycles);
+	le_put_u8(w, rec->hist.sync_armed);
+	le_put_u8(w, rec->hist.cycle_armed);
+	le_put_i64(w, rec->hist.last_full_charge_s);
+	le_put_i32(w, rec->hist.min_bank_mv);
+	le_put_i32(w, rec->hist.max_bank_mv);
+	le_put_i32(w, rec->hist.min_cell_mv);
+	le_put_i32(w, rec->hist.max_cell_mv);
+	le_put_i32(w, rec->hist.min_temp_dc);
+	le_put_i32(w, rec->hist.max_temp_dc);
+	le_put_u8(w, rec->hist.n_errors);
 	for (unsigned i = 0; i < rec->hist.n_errors && i < HISTORY_ERRORS; i++) {
-		put_u8(w, rec->hist.errors[i].code);
-		put_i64(w, rec->hist.errors[i].wall_s);
+		le_put_u8(w, rec->hist.errors[i].code);
+		le_put_i64(w, rec->hist.errors[i].wall_s);
 	}
-	put_u32(w, rec->hist.error_mask);
+	le_put_u32(w, rec->hist.error_mask);
 
-	put_u8(w, rec->bal.synced);
-	put_i64(w, rec->bal.last_sync_wall_s);
-	put_i32(w, rec->bal.spread_mv);
+	le_put_u8(w, rec->bal.synced);
+	le_put_i64(w, rec->bal.last_sync_wall_s);
+	le_put_i32(w, rec->bal.spread_mv);
 
-	put_u8(w, rec->have_bank);
+	le_put_u8(w, rec->have_bank);
 	if (rec->have_bank) {
-		put_u8(w, rec->bank.n);
-		put_u8(w, rec->bank.type);
-		put_u16(w, rec->bank.capacity_ah);
-		put_u8(w, rec->bank.s);
+		le_put_u8(w, rec->bank.n);
+		le_put_u8(w, rec->bank.type);
+		le_put_u16(w, rec->bank.capacity_ah);
+		le_put_u8(w, rec->bank.s);
 		for (unsigned i = 0; i < rec->bank.n && i < BANK_MAX_BATTERIES; i++) {
 			uint8_t serial[BANK_SERIAL_LEN] = {0};
 			memcpy(serial, rec->bank.serial[i],
 			       strnlen(rec->bank.serial[i], BANK_SERIAL_LEN));
-			put_bytes(w, serial, sizeof(serial));
+			le_put_bytes(w, serial, sizeof(serial));
 		}
 	}
 
-	put_u16(w, rec->prot_len);
-	put_bytes(w, rec->prot, rec->prot_len <= sizeof(rec->prot) ? rec->prot_len : 0);
+	le_put_u16(w, rec->prot_len);
+	le_put_bytes(w, rec->prot, rec->prot_len <= sizeof(rec->prot) ? rec->prot_len : 0);
 }
 
 /* Reads the payload into *rec; the values are checked afterwards. */
-static int get_payload(struct reader *r, struct record *rec, char *err, size_t errlen)
+static int get_payload(struct le_reader *r, struct record *rec, char *err, size_t errlen)
 {
 	bool bad = false;
-	size_t n = get_u16(r);
+	size_t n = le_get_u16(r);
 
 	if (r->short_read)
 		return fail(err, errlen, -EBADMSG, "record truncated in the settings");
@@ -216,64 +106,64 @@ static int get_payload(struct reader *r, struct record *rec, char *err, size_t e
 		return fail(err, errlen, -EBADMSG, "record has %zu settings, expected %zu", n,
 		            settings_count());
 	for (size_t i = 0; i < n; i++)
-		*settings_value(&rec->settings, i) = get_i32(r);
+		*settings_value(&rec->settings, i) = le_get_i32(r);
 
 	rec->soc.known = get_bool(r, &bad);
-	rec->soc.soc_pct = get_f64(r);
-	rec->soc.consumed_ah = get_f64(r);
-	rec->soc.soc_events = get_u32(r);
+	rec->soc.soc_pct = le_get_f64(r);
+	rec->soc.consumed_ah = le_get_f64(r);
+	rec->soc.soc_events = le_get_u32(r);
 
-	rec->hist.deepest_ah = get_f64(r);
-	rec->hist.drawn_ah = get_f64(r);
-	rec->hist.discharged_wh = get_f64(r);
-	rec->hist.charged_wh = get_f64(r);
-	rec->hist.syncs = get_u32(r);
-	rec->hist.cycles = get_u32(r);
+	rec->hist.deepest_ah = le_get_f64(r);
+	rec->hist.drawn_ah = le_get_f64(r);
+	rec->hist.discharged_wh = le_get_f64(r);
+	rec->hist.charged_wh = le_get_f64(r);
+	rec->hist.syncs = le_get_u32(r);
+	rec->hist.cycles = le_get_u32(r);
 	rec->hist.sync_armed = get_bool(r, &bad);
 	rec->hist.cycle_armed = get_bool(r, &bad);
-	rec->hist.last_full_charge_s = get_i64(r);
-	rec->hist.min_bank_mv = get_i32(r);
-	rec->hist.max_bank_mv = get_i32(r);
-	rec->hist.min_cell_mv = get_i32(r);
-	rec->hist.max_cell_mv = get_i32(r);
-	rec->hist.min_temp_dc = get_i32(r);
-	rec->hist.max_temp_dc = get_i32(r);
-	rec->hist.n_errors = get_u8(r);
+	rec->hist.last_full_charge_s = le_get_i64(r);
+	rec->hist.min_bank_mv = le_get_i32(r);
+	rec->hist.max_bank_mv = le_get_i32(r);
+	rec->hist.min_cell_mv = le_get_i32(r);
+	rec->hist.max_cell_mv = le_get_i32(r);
+	rec->hist.min_temp_dc = le_get_i32(r);
+	rec->hist.max_temp_dc = le_get_i32(r);
+	rec->hist.n_errors = le_get_u8(r);
 	if (rec->hist.n_errors > HISTORY_ERRORS)
 		return fail(err, errlen, -EBADMSG, "record has %u last errors, at most %d",
 		            rec->hist.n_errors, HISTORY_ERRORS);
 	for (unsigned i = 0; i < rec->hist.n_errors; i++) {
-		rec->hist.errors[i].code = get_u8(r);
-		rec->hist.errors[i].wall_s = get_i64(r);
+		rec->hist.errors[i].code = le_get_u8(r);
+		rec->hist.errors[i].wall_s = le_get_i64(r);
 	}
-	rec->hist.error_mask = get_u32(r);
+	rec->hist.error_mask = le_get_u32(r);
 
 	rec->bal.synced = get_bool(r, &bad);
-	rec->bal.last_sync_wall_s = get_i64(r);
-	rec->bal.spread_mv = get_i32(r);
+	rec->bal.last_sync_wall_s = le_get_i64(r);
+	rec->bal.spread_mv = le_get_i32(r);
 
 	rec->have_bank = get_bool(r, &bad);
 	if (rec->have_bank) {
-		rec->bank.n = get_u8(r);
-		rec->bank.type = get_u8(r);
-		rec->bank.capacity_ah = get_u16(r);
-		rec->bank.s = get_u8(r);
+		rec->bank.n = le_get_u8(r);
+		rec->bank.type = le_get_u8(r);
+		rec->bank.capacity_ah = le_get_u16(r);
+		rec->bank.s = le_get_u8(r);
 		if (rec->bank.n > BANK_MAX_BATTERIES)
 			return fail(err, errlen, -ERANGE, "bank of %u batteries, at most %d",
 			            rec->bank.n, BANK_MAX_BATTERIES);
 		for (unsigned i = 0; i < rec->bank.n; i++) {
 			for (unsigned c = 0; c < BANK_SERIAL_LEN; c++)
-				rec->bank.serial[i][c] = (char)get_u8(r);
+				rec->bank.serial[i][c] = (char)le_get_u8(r);
 			rec->bank.serial[i][BANK_SERIAL_LEN] = '\0';
 		}
 	}
 
-	rec->prot_len = get_u16(r);
+	rec->prot_len = le_get_u16(r);
 	if (rec->prot_len > sizeof(rec->prot))
 		return fail(err, errlen, -EBADMSG, "protection section of %u bytes, at most %zu",
 		            rec->prot_len, sizeof(rec->prot));
 	for (unsigned i = 0; i < rec->prot_len; i++)
-		rec->prot[i] = get_u8(r);
+		rec->prot[i] = le_get_u8(r);
 
 	if (r->short_read)
 		return fail(err, errlen, -EBADMSG, "record truncated");
@@ -311,7 +201,7 @@ static int check_record(const struct record *rec, char *err, size_t errlen)
 
 int record_encode(const struct record *rec, uint8_t *buf, size_t cap, char *err, size_t errlen)
 {
-	struct writer w = {.p = buf, .cap = cap};
+	struct le_writer w = {.p = buf, .cap = cap};
 	size_t payload;
 	uint32_t crc;
 	int r;
@@ -322,11 +212,11 @@ int record_encode(const struct record *rec, uint8_t *buf, size_t cap, char *err,
 	if (r < 0)
 		return -EINVAL;
 	/* Header with a length and CRC filled in once the payload is known. */
-	put_u32(&w, RECORD_MAGIC);
-	put_u16(&w, RECORD_VERSION);
-	put_u16(&w, 0);
-	put_u32(&w, 0);
-	put_u32(&w, 0);
+	le_put_u32(&w, RECORD_MAGIC);
+	le_put_u16(&w, RECORD_VERSION);
+	le_put_u16(&w, 0);
+	le_put_u32(&w, 0);
+	le_put_u32(&w, 0);
 	put_payload(&w, rec);
 	if (w.len > cap)
 		return fail(err, errlen, -ENOBUFS, "record needs %zu bytes, buffer has %zu", w.len,
@@ -334,15 +224,15 @@ int record_encode(const struct record *rec, uint8_t *buf, size_t cap, char *err,
 	payload = w.len - RECORD_HEADER_SIZE;
 	crc = crc32_ieee(buf + RECORD_HEADER_SIZE, payload);
 	w.len = 8;
-	put_u32(&w, (uint32_t)payload);
-	put_u32(&w, crc);
+	le_put_u32(&w, (uint32_t)payload);
+	le_put_u32(&w, crc);
 	return (int)(RECORD_HEADER_SIZE + payload);
 }
 
 int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err, size_t errlen)
 {
-	struct reader h = {.p = buf, .len = len};
-	struct reader body;
+	struct le_reader h = {.p = buf, .len = len};
+	struct le_reader body;
 	struct record rec;
 	uint32_t magic, payload, crc;
 	uint16_t version, reserved;
@@ -353,11 +243,11 @@ int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err,
 	if (len < RECORD_HEADER_SIZE)
 		return fail(err, errlen, -EBADMSG, "record truncated: %zu bytes, header needs %d",
 		            len, RECORD_HEADER_SIZE);
-	magic = get_u32(&h);
-	version = get_u16(&h);
-	reserved = get_u16(&h);
-	payload = get_u32(&h);
-	crc = get_u32(&h);
+	magic = le_get_u32(&h);
+	version = le_get_u16(&h);
+	reserved = le_get_u16(&h);
+	payload = le_get_u32(&h);
+	crc = le_get_u32(&h);
 	if (magic != RECORD_MAGIC)
 		return fail(err, errlen, -EBADMSG, "not a state record (magic 0x%08x)", magic);
 	if (version > RECORD_VERSION)
@@ -377,7 +267,7 @@ int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err,
 		return fail(err, errlen, -EBADMSG, "record CRC mismatch");
 
 	memset(&rec, 0, sizeof(rec));
-	body = (struct reader){.p = buf + RECORD_HEADER_SIZE, .len = payload};
+	body = (struct le_reader){.p = buf + RECORD_HEADER_SIZE, .len = payload};
 	r = get_payload(&body, &rec, err, errlen);
 	if (r < 0)
 		return r;
