@@ -29,6 +29,7 @@ struct parse_state {
 	char reason[256];    /* first error of this file */
 	unsigned error_line; /* its line */
 	struct where offset_at[OUTPUT_LINE_COUNT];
+	struct where channel_at[ADC_SIGNAL_COUNT];
 };
 
 static const char *const sections[] = {"bus", "adc", "outputs", "state"};
@@ -223,7 +224,13 @@ static int handle_adc(struct parse_state *ps, const char *name, const char *valu
 			if (!plain_name(value, sizeof(adc->channel[i])))
 				return fail(ps, ps->line, "%s: \"%s\" is no IIO channel name", key,
 				            value);
+			if (i == ADC_BANK && strcmp(value, CONFIG_ADC_NONE) == 0)
+				return fail(ps, ps->line, "%s: the bank voltage cannot be \"none\"",
+				            key);
 			snprintf(adc->channel[i], sizeof(adc->channel[i]), "%s", value);
+			snprintf(ps->channel_at[i].file, sizeof(ps->channel_at[i].file), "%s",
+			         ps->file);
+			ps->channel_at[i].line = ps->line;
 			return 1;
 		}
 		snprintf(key, sizeof(key), "%s-divider", adc_signal_name(i));
@@ -416,6 +423,20 @@ int config_load(const char *dir, struct bms_config *cfg, struct config_error *er
 				          "a line offset needs [outputs] chip");
 				return -EINVAL;
 			}
+	/* Half a remote terminal cannot be decoded: both wired or neither. */
+	if (config_adc_none(&ps->cfg, ADC_REMOTE_H) != config_adc_none(&ps->cfg, ADC_REMOTE_L)) {
+		enum adc_signal s =
+		        config_adc_none(&ps->cfg, ADC_REMOTE_H) ? ADC_REMOTE_H : ADC_REMOTE_L;
+		set_error(err, ps->channel_at[s].file, ps->channel_at[s].line,
+		          "remote-h-channel and remote-l-channel must both be \"none\" or neither");
+		return -EINVAL;
+	}
 	*cfg = ps->cfg;
 	return 0;
+}
+
+bool config_adc_none(const struct bms_config *cfg, enum adc_signal s)
+{
+	return (unsigned)s < ADC_SIGNAL_COUNT && s != ADC_BANK &&
+	       strcmp(cfg->adc.channel[s], CONFIG_ADC_NONE) == 0;
 }

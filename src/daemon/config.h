@@ -7,6 +7,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "hw/adc.h"
 #include "hw/outputs.h"
@@ -40,3 +41,10 @@ void config_defaults(struct bms_config *cfg);
  * main file or drop-in directory is not an error. On failure *cfg is left
  * as it was and err (optional) says where and why. */
 int config_load(const char *dir, struct bms_config *cfg, struct config_error *err);
+
+/* The channel name that says "not wired" ([adc] remote-h-channel,
+ * remote-l-channel, charge-readback-channel; never the bank channel). The
+ * remote channels are both "none" or neither: no remote wiring means the
+ * terminal is always ON. No read-back wiring means no E7 check. */
+#define CONFIG_ADC_NONE "none"
+bool config_adc_none(const struct bms_config *cfg, enum adc_signal s);

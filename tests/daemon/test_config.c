@@ -265,6 +265,47 @@ static void test_errors(void **state)
 	expect_error(f, text, 2, "line longer than 198 characters");
 }
 
+/* Channels not wired on the board: "none" (remote both or neither, read-back
+ * alone, never the bank). */
+static void test_none_channels(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg;
+
+	write_file(f, "smallbmsd.conf",
+	           "[adc]\nremote-h-channel = none\nremote-l-channel = none\n"
+	           "charge-readback-channel = none\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_true(config_adc_none(&cfg, ADC_REMOTE_H));
+	assert_true(config_adc_none(&cfg, ADC_REMOTE_L));
+	assert_true(config_adc_none(&cfg, ADC_CHARGE_READBACK));
+	assert_false(config_adc_none(&cfg, ADC_BANK));
+	assert_false(config_adc_none(&cfg, ADC_SIGNAL_COUNT));
+
+	write_file(f, "smallbmsd.conf", "[adc]\ncharge-readback-channel = none\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_false(config_adc_none(&cfg, ADC_REMOTE_H));
+	assert_true(config_adc_none(&cfg, ADC_CHARGE_READBACK));
+
+	config_defaults(&cfg);
+	for (unsigned s = 0; s < ADC_SIGNAL_COUNT; s++)
+		assert_false(config_adc_none(&cfg, s));
+
+	expect_error(f, "[adc]\nbank-channel = none\n", 2,
+	             "bank-channel: the bank voltage cannot be \"none\"");
+	expect_error(f, "[adc]\n\nremote-l-channel = none\n", 3,
+	             "remote-h-channel and remote-l-channel must both be \"none\" or neither");
+	expect_error(f, "[adc]\nremote-h-channel = none\nremote-l-channel = voltage2\n", 2,
+	             "remote-h-channel and remote-l-channel must both be \"none\" or neither");
+	/* A drop-in may wire back what the main file left out. */
+	write_file(f, "smallbmsd.conf",
+	           "[adc]\nremote-h-channel = none\nremote-l-channel = none\n");
+	write_file(f, "smallbmsd.conf.d/10-wired.conf",
+	           "[adc]\nremote-h-channel = voltage1\nremote-l-channel = voltage2\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_false(config_adc_none(&cfg, ADC_REMOTE_H));
+}
+
 static void test_error_in_dropin(void **state)
 {
 	struct fixture *f = *state;
@@ -340,6 +381,7 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_dropin_order, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_error_in_dropin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_none_channels, setup, teardown),
 	        cmocka_unit_test(test_missing_dir),
 	        cmocka_unit_test_prestate(test_annotated_example, example),
 	};

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Turns what the bus master and the ADC saw into the inputs of the
+ * protection and monitor cores (protection.md sections 0 and 4, monitor.md
+ * "Bank values"): per-battery cells and flags, the bank's topology and
+ * identity, bank current and voltage, the remote terminal and read-back
+ * channels. Pure: no I/O, no clock, so every mapping is unit-tested.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bank.h"
+#include "core/monitor.h"
+#include "core/protection.h"
+#include "hw/adc.h"
+#include "m8/master.h"
+
+struct bank_feed_in {
+	uint64_t now_us;
+	struct m8_bank_state bank;
+	/* Batteries at addresses 1..bank.count in bat[0..count-1]. */
+	const struct m8_battery *bat[PROTECTION_MAX_BATTERIES];
+	bool fresh[PROTECTION_MAX_BATTERIES]; /* m8_master_battery_fresh() */
+	bool adc_read; /* adc[] holds this cycle's reading (the ADC is open) */
+	struct adc_reading adc[ADC_SIGNAL_COUNT];
+	bool remote_none;   /* no remote wiring: the terminal is always ON */
+	bool readback_none; /* no read-back wiring: no E7 check */
+	bool soc_known;
+	int32_t soc_cpct;
+	uint32_t soc_events;
+	bool record_unreadable;
+	uint32_t active_codes; /* last protection step's codes, for the monitor */
+};
+
+/* What the feed remembers between calls: the bank's identity (mirrored into
+ * the state record by the caller). */
+struct bank_feed {
+	bool have_identity;
+	struct bank_identity identity;
+};
+
+struct bank_feed_out {
+	struct protection_input pin;
+	struct monitor_input min;
+	bool have_topology;
+	struct bank_topology topo;
+	enum bank_error topo_err; /* why no topology or E6 */
+	enum bank_id_match match; /* against the remembered bank, when one is */
+	bool identity_stored;     /* this call remembered a new bank: save the record */
+	bool adc_bank_used;       /* bank voltage is the ADC's (else fallback or none) */
+};
+
+/* Starts with a remembered bank (id may be NULL: first installation). */
+void bank_feed_init(struct bank_feed *bf, const struct bank_identity *id);
+void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
+                      struct bank_feed_out *out);

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The loop: the protection step and what it tells (events, STATUS, READY),
+ * the 100 ms tick (ADC, LEDs, heartbeat, watchdog), signals and setup. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "core/codes.h"
+#include "daemon/daemon_private.h"
+#include "daemon/gpio_adopt.h"
+#include "daemon/notify.h"
+#include "daemon/report.h"
+
+/* ---- events from the protection's decision ---- */
+
+static void log_output_change(struct daemon *d, const struct protection_output *o, bool old_atd,
+                              bool old_atc, bool old_pre, bool first)
+{
+	char why[600];
+	const struct {
+		const char *name;
+		bool now, before;
+		enum protection_output_id id;
+	} lines[] = {
+	        {"load-disconnect", o->atd_closed, old_atd, PROT_OUT_ATD},
+	        {"charge-disconnect", o->atc_closed, old_atc, PROT_OUT_ATC},
+	};
+
+	for (unsigned i = 0; i < ELEMENTSOF(lines); i++) {
+		if (!first && lines[i].now == lines[i].before)
+			continue;
+		char event[64];
+
+		snprintf(event, sizeof(event), "output %s %s", lines[i].name,
+		         lines[i].now ? "closed" : "opened");
+		if (lines[i].now) {
+			events_log(&d->ev, EV_OUTPUT_CLOSED, LOG_NOTICE, event, NULL);
+		} else {
+			report_holds(&o->report[lines[i].id], why, sizeof(why));
+			events_log(&d->ev, EV_OUTPUT_OPENED, LOG_WARNING, event, "%s", why);
+		}
+	}
+	if (first ? o->prealarm_active : o->prealarm_active != old_pre) {
+		if (o->prealarm_active) {
+			report_holds(&o->report[PROT_OUT_PREALARM], why, sizeof(why));
+			events_log(&d->ev, EV_PREALARM, LOG_WARNING, "pre-alarm on", "%s", why);
+		} else {
+			events_log(&d->ev, EV_PREALARM, LOG_NOTICE, "pre-alarm off", NULL);
+		}
+	}
+}
+
+static void log_code_changes(struct daemon *d, uint32_t before, uint32_t now_codes)
+{
+	for (unsigned c = 0; c < BMS_CODE_COUNT; c++) {
+		uint32_t bit = BMS_CODE_BIT(c);
+		char ev[32];
+
+		if ((before & bit) == (now_codes & bit))
+			continue;
+		if (now_codes & bit) {
+			enum bms_code_class cls = bms_code_class(c);
+			snprintf(ev, sizeof(ev), "%s %s",
+			         cls == BMS_CLASS_ERROR   ? "error"
+			         : cls == BMS_CLASS_ALARM ? "alarm"
+			                                  : "warning",
+			         bms_code_name(c));
+			events_log(&d->ev, cls == BMS_CLASS_ERROR ? EV_ERROR_CODE : EV_CODE,
+			           cls == BMS_CLASS_WARNING ? LOG_WARNING : LOG_ERR, ev, "%s",
+			           bms_code_summary(c));
+		} else {
+			snprintf(ev, sizeof(ev), "cleared %s", bms_code_name(c));
+			events_log(&d->ev, EV_CODE, LOG_NOTICE, ev, "%s", bms_code_summary(c));
+		}
+	}
+}
+
+static void send_status(struct daemon *d, uint64_t now)
+{
+	struct status_view v = {
+	        .atd_closed = d->pout.atd_closed,
+	        .atc_closed = d->pout.atc_closed,
+	        .prealarm_active = d->pout.prealarm_active,
+	        .soc_known = d->fout.pin.soc_known,
+	        .soc_cpct = d->fout.pin.soc_cpct,
+	        .bank_mv_valid = d->fout.pin.bank_mv_valid,
+	        .bank_mv = d->fout.pin.bank_mv,
+	        .current_valid = d->fout.pin.current_valid,
+	        .current_ma = d->fout.pin.current_ma,
+	        .codes = d->pout.codes,
+	};
+
+	if (status_format(&v, d->status, sizeof(d->status)) >= 0)
+		notify_status(d->status);
+	d->status_us = now;
+}
+
+/* ---- the step ---- */
+
+static void arm_protection_timer(struct daemon *d)
+{
+	uint64_t t = protection_next_deadline_us(&d->prot);
+
+	if (t == UINT64_MAX) {
+		sd_event_source_set_enabled(d->prot_timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(d->prot_timer, t);
+	sd_event_source_set_enabled(d->prot_timer, SD_EVENT_ONESHOT);
+}
+
+static void feed_bank(struct daemon *d, uint64_t now)
+{
+	struct bank_feed_in *in = &d->fin;
+	bool adc_recent =
+	        d->adc && d->adc_last_ok_us && now - d->adc_last_ok_us < DAEMON_ADC_HEALTHY_US;
+
+	in->now_us = now;
+	m8_master_bank(d->master, &in->bank);
+	for (unsigned a = 1; a <= PROTECTION_MAX_BATTERIES; a++) {
+		in->bat[a - 1] = a <= in->bank.count ? m8_master_battery(d->master, a) : NULL;
+		in->fresh[a - 1] = in->bat[a - 1] && m8_master_battery_fresh(d->master, a, now);
+	}
+	in->adc_read = adc_recent;
+	memcpy(in->adc, d->adc_rd, sizeof(in->adc));
+	in->remote_none = d->remote_none;
+	in->readback_none = d->readback_none;
+	in->soc_cpct = monitor_soc_cpct(&d->mon, &in->soc_known);
+	in->soc_events = monitor_soc_events(&d->mon);
+	in->record_unreadable = d->record_unreadable;
+	in->active_codes = d->have_pout ? d->pout.codes : 0;
+	bank_feed_update(&d->feed, in, &d->fout);
+}
+
+static void note_bank(struct daemon *d, uint64_t now)
+{
+	const struct bank_feed_out *fo = &d->fout;
+
+	if (fo->identity_stored) {
+		events_log(&d->ev, EV_BANK, LOG_NOTICE, "bank stored",
+		           "%u batteries of type %u, %u Ah, %u in series, %u in parallel",
+		           fo->topo.n, fo->topo.type, fo->topo.battery_capacity_ah, fo->topo.s,
+		           fo->topo.p);
+		daemon_save_state(d, now, "new bank");
+	}
+	if (fo->have_topology && (d->mon.capacity_ah != fo->topo.capacity_ah ||
+	                          d->mon.series_cells != fo->topo.cells_in_series))
+		monitor_set_bank(&d->mon, fo->topo.capacity_ah, fo->topo.cells_in_series);
+	if (fo->pin.enumerated && fo->match != d->last_match) {
+		if (fo->match == BANK_ID_CHANGED)
+			events_log(&d->ev, EV_BANK, LOG_ERR, "bank changed",
+			           "a remembered battery is missing or replaced (%u remembered, %u "
+			           "found); accept the bank to continue",
+			           d->feed.identity.n, fo->pin.n_batteries);
+		else if (fo->match == BANK_ID_MORE)
+			events_log(&d->ev, EV_BANK, LOG_WARNING, "bank changed",
+			           "more batteries than remembered (%u remembered, %u found)",
+			           d->feed.identity.n, fo->pin.n_batteries);
+		else
+			events_log(&d->ev, EV_BANK, LOG_NOTICE, "bank changed",
+			           "the remembered bank is back");
+		d->last_match = fo->match;
+	}
+	if (fo->pin.topology_bad && fo->topo_err != d->last_topo_err)
+		events_log(&d->ev, EV_BANK, LOG_ERR, "bank changed", "topology: %s",
+		           bank_error_str(fo->topo_err));
+	d->last_topo_err = fo->pin.topology_bad ? fo->topo_err : BANK_OK;
+}
+
+void daemon_evaluate(struct daemon *d, uint64_t now)
+{
+	struct protection_output o;
+	bool first = !d->have_pout;
+	uint32_t old_codes = d->have_pout ? d->pout.codes : 0;
+	int64_t wall_s = (int64_t)time(NULL);
+
+	feed_bank(d, now);
+	note_bank(d, now);
+	monitor_step(&d->mon, now, wall_s, &d->fout.min);
+	d->fout.pin.soc_cpct = monitor_soc_cpct(&d->mon, &d->fout.pin.soc_known);
+	d->fout.pin.soc_sync_count = monitor_soc_events(&d->mon);
+	if (d->fout.pin.soc_sync_count != d->soc_events_seen) {
+		events_log(&d->ev, EV_SYNCHRONISED, LOG_NOTICE, "synchronised", "SoC %d.%02d %%",
+		           d->fout.pin.soc_cpct / 100, d->fout.pin.soc_cpct % 100);
+		d->soc_events_seen = d->fout.pin.soc_sync_count;
+		daemon_save_state(d, now, "synchronised");
+	}
+	protection_step(&d->prot, now, &d->fout.pin, &o);
+
+	bool changed = first || o.atd_closed != d->pout.atd_closed ||
+	               o.atc_closed != d->pout.atc_closed ||
+	               o.prealarm_active != d->pout.prealarm_active || o.codes != old_codes;
+	if (changed)
+		log_output_change(d, &o, d->pout.atd_closed, d->pout.atc_closed,
+		                  d->pout.prealarm_active, first);
+	log_code_changes(d, old_codes, o.codes);
+	d->pout = o;
+	d->have_pout = true;
+	d->dirty = true;
+
+	daemon_set_line(d, OUTPUT_LOAD_DISCONNECT, o.atd_closed);
+	daemon_set_line(d, OUTPUT_CHARGE_DISCONNECT, o.atc_closed);
+	daemon_set_line(d, OUTPUT_PRE_ALARM, o.prealarm_active);
+	daemon_set_line(d, OUTPUT_LED_BLUETOOTH, led_level(o.blue, now));
+	daemon_set_line(d, OUTPUT_LED_ERROR, led_level(o.red, now));
+
+	if (changed)
+		send_status(d, now);
+	if (!d->ready) {
+		d->ready = true;
+		notify_ready();
+		events_log(&d->ev, EV_LIFECYCLE, LOG_INFO, "ready", NULL);
+	}
+	if (o.save_record)
+		daemon_save_state(d, now, "bank below 9.0 V");
+	else if (persist_due(&d->cad, now, d->dirty, false))
+		daemon_save_state(d, now, "periodic");
+	if (o.request_poweroff && !d->poweroff_done)
+		daemon_poweroff(d, now);
+	arm_protection_timer(d);
+}
+
+/* ---- ADC, heartbeat, LEDs, watchdog: every 100 ms ---- */
+
+static void adc_poll(struct daemon *d, uint64_t now)
+{
+	if (!d->adc && now >= d->adc_retry_us) {
+		int r = adc_iio_ops.open(&d->cfg.adc, &d->adc);
+		if (r < 0) {
+			d->adc = NULL;
+			d->adc_retry_us = now + DAEMON_RETRY_US;
+			if (!d->adc_reported)
+				events_log(
+				        &d->ev, EV_DEVICE, LOG_ERR, "adc",
+				        "cannot open device \"%s\" at %s: %s; retrying every 5 s",
+				        d->cfg.adc.device, d->cfg.adc.uri, strerror(-r));
+			d->adc_reported = true;
+		} else {
+			if (d->adc_reported)
+				events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "adc",
+				           "device \"%s\" open", d->cfg.adc.device);
+			d->adc_reported = false;
+		}
+	}
+	if (!d->adc)
+		return;
+	int r = d->adc->ops->read(d->adc, d->adc_rd);
+	if (r < 0) {
+		events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc", "read failed: %s; reopening",
+		           strerror(-r));
+		d->adc->ops->close(d->adc);
+		d->adc = NULL;
+		d->adc_retry_us = now + DAEMON_RETRY_US;
+		d->adc_reported = true;
+		return;
+	}
+	d->adc_last_ok_us = now;
+}
+
+static bool healthy(const struct daemon *d, uint64_t now)
+{
+	/* The bus is healthy while it completes cycles, or while it is
+	 * legitimately retrying an absent port (the outputs are open then). */
+	bool bus_ok = !d->port_open || now - d->bus_progress_us < DAEMON_BUS_HEALTHY_US;
+	bool adc_ok =
+	        d->adc && d->adc_last_ok_us && now - d->adc_last_ok_us < DAEMON_ADC_HEALTHY_US;
+
+	return d->ready && bus_ok && adc_ok;
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t now = now_us(d);
+	uint64_t next = usec + DAEMON_TICK_US;
+
+	sd_event_source_set_time(s, next > now ? next : now + DAEMON_TICK_US);
+
+	daemon_outputs_open(d, now);
+	adc_poll(d, now);
+	daemon_evaluate(d, now);
+
+	if (healthy(d, now)) {
+		d->heartbeat = !d->heartbeat;
+		daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat);
+		if (now - d->watchdog_us >= d->watchdog_every_us) {
+			notify_watchdog();
+			d->watchdog_us = now;
+		}
+	}
+	if (now - d->status_us >= DAEMON_STATUS_EVERY_US)
+		send_status(d, now);
+	return 0;
+}
+
+static int on_prot_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	daemon_evaluate(d, now_us(d));
+	return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t now = now_us(d);
+
+	if (d->stopping)
+		return 0;
+	d->stopping = true;
+	notify_stopping();
+	events_log(&d->ev, EV_LIFECYCLE, LOG_INFO, "stopping", "signal %u", si->ssi_signo);
+	daemon_save_state(d, now, "stop");
+	daemon_leave_outputs(d);
+	return sd_event_exit(d->event, 0);
+}
+
+/* ---- setup ---- */
+
+int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct events *ev)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char err[256];
+	sigset_t mask;
+	uint64_t wd = 0;
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->cfg = *cfg;
+	d->ev = *ev;
+	d->bus_fd = -1;
+	d->adopt_fd = daemon_take_stored_fd();
+	d->remote_none = config_adc_none(cfg, ADC_REMOTE_H);
+	d->readback_none = config_adc_none(cfg, ADC_CHARGE_READBACK);
+	d->watchdog_every_us = 1000000ull;
+	if (sd_watchdog_enabled(0, &wd) > 0 && wd / 4 < d->watchdog_every_us)
+		d->watchdog_every_us = wd / 4;
+
+	daemon_load_state(d);
+	r = protection_init(&d->prot, &d->rec.settings.protection, -1);
+	if (r < 0) {
+		/* record_decode checked the settings; only defaults are left. */
+		settings_default(&d->rec.settings);
+		r = protection_init(&d->prot, &d->rec.settings.protection, -1);
+	}
+	if (r < 0) {
+		daemon_free(d);
+		return r;
+	}
+	monitor_init(&d->mon, &d->rec.settings.monitor,
+	             d->rec.settings.protection.discharge_floor_pct);
+	monitor_restore(&d->mon, &d->rec.soc, &d->rec.hist, &d->rec.bal);
+	bank_feed_init(&d->feed, d->rec.have_bank ? &d->rec.bank : NULL);
+	d->soc_events_seen = monitor_soc_events(&d->mon);
+	r = sd_event_default(&d->event);
+	if (r < 0) {
+		daemon_free(d);
+		return r;
+	}
+	uint64_t now = now_us(d);
+	if (d->rec.prot_len > 0) {
+		r = protection_persist_apply(&d->prot, now, d->rec.prot, d->rec.prot_len);
+		if (r < 0)
+			events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
+			           "saved rule states not resumed: %s; cold start", strerror(-r));
+	}
+	persist_saved(&d->cad, now); /* the first periodic save a minute from now */
+
+	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
+	r = m8_master_new(&d->master, &mc, &m8_serial_port_ops, d);
+	if (r < 0) {
+		daemon_free(d);
+		return r;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGHUP, SIG_IGN); /* nothing is re-read: the configuration needs a restart */
+	if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
+	    (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0 ||
+	    (r = sd_event_add_time(d->event, &d->bus_timer, CLOCK_MONOTONIC, now, 1,
+	                           daemon_on_bus_timer, d)) < 0 ||
+	    (r = sd_event_add_time(d->event, &d->prot_timer, CLOCK_MONOTONIC, UINT64_MAX, 1,
+	                           on_prot_timer, d)) < 0 ||
+	    (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now, 1, on_tick, d)) < 0 ||
+	    (r = sd_event_source_set_enabled(d->tick, SD_EVENT_ON)) < 0) {
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error", "event loop: %s", err);
+		daemon_free(d);
+		return r;
+	}
+	sd_event_source_set_enabled(d->prot_timer, SD_EVENT_OFF);
+	/* The outputs are taken at once, all inactive (safe), and driven only
+	 * after the first protection step decides. */
+	daemon_outputs_open(d, now);
+	*ret = d;
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
+	return sd_event_loop(d->event);
+}
+
+struct daemon *daemon_free(struct daemon *d)
+{
+	if (!d)
+		return NULL;
+	sd_event_source_disable_unref(d->bus_io);
+	sd_event_source_disable_unref(d->bus_timer);
+	sd_event_source_disable_unref(d->prot_timer);
+	sd_event_source_disable_unref(d->tick);
+	m8_master_free(d->master);
+	if (d->adc)
+		d->adc->ops->close(d->adc);
+	daemon_leave_outputs(d);
+	if (d->adopt_fd >= 0)
+		close(d->adopt_fd);
+	statefile_free(d->sf);
+	sd_event_unref(d->event);
+	free(d);
+	return NULL;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The M8 master in the loop: its fd, its timer, its events; a completed
+ * poll cycle steps the protection. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sys/epoll.h>
+
+#include "daemon/daemon_private.h"
+
+static int on_bus_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static void bus_sync(struct daemon *d, uint64_t now)
+{
+	struct m8_bank_state bank;
+	int fd = m8_master_fd(d->master);
+
+	if (fd != d->bus_fd) {
+		d->bus_io = sd_event_source_disable_unref(d->bus_io);
+		d->bus_fd = -1;
+		if (fd >= 0 &&
+		    sd_event_add_io(d->event, &d->bus_io, fd, EPOLLIN, on_bus_io, d) >= 0)
+			d->bus_fd = fd;
+	}
+	uint64_t t = m8_master_next_deadline_us(d->master);
+	if (t == UINT64_MAX) {
+		sd_event_source_set_enabled(d->bus_timer, SD_EVENT_OFF);
+	} else {
+		sd_event_source_set_time(d->bus_timer, t);
+		sd_event_source_set_enabled(d->bus_timer, SD_EVENT_ONESHOT);
+	}
+
+	m8_master_bank(d->master, &bank);
+	if (bank.port_open != d->port_open || !d->port_reported) {
+		if (bank.port_open)
+			events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "bus", "port %s open",
+			           d->cfg.bus_port);
+		else
+			events_log(&d->ev, EV_DEVICE, LOG_ERR, "bus",
+			           "port %s not open; retrying every second", d->cfg.bus_port);
+		d->port_open = bank.port_open;
+		d->port_reported = true;
+		d->bus_progress_us = now;
+	}
+	if (bank.cycles != d->last_cycles) {
+		d->last_cycles = bank.cycles;
+		d->bus_progress_us = now;
+		daemon_evaluate(d, now);
+	}
+}
+
+static int on_bus_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t now = now_us(d);
+
+	m8_master_on_readable(d->master, now);
+	bus_sync(d, now);
+	return 0;
+}
+
+int daemon_on_bus_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t now = now_us(d);
+
+	m8_master_on_timeout(d->master, now);
+	bus_sync(d, now);
+	return 0;
+}
+
+void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr)
+{
+	struct daemon *d = userdata;
+	const struct m8_battery *b = m8_master_battery(d->master, addr);
+	const char *serial = b ? b->info.serial : "?";
+	uint64_t now = now_us(d);
+
+	switch (type) {
+	case M8_EV_ENUMERATED:
+		events_log(&d->ev, EV_BATTERY, LOG_NOTICE, "bus", "enumerated %u batteries", addr);
+		d->bus_progress_us = now;
+		break;
+	case M8_EV_ENUM_FAILED:
+		events_log(&d->ev, EV_BATTERY, LOG_ERR, "bus", "enumeration failed (%u in a row)",
+		           addr);
+		break;
+	case M8_EV_FOUND:
+		events_log(&d->ev, EV_BATTERY, LOG_NOTICE, "battery found", "%u %s", addr, serial);
+		break;
+	case M8_EV_LOST:
+		events_log(&d->ev, EV_BATTERY, LOG_WARNING, "battery lost", "%u %s", addr, serial);
+		break;
+	case M8_EV_REPLACED:
+		events_log(&d->ev, EV_BATTERY, LOG_WARNING, "battery replaced", "%u %s", addr,
+		           serial);
+		break;
+	case M8_EV_CHAIN: {
+		struct m8_bank_state bank;
+
+		m8_master_bank(d->master, &bank);
+		events_log(&d->ev, EV_BATTERY, bank.chain_open ? LOG_ERR : LOG_NOTICE, "bus",
+		           "chain %s", bank.chain_open ? "open (no CHAIN_END)" : "closed");
+		break;
+	}
+	case M8_EV_PORT:
+		/* bus_sync() reports the port after the master returns. */
+		break;
+	}
+}

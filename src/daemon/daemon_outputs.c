@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The output lines: the configured backend, the systemd fd store that keeps
+ * the request across a restart, and the low-power shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/daemon_private.h"
+#include "daemon/gpio_adopt.h"
+
+static void dryrun_report(void *userdata, enum output_line line, bool active, const char *text)
+{
+	/* The heartbeat toggles ten times a second; its lines would drown the
+	 * log. Every other line (outputs and LEDs) is reported. */
+	if (line != OUTPUT_HEARTBEAT)
+		fprintf(stderr, "%s\n", text);
+}
+
+void daemon_outputs_open(struct daemon *d, uint64_t now)
+{
+	const struct outputs_ops *ops = d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN
+	                                        ? &outputs_dryrun_ops
+	                                        : &outputs_gpiod_ops;
+	struct outputs_config oc = d->cfg.outputs;
+
+	if (d->out || d->poweroff_done || d->stopping || now < d->out_retry_us)
+		return;
+	oc.report = dryrun_report;
+	oc.report_userdata = d;
+	if (d->adopt_fd >= 0) {
+		int fd = d->adopt_fd;
+		int r = d->cfg.outputs_backend == OUTPUTS_BACKEND_GPIOD
+		                ? outputs_adopt_fd(fd, &oc, &d->out)
+		                : -EOPNOTSUPP;
+
+		d->adopt_fd = -1;
+		if (r >= 0) {
+			d->out_stored = true;
+			events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "outputs",
+			           "resumed the GPIO line request kept across the restart");
+			return;
+		}
+		/* Not ours to drive: let it go, so that the lines can be taken anew. */
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "outputs",
+		           "stored GPIO line request not resumed (%s); requesting anew",
+		           strerror(-r));
+		sd_pid_notify(0, 0, "FDSTOREREMOVE=1\nFDNAME=" GPIO_ADOPT_FDNAME);
+		close(fd);
+		d->out = NULL;
+	}
+	int r = ops->open(&oc, &d->out);
+	if (r < 0) {
+		d->out = NULL;
+		d->out_retry_us = now + DAEMON_RETRY_US;
+		if (!d->out_reported)
+			events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
+			           "cannot open the %s backend (chip \"%s\"): %s; outputs stay "
+			           "undriven (safe), retrying every 5 s",
+			           ops->name, oc.chip[0] ? oc.chip : "search", strerror(-r));
+		d->out_reported = true;
+		return;
+	}
+	if (d->out_reported)
+		events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "outputs", "%s backend open", ops->name);
+	d->out_reported = false;
+	/* Keep the request alive across a restart (protection.md section 11):
+	 * systemd holds a copy, drops it on a stop and hands it back after a
+	 * restart. The dry run has no fd. */
+	int fd = d->out->ops->fd(d->out);
+	if (fd >= 0)
+		d->out_stored = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" GPIO_ADOPT_FDNAME,
+		                                       &fd, 1) > 0;
+}
+
+void daemon_set_line(struct daemon *d, enum output_line line, bool active)
+{
+	if (!d->out)
+		return;
+	int r = outputs_set(d->out, line, active);
+	if (r < 0 && !d->out_error_reported) {
+		events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs", "cannot drive %s: %s",
+		           output_line_name(line), strerror(-r));
+		d->out_error_reported = true;
+	}
+}
+
+void daemon_release_outputs(struct daemon *d)
+{
+	if (d->out_stored) {
+		sd_pid_notify(0, 0, "FDSTOREREMOVE=1\nFDNAME=" GPIO_ADOPT_FDNAME);
+		d->out_stored = false;
+	}
+	/* Releasing the request leaves every line undriven: the safe state.
+	 * Driving them inactive first makes the release visible in a dry run
+	 * and leaves no window where a released line might float high. */
+	if (d->out)
+		for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++)
+			daemon_set_line(d, (enum output_line)l, false);
+	outputs_close(d->out);
+	d->out = NULL;
+}
+
+/* The line request a previous instance stored, or -1; any other stored fd
+ * is not ours and is dropped. */
+int daemon_take_stored_fd(void)
+{
+	char **names = NULL;
+	int fd = -1;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	for (int i = 0; i < n; i++) {
+		int f = SD_LISTEN_FDS_START + i;
+
+		if (fd < 0 && names && names[i] && strcmp(names[i], GPIO_ADOPT_FDNAME) == 0)
+			fd = f;
+		else
+			close(f);
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	return fd;
+}
+
+void daemon_leave_outputs(struct daemon *d)
+{
+	if (d->out_stored) {
+		/* Restart or stop is systemd's to know: it keeps the stored
+		 * request for a restart (the loads stay on while the heartbeat
+		 * pauses under 2 s) and closes it on a stop, which releases
+		 * every line. Our copy goes without touching the values. */
+		outputs_close(d->out);
+		d->out = NULL;
+		d->out_stored = false;
+		return;
+	}
+	daemon_release_outputs(d);
+}
+
+void daemon_poweroff(struct daemon *d, uint64_t now)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus *bus = NULL;
+
+	d->poweroff_done = true;
+	daemon_save_state(d, now, "power-off");
+	daemon_release_outputs(d);
+	if (d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN) {
+		/* A dry run sits beside a real system: never switch that off. */
+		events_log(&d->ev, EV_LIFECYCLE, LOG_WARNING, "power-off",
+		           "low-power shutdown due; dry run, not asking logind");
+		return;
+	}
+	events_log(&d->ev, EV_LIFECYCLE, LOG_WARNING, "power-off",
+	           "low-power shutdown: outputs released, asking logind to power off");
+	int r = sd_bus_open_system(&bus);
+	if (r >= 0)
+		r = sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
+		                       "org.freedesktop.login1.Manager", "PowerOff", &error, NULL,
+		                       "b", 0);
+	if (r < 0)
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "power-off", "logind refused: %s",
+		           error.message ? error.message : strerror(-r));
+	sd_bus_error_free(&error);
+	sd_bus_flush_close_unref(bus);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The daemon's state, shared by its files: daemon.c (loop, step, events),
+ * daemon_bus.c (the M8 master), daemon_outputs.c (GPIO or dry run, the fd
+ * store, power-off) and daemon_state.c (the state record). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "core/monitor.h"
+#include "core/protection.h"
+#include "core/record.h"
+#include "daemon/bank_feed.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/persist.h"
+#include "hw/adc.h"
+#include "hw/outputs.h"
+#include "m8/master.h"
+
+struct daemon {
+	sd_event *event;
+	struct events ev;
+	struct bms_config cfg;
+	bool remote_none, readback_none;
+
+	struct m8_master *master;
+	sd_event_source *bus_io, *bus_timer, *prot_timer, *tick;
+	int bus_fd;
+	bool port_open, port_reported;
+	uint64_t last_cycles, bus_progress_us;
+
+	struct adc *adc;
+	uint64_t adc_retry_us, adc_last_ok_us;
+	bool adc_reported;
+	struct adc_reading adc_rd[ADC_SIGNAL_COUNT];
+
+	struct outputs *out;
+	int adopt_fd;    /* a stored line request handed back by systemd, or -1 */
+	bool out_stored; /* our line request is in systemd's fd store */
+	uint64_t out_retry_us;
+	bool out_reported, out_error_reported;
+	bool poweroff_done, stopping;
+
+	struct statefile *sf;
+	struct record rec;
+	bool record_unreadable;
+	struct persist_cadence cad;
+	bool dirty, save_failed_reported;
+
+	struct protection prot;
+	struct monitor mon;
+	struct bank_feed feed;
+	struct bank_feed_in fin;
+	struct bank_feed_out fout;
+	struct protection_output pout;
+	bool have_pout, ready;
+	enum bank_id_match last_match;
+	enum bank_error last_topo_err;
+	uint32_t soc_events_seen;
+
+	bool heartbeat;
+	uint64_t status_us, watchdog_us, watchdog_every_us;
+	char status[256];
+};
+
+static inline uint64_t now_us(const struct daemon *d)
+{
+	uint64_t t = 0;
+
+	sd_event_now(d->event, CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+/* daemon.c */
+void daemon_evaluate(struct daemon *d, uint64_t now);
+
+/* daemon_bus.c */
+int daemon_on_bus_timer(sd_event_source *s, uint64_t usec, void *userdata);
+void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr);
+
+/* daemon_outputs.c */
+int daemon_take_stored_fd(void);
+void daemon_outputs_open(struct daemon *d, uint64_t now);
+void daemon_set_line(struct daemon *d, enum output_line line, bool active);
+/* Drives every line inactive and releases the request (and its stored copy). */
+void daemon_release_outputs(struct daemon *d);
+/* At a stop: leaves a stored request to systemd, else releases. */
+void daemon_leave_outputs(struct daemon *d);
+void daemon_poweroff(struct daemon *d, uint64_t now);
+
+/* daemon_state.c */
+int daemon_load_state(struct daemon *d);
+void daemon_save_state(struct daemon *d, uint64_t now, const char *why);

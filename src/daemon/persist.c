@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "daemon/persist.h"
+
+void persist_record_default(struct record *r)
+{
+	memset(r, 0, sizeof(*r));
+	settings_default(&r->settings);
+	history_reset(&r->hist);
+	balancer_reset(&r->bal);
+}
+
+int persist_open(const char *dir, struct statefile **ret)
+{
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return statefile_open(dir, ret);
+}
+
+struct load_check {
+	struct record *scratch;
+	char *err;
+	size_t errlen;
+};
+
+static int record_acceptable(const uint8_t *rec, size_t len, void *userdata)
+{
+	struct load_check *lc = userdata;
+
+	return record_decode(rec, len, lc->scratch, lc->err, lc->errlen) == 0;
+}
+
+static bool any_generation(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	for (unsigned g = 0; g < 2; g++) {
+		snprintf(path, sizeof(path), "%s/state.%u", dir, g);
+		if (stat(path, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
+int persist_load(struct statefile *sf, const char *dir, struct record *out, char *err,
+                 size_t errlen)
+{
+	_cleanup_free_ struct record *scratch = calloc(1, sizeof(*scratch));
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (!scratch)
+		return -ENOMEM;
+	if (err && errlen)
+		err[0] = '\0';
+	struct load_check lc = {.scratch = scratch, .err = err, .errlen = errlen};
+	int r = statefile_load(sf, record_acceptable, &lc, &buf, &len);
+	if (r == 0) {
+		r = record_decode(buf, len, out, err, errlen);
+		if (r == 0)
+			return PERSIST_LOADED;
+	}
+	persist_record_default(out);
+	if (r == -ENODATA && !any_generation(dir))
+		return PERSIST_NONE;
+	if (r != -ENODATA && r != -EBADMSG && r != -ENOTSUP && r != -ERANGE)
+		return r;
+	if (err && errlen && !err[0])
+		snprintf(err, errlen, "no intact generation in %s", dir);
+	return PERSIST_UNREADABLE;
+}
+
+int persist_save(struct statefile *sf, const struct record *r, char *err, size_t errlen)
+{
+	uint8_t buf[RECORD_MAX_SIZE];
+	int len = record_encode(r, buf, sizeof(buf), err, errlen);
+
+	if (len < 0)
+		return len;
+	return statefile_save(sf, buf, (size_t)len);
+}
+
+bool persist_due(const struct persist_cadence *c, uint64_t now_us, bool dirty, bool urgent)
+{
+	if (urgent)
+		return true;
+	if (!dirty)
+		return false;
+	return !c->have_saved || now_us - c->last_save_us >= PERSIST_PERIOD_US;
+}
+
+void persist_saved(struct persist_cadence *c, uint64_t now_us)
+{
+	c->have_saved = true;
+	c->last_save_us = now_us;
+}
+
+uint64_t persist_next_us(const struct persist_cadence *c, uint64_t now_us)
+{
+	return c->have_saved ? c->last_save_us + PERSIST_PERIOD_US : now_us;
+}

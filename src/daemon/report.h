@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Why an output is open, in words for the event lines: each rule holding it
+ * with its code and the reading that tripped it, e.g.
+ * "A2 critical under-voltage (battery 2 cell 2: 2400 mV); remote off". */
+#pragma once
+
+#include <stddef.h>
+
+#include "core/protection.h"
+
+/* "battery 2 cell 3: 2790 mV", "battery 1 sensor 2: -3.5 degC", "bank: 9.50 %". */
+void report_reading(const struct protection_reading *rd, char *buf, size_t cap);
+/* The holds joined by "; ", or "start-up (waiting for the bank)" for none. */
+void report_holds(const struct protection_output_report *rep, char *buf, size_t cap);
