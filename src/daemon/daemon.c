@@ -284,6 +284,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	sd_event_source_set_time(s, next > now ? next : now + DAEMON_TICK_US);
 
 	daemon_outputs_open(d, now);
+	daemon_check_outputs(d, now);
 	adc_poll(d, now);
 	daemon_evaluate(d, now);
 

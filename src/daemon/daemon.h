@@ -18,6 +18,7 @@
 #define DAEMON_ADC_HEALTHY_US  1000000ull
 #define DAEMON_STATUS_EVERY_US 5000000ull
 #define DAEMON_RETRY_US        5000000ull /* ADC and GPIO reopen */
+#define DAEMON_READBACK_US     1000000ull /* output lines read back */
 
 struct daemon;
 

@@ -90,6 +90,27 @@ void daemon_set_line(struct daemon *d, enum output_line line, bool active)
 	}
 }
 
+void daemon_check_outputs(struct daemon *d, uint64_t now)
+{
+	bool active[OUTPUT_LINE_COUNT];
+
+	if (!d->out || now < d->out_check_us)
+		return;
+	d->out_check_us = now + DAEMON_READBACK_US;
+	int r = outputs_read_back(d->out, active);
+	if (r >= 0)
+		return;
+	/* A line that is not where we drive it (a short, a second consumer,
+	 * a failing chip) means the outputs cannot be trusted: let go of all
+	 * of them, which opens both disconnects, and start over. */
+	events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
+	           "read-back of the output lines failed: %s; every line released (safe "
+	           "state), requesting them anew in 5 s",
+	           r == -EIO ? "a line is not at the value driven" : strerror(-r));
+	daemon_release_outputs(d);
+	d->out_retry_us = now + DAEMON_RETRY_US;
+}
+
 void daemon_release_outputs(struct daemon *d)
 {
 	if (d->out_stored) {

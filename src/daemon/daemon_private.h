@@ -42,6 +42,7 @@ struct daemon {
 	int adopt_fd;    /* a stored line request handed back by systemd, or -1 */
 	bool out_stored; /* our line request is in systemd's fd store */
 	uint64_t out_retry_us;
+	uint64_t out_check_us; /* next read-back of the driven lines */
 	bool out_reported, out_error_reported;
 	bool poweroff_done, stopping;
 
@@ -86,6 +87,9 @@ void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr)
 int daemon_take_stored_fd(void);
 void daemon_outputs_open(struct daemon *d, uint64_t now);
 void daemon_set_line(struct daemon *d, enum output_line line, bool active);
+/* Reads the driven lines back (once a second); a line not at the value
+ * driven releases them all (the safe state) and retries the request. */
+void daemon_check_outputs(struct daemon *d, uint64_t now);
 /* Drives every line inactive and releases the request (and its stored copy). */
 void daemon_release_outputs(struct daemon *d);
 /* At a stop: leaves a stored request to systemd, else releases. */

@@ -23,8 +23,9 @@ const char *output_state_word(enum output_line line, bool active)
 	switch (line) {
 	case OUTPUT_LOAD_DISCONNECT:
 	case OUTPUT_CHARGE_DISCONNECT:
-	case OUTPUT_PRE_ALARM:
 		return active ? "closed" : "open";
+	case OUTPUT_PRE_ALARM:
+		return active ? "active" : "inactive";
 	case OUTPUT_LED_BLUETOOTH:
 	case OUTPUT_LED_ERROR:
 		return active ? "lit" : "dark";

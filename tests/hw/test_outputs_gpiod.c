@@ -485,7 +485,7 @@ static void test_dryrun_reports_changes(void **state)
 	assert_string_equal(log.text[1], "DRY-RUN: led-error -> lit");
 	assert_string_equal(log.text[2], "DRY-RUN: heartbeat -> high");
 	assert_string_equal(log.text[3], "DRY-RUN: load-disconnect -> open");
-	assert_string_equal(log.text[4], "DRY-RUN: pre-alarm -> closed");
+	assert_string_equal(log.text[4], "DRY-RUN: pre-alarm -> active");
 
 	assert_int_equal(outputs_read_back(o, active), 0);
 	assert_false(active[OUTPUT_LOAD_DISCONNECT]);
