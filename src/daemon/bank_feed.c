@@ -227,7 +227,7 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 	pin->soc_cpct = in->soc_cpct;
 	pin->soc_sync_count = in->soc_events;
 	pin->record_unreadable = in->record_unreadable;
-	pin->bt = BT_OFF;
+	pin->bt = in->bt;
 
 	struct monitor_input *m = &out->min;
 	m->valid = pin->current_valid && pin->bank_mv_valid;

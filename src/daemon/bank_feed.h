@@ -31,6 +31,7 @@ struct bank_feed_in {
 	int32_t soc_cpct;
 	uint32_t soc_events;
 	bool record_unreadable;
+	enum bt_state bt; /* the Bluetooth front end's state (blue LED) */
 	uint32_t active_codes; /* last protection step's codes, for the monitor */
 };
 

@@ -135,6 +135,7 @@ static void feed_bank(struct daemon *d, uint64_t now)
 	in->soc_cpct = monitor_soc_cpct(&d->mon, &in->soc_known);
 	in->soc_events = monitor_soc_events(&d->mon);
 	in->record_unreadable = d->record_unreadable;
+	in->bt = ble_state(d->ble);
 	in->active_codes = d->have_pout ? d->pout.codes : 0;
 	bank_feed_update(&d->feed, in, &d->fout);
 }
@@ -225,6 +226,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	if (o.request_poweroff && !d->poweroff_done)
 		daemon_poweroff(d, now);
 	arm_protection_timer(d);
+	daemon_publish(d, now);
 }
 
 /* ---- ADC, heartbeat, LEDs, watchdog: every 100 ms ---- */
@@ -287,6 +289,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	daemon_check_outputs(d, now);
 	adc_poll(d, now);
 	daemon_evaluate(d, now);
+	daemon_dbus_poll(d, now);
 
 	if (healthy(d, now)) {
 		d->heartbeat = !d->heartbeat;
@@ -405,6 +408,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	/* The outputs are taken at once, all inactive (safe), and driven only
 	 * after the first protection step decides. */
 	daemon_outputs_open(d, now);
+	daemon_dbus_poll(d, now);
 	*ret = d;
 	return 0;
 }
@@ -422,6 +426,8 @@ struct daemon *daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->bus_timer);
 	sd_event_source_disable_unref(d->prot_timer);
 	sd_event_source_disable_unref(d->tick);
+	ble_free(d->ble);
+	bms_dbus_free(d->dbus);
 	m8_master_free(d->master);
 	if (d->adc)
 		d->adc->ops->close(d->adc);

@@ -17,6 +17,8 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/persist.h"
+#include "ble/ble.h"
+#include "dbus/bms_dbus.h"
 #include "hw/adc.h"
 #include "hw/outputs.h"
 #include "m8/master.h"
@@ -66,6 +68,14 @@ struct daemon {
 	bool heartbeat;
 	uint64_t status_us, watchdog_us, watchdog_every_us;
 	char status[256];
+
+	/* the front ends (daemon_snapshot.c, daemon_actions.c) */
+	struct bms_dbus *dbus; /* NULL while the system bus is not there */
+	struct ble *ble;       /* NULL without the bus or with a damaged store */
+	bool ble_reported;
+	uint64_t dbus_retry_us;
+	bool dbus_reported;
+	struct svc_snapshot snap;
 };
 
 static inline uint64_t now_us(const struct daemon *d)
@@ -95,6 +105,16 @@ void daemon_release_outputs(struct daemon *d);
 /* At a stop: leaves a stored request to systemd, else releases. */
 void daemon_leave_outputs(struct daemon *d);
 void daemon_poweroff(struct daemon *d, uint64_t now);
+
+/* daemon_snapshot.c */
+void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s);
+/* Shows the daemon's state on D-Bus (after every evaluation). */
+void daemon_publish(struct daemon *d, uint64_t now);
+/* Connects to the system bus, or notices it went away (every tick). */
+void daemon_dbus_poll(struct daemon *d, uint64_t now);
+
+/* daemon_actions.c: what D-Bus (and Bluetooth) may change */
+extern const struct svc_actions daemon_actions;
 
 /* daemon_state.c */
 int daemon_load_state(struct daemon *d);

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The Bluetooth state that survives restarts, in <state dir>/bluetooth/
+ * (two generations, store/statefile.h): the BTHome bind key, whether to
+ * advertise unencrypted, the pairing PIN and the advertisement counter.
+ *
+ * The counter is reserved in blocks of BLE_STORE_COUNTER_BLOCK: a block's
+ * end is saved before any counter of it is handed out, so a crash never
+ * reuses a counter under one key (AES-CCM nonces must never repeat) and the
+ * flash is written once per 256 advertisements, not every 5 s. A start
+ * skips one more block, because the store falls back to the older
+ * generation when the newest file is damaged, and that one may be a block
+ * behind.
+ *
+ * A damaged file is refused (-EBADMSG with a message); no new key is made
+ * over it unless the caller asks with ble_store_new_key().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLE_STORE_KEY_LEN       16
+#define BLE_STORE_PIN_LEN       6
+#define BLE_STORE_PIN_DEFAULT   "000000"
+#define BLE_STORE_COUNTER_BLOCK 256u
+#define BLE_STORE_SUBDIR        "bluetooth"
+/* The record (docs/ble.md): magic, version, flags, key, PIN, counter, CRC. */
+#define BLE_STORE_MAGIC      "SBBT"
+#define BLE_STORE_VERSION    1
+#define BLE_STORE_RECORD_LEN 38
+
+struct ble_store;
+
+/* Creates <state_dir>/bluetooth (0700) if missing and opens it; loads
+ * nothing yet. */
+int ble_store_open(const char *state_dir, struct ble_store **ret);
+void ble_store_free(struct ble_store *st);
+
+/*
+ * Loads the saved state. With none saved yet, makes the first one (a key
+ * from getrandom(2), PIN "000000", encrypted advertising, counter 0), saves
+ * it and returns 1. 0 when loaded; -EBADMSG with err when the files exist
+ * but none is acceptable (nothing is written then); other -errno.
+ */
+int ble_store_load(struct ble_store *st, char *err, size_t errlen);
+
+/* The next advertisement counter; saves a new block first when the
+ * reserved one is used up. -ENODATA before a load, -EOVERFLOW when the
+ * 32-bit counter is spent (make a new key), or the save's error: no counter
+ * is handed out unless it is reserved on disk. */
+int ble_store_next_counter(struct ble_store *st, uint32_t *counter);
+
+/* Six ASCII digits. -EINVAL (err says why) or the save's error; nothing
+ * changes unless saved. */
+int ble_store_set_pin(struct ble_store *st, const char *pin, char *err, size_t errlen);
+int ble_store_set_encrypt(struct ble_store *st, bool encrypt);
+/* A new bind key from getrandom(2), saved; also the explicit way out of a
+ * refused (damaged) store, which it replaces with a fresh state whose
+ * counter starts at 0 under the new key. */
+int ble_store_new_key(struct ble_store *st);
+
+/* Valid after a successful load (NULL / false / 0 before). */
+const uint8_t *ble_store_key(const struct ble_store *st);
+/* The key as 32 lowercase hex digits, for Home Assistant's bind key. */
+int ble_store_key_hex(const struct ble_store *st, char out[2 * BLE_STORE_KEY_LEN + 1]);
+const char *ble_store_pin(const struct ble_store *st);
+bool ble_store_encrypt(const struct ble_store *st);
+/* End of the reserved block as saved: every counter below it may be used. */
+uint32_t ble_store_reserved(const struct ble_store *st);

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * org.smallbms.Bluetooth1 at /org/smallbms/bluetooth on the daemon's own
+ * bus name (docs/dbus-api.md): the Bluetooth state, the bonded phones, the
+ * PIN and the BTHome bind key. The bus policy keeps Set and the methods to
+ * root and the group smallbms.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "ble/ble_internal.h"
+#include "ble/ble_store.h"
+
+#define ERR_INVALID_VALUE  "org.smallbms.Error.InvalidValue"
+#define ERR_NOT_AVAILABLE  "org.smallbms.Error.NotAvailable"
+#define ERR_UNKNOWN_DEVICE "org.smallbms.Error.UnknownDevice"
+#define ERR_SAVE_FAILED    "org.smallbms.Error.SaveFailed"
+
+static const char *state_name(enum bt_state s)
+{
+	switch (s) {
+	case BT_ADVERTISING:
+		return "advertising";
+	case BT_CONNECTED:
+		return "connected";
+	default:
+		return "off";
+	}
+}
+
+/* FNV-1a over the bonded devices, to tell when the list changed. */
+static uint64_t bonded_hash(const struct ble *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < b->n_dev; i++) {
+		const char *parts[2] = {b->dev[i].address, b->dev[i].name ? b->dev[i].name : ""};
+
+		if (!b->dev[i].paired)
+			continue;
+		for (size_t k = 0; k < 2; k++)
+			for (const char *p = parts[k];; p++) {
+				h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+				if (!*p)
+					break;
+			}
+	}
+	return h;
+}
+
+void ble_bluetooth1_changed(struct ble *b, const char *prop)
+{
+	const char *names[5];
+	size_t n = 0;
+	enum bt_state st = ble_state(b);
+	bool present = b->adapter_path != NULL;
+	uint64_t bonded = bonded_hash(b);
+
+	if (prop)
+		names[n++] = prop;
+	if (st != b->shown.state)
+		names[n++] = "State";
+	if (present != b->shown.present)
+		names[n++] = "AdapterPresent";
+	if (strcmp(b->adapter_address, b->shown.address) != 0)
+		names[n++] = "Address";
+	if (bonded != b->shown.bonded)
+		names[n++] = "BondedDevices";
+	b->shown.state = st;
+	b->shown.present = present;
+	memcpy(b->shown.address, b->adapter_address, sizeof(b->shown.address));
+	b->shown.bonded = bonded;
+	if (n == 0)
+		return;
+	names[n] = NULL;
+	(void)sd_bus_emit_properties_changed_strv(b->bus, BLE_BLUETOOTH_PATH, BLUETOOTH1_IFACE,
+	                                          (char **)names);
+}
+
+static int prop_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "s", state_name(ble_state(userdata)));
+}
+
+static int prop_present(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	const struct ble *b = userdata;
+
+	return sd_bus_message_append(reply, "b", b->adapter_path != NULL);
+}
+
+static int prop_address(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	const struct ble *b = userdata;
+
+	return sd_bus_message_append(reply, "s", b->adapter_address);
+}
+
+static int prop_encrypted(sd_bus *bus, const char *path, const char *interface,
+                          const char *property, sd_bus_message *reply, void *userdata,
+                          sd_bus_error *error)
+{
+	const struct ble *b = userdata;
+
+	return sd_bus_message_append(reply, "b", ble_store_encrypt(b->store));
+}
+
+static int set_encrypted(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+	struct ble *b = userdata;
+	int on, r;
+
+	r = sd_bus_message_read(value, "b", &on);
+	if (r < 0)
+		return r;
+	if (!!on == ble_store_encrypt(b->store))
+		return 0;
+	r = ble_store_set_encrypt(b->store, on);
+	if (r < 0)
+		return sd_bus_error_setf(error, ERR_SAVE_FAILED, "Bluetooth state not saved: %s",
+		                         strerror(-r));
+	ble_log(b, LOG_NOTICE, "advertisement %s",
+	        on ? "encrypted" : "unencrypted (readable by anyone)");
+	r = ble_adv_rebuild(b);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "advertisement not rebuilt: %s", strerror(-r));
+	return 0;
+}
+
+static int prop_pin_default(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "b", ble_pin_is_default(userdata));
+}
+
+static int prop_bonded(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	const struct ble *b = userdata;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "(ss)");
+	for (size_t i = 0; r >= 0 && i < b->n_dev; i++)
+		if (b->dev[i].paired)
+			r = sd_bus_message_append(reply, "(ss)", b->dev[i].address,
+			                          b->dev[i].name ? b->dev[i].name : "");
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	return r;
+}
+
+static int method_set_pin(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct ble *b = userdata;
+	const char *pin;
+	char err[128] = "";
+	bool was_default = ble_pin_is_default(b);
+	int r;
+
+	r = sd_bus_message_read(m, "s", &pin);
+	if (r < 0)
+		return r;
+	if (strlen(pin) != 6 || strspn(pin, "0123456789") != 6)
+		return sd_bus_error_setf(error, ERR_INVALID_VALUE,
+		                         "PIN \"%s\": exactly 6 digits expected", pin);
+	r = ble_store_set_pin(b->store, pin, err, sizeof(err));
+	if (r == -EINVAL)
+		return sd_bus_error_setf(error, ERR_INVALID_VALUE, "%s", err);
+	if (r < 0)
+		return sd_bus_error_setf(error, ERR_SAVE_FAILED, "PIN not saved: %s", strerror(-r));
+	ble_log(b, LOG_NOTICE, "pairing PIN changed");
+	ble_agent_warn_default_pin(b);
+	if (was_default != ble_pin_is_default(b))
+		(void)sd_bus_emit_properties_changed(b->bus, BLE_BLUETOOTH_PATH, BLUETOOTH1_IFACE,
+		                                     "PinIsDefault", NULL);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_get_bind_key(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct ble *b = userdata;
+	char hex[2 * BLE_STORE_KEY_LEN + 1];
+	int r;
+
+	r = ble_store_key_hex(b->store, hex);
+	if (r < 0)
+		return sd_bus_error_set(error, ERR_NOT_AVAILABLE, "no bind key");
+	return sd_bus_reply_method_return(m, "s", hex);
+}
+
+static int method_new_bind_key(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct ble *b = userdata;
+	int r;
+
+	r = ble_store_new_key(b->store);
+	if (r < 0)
+		return sd_bus_error_setf(error, ERR_SAVE_FAILED, "new key not saved: %s",
+		                         strerror(-r));
+	ble_log(b, LOG_NOTICE, "new BTHome bind key: receivers need it again");
+	r = ble_adv_rebuild(b);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "advertisement not rebuilt: %s", strerror(-r));
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int forget_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+	sd_bus_message *call = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+	if (e)
+		(void)sd_bus_reply_method_errorf(call, ERR_NOT_AVAILABLE, "BlueZ refused: %s",
+		                                 e->message ? e->message : e->name);
+	else
+		(void)sd_bus_reply_method_return(call, NULL);
+	return 0;
+}
+
+static void unref_message(void *userdata)
+{
+	sd_bus_message_unref(userdata);
+}
+
+static int method_forget(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct ble *b = userdata;
+	const struct ble_device *d = NULL;
+	sd_bus_slot *slot;
+	const char *address;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &address);
+	if (r < 0)
+		return r;
+	if (!b->adapter_path)
+		return sd_bus_error_set(error, ERR_NOT_AVAILABLE, "no Bluetooth adapter");
+	for (size_t i = 0; i < b->n_dev && !d; i++)
+		if (strcasecmp(b->dev[i].address, address) == 0)
+			d = &b->dev[i];
+	if (!d)
+		return sd_bus_error_setf(error, ERR_UNKNOWN_DEVICE, "no device %s", address);
+	/* answered when BlueZ has removed the bond */
+	r = sd_bus_call_method_async(b->bus, &slot, BLUEZ_NAME, b->adapter_path, BLUEZ_ADAPTER,
+	                             "RemoveDevice", forget_done, m, "o", d->path);
+	if (r < 0)
+		return r;
+	sd_bus_message_ref(m);
+	(void)sd_bus_slot_set_destroy_callback(slot, unref_message);
+	(void)sd_bus_slot_set_floating(slot, 1);
+	sd_bus_slot_unref(slot);
+	ble_log(b, LOG_NOTICE, "forgetting %s", address);
+	return 1;
+}
+
+static const sd_bus_vtable bluetooth1_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("State", "s", prop_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AdapterPresent", "b", prop_present, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Address", "s", prop_address, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_WRITABLE_PROPERTY("Encrypted", "b", prop_encrypted, set_encrypted, 0,
+                                 SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("PinIsDefault", "b", prop_pin_default, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("BondedDevices", "a(ss)", prop_bonded, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("SetPin", SD_BUS_ARGS("s", pin), SD_BUS_NO_RESULT, method_set_pin,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetBindKey", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", key),
+                                method_get_bind_key, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("NewBindKey", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_new_bind_key,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Forget", SD_BUS_ARGS("s", address), SD_BUS_NO_RESULT,
+                                method_forget, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int ble_bluetooth1_add(struct ble *b)
+{
+	sd_bus_slot *s;
+	int r;
+
+	r = sd_bus_add_object_vtable(b->bus, &s, BLE_BLUETOOTH_PATH, BLUETOOTH1_IFACE,
+	                             bluetooth1_vtable, b);
+	if (r < 0)
+		return r;
+	return ble_keep_slot(b, s);
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "ble/bthome.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "common/macro.h"
+#include "core/codes.h"
+
+enum {
+	OBJ_BATTERY = 0x01,
+	OBJ_VOLTAGE_MV = 0x0C,
+	OBJ_BATTERY_LOW = 0x15,
+	OBJ_PROBLEM = 0x26,
+	OBJ_TEMPERATURE_DC = 0x45,
+	OBJ_CURRENT_MA = 0x5D,
+};
+
+/* Codes that mean "the battery is low": low SoC and under-voltage. */
+#define BATTERY_LOW_CODES                                                                          \
+	(BMS_CODE_BIT(BMS_W1) | BMS_CODE_BIT(BMS_W2) | BMS_CODE_BIT(BMS_A1) |                      \
+	 BMS_CODE_BIT(BMS_A2) | BMS_CODE_BIT(BMS_A5))
+
+/* Bytes of the objects before encryption: 2 + 3 + 2 + 2 + 3 + 3. */
+#define OBJECTS_MAX 15
+
+void bthome_values_from_snapshot(const struct svc_snapshot *s, struct bthome_values *v)
+{
+	*v = (struct bthome_values){
+	        .soc_known = s->soc_known,
+	        .soc_cpct = s->soc_cpct,
+	        .measure_valid = s->measure_valid,
+	        .bank_mv = s->bank_mv,
+	        .current_ma = s->current_ma,
+	        .power_mw = s->power_mw,
+	        .temp_valid = s->max_temp_dc != M8_TEMP_NA,
+	        .temp_dc = s->max_temp_dc,
+	        .time_remaining_known = s->time_remaining_known,
+	        .time_remaining_s = s->time_remaining_s,
+	        .codes = s->have_protection ? s->prot.codes : 0,
+	};
+}
+
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static size_t put_objects(const struct bthome_values *v, uint8_t *p)
+{
+	uint32_t problem =
+	        bms_code_class_mask(BMS_CLASS_ALARM) | bms_code_class_mask(BMS_CLASS_ERROR);
+	size_t n = 0;
+
+	if (v->soc_known) {
+		/* Rounded to nearest whole percent. */
+		int64_t pct = (clamp(v->soc_cpct, 0, 10000) + 50) / 100;
+		p[n++] = OBJ_BATTERY;
+		p[n++] = (uint8_t)pct;
+	}
+	if (v->measure_valid) {
+		uint16_t mv = (uint16_t)clamp(v->bank_mv, 0, UINT16_MAX);
+		p[n++] = OBJ_VOLTAGE_MV;
+		p[n++] = (uint8_t)mv;
+		p[n++] = (uint8_t)(mv >> 8);
+	}
+	p[n++] = OBJ_BATTERY_LOW;
+	p[n++] = (v->codes & BATTERY_LOW_CODES) ? 1 : 0;
+	p[n++] = OBJ_PROBLEM;
+	p[n++] = (v->codes & problem) ? 1 : 0;
+	if (v->temp_valid) {
+		/* The object's sint16 in 0.1 degC is temp_dc's own range. */
+		uint16_t t = (uint16_t)v->temp_dc;
+		p[n++] = OBJ_TEMPERATURE_DC;
+		p[n++] = (uint8_t)t;
+		p[n++] = (uint8_t)(t >> 8);
+	}
+	if (v->measure_valid) {
+		uint16_t ma = (uint16_t)(int16_t)clamp(v->current_ma, INT16_MIN, INT16_MAX);
+		p[n++] = OBJ_CURRENT_MA;
+		p[n++] = (uint8_t)ma;
+		p[n++] = (uint8_t)(ma >> 8);
+	}
+	return n;
+}
+
+static void evp_ctx_freep(EVP_CIPHER_CTX **ctx)
+{
+	EVP_CIPHER_CTX_free(*ctx);
+}
+
+/* AES-128-CCM, 13-byte nonce, 4-byte tag; out gets len bytes, tag 4. */
+static int ccm_encrypt(const uint8_t key[16], const uint8_t nonce[13], const uint8_t *in,
+                       size_t len, uint8_t *out, uint8_t tag[BTHOME_MIC_LEN])
+{
+	_cleanup_(evp_ctx_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int outl = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ccm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_CCM_SET_IVLEN, 13, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_CCM_SET_TAG, BTHOME_MIC_LEN, NULL) != 1 ||
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &outl, NULL, (int)len) != 1 ||
+	    EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) != 1 || (size_t)outl != len ||
+	    EVP_EncryptFinal_ex(ctx, out + outl, &outl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_CCM_GET_TAG, BTHOME_MIC_LEN, tag) != 1)
+		return -EIO;
+	return 0;
+}
+
+ssize_t bthome_encrypt(const uint8_t *objects, size_t len, const uint8_t mac[6],
+                       const uint8_t key16[16], uint32_t counter, uint8_t *out, size_t cap)
+{
+	uint8_t info = BTHOME_DEVICE_INFO | BTHOME_DEVICE_INFO_ENCRYPTED;
+	uint8_t ctr[4] = {(uint8_t)counter, (uint8_t)(counter >> 8), (uint8_t)(counter >> 16),
+	                  (uint8_t)(counter >> 24)};
+	uint8_t nonce[13];
+	size_t need = 1 + len + 4 + BTHOME_MIC_LEN;
+	int r;
+
+	if (!objects || !mac || !key16 || !out || len > INT32_MAX / 2)
+		return -EINVAL;
+	if (cap < need)
+		return -ENOBUFS;
+	memcpy(nonce, mac, 6);
+	nonce[6] = (uint8_t)(BTHOME_UUID16 & 0xff);
+	nonce[7] = (uint8_t)(BTHOME_UUID16 >> 8);
+	nonce[8] = info;
+	memcpy(nonce + 9, ctr, 4);
+
+	r = ccm_encrypt(key16, nonce, objects, len, out + 1, out + 1 + len + 4);
+	if (r < 0)
+		return r;
+	out[0] = info;
+	memcpy(out + 1 + len, ctr, 4);
+	return (ssize_t)need;
+}
+
+ssize_t bthome_encode(const struct bthome_values *v, const uint8_t mac[6], const uint8_t *key16,
+                      uint32_t counter, uint8_t *out, size_t cap)
+{
+	uint8_t obj[OBJECTS_MAX];
+	size_t n;
+
+	if (!v || !out)
+		return -EINVAL;
+	n = put_objects(v, obj);
+	if (key16)
+		return bthome_encrypt(obj, n, mac, key16, counter, out, cap);
+	if (cap < 1 + n)
+		return -ENOBUFS;
+	out[0] = BTHOME_DEVICE_INFO;
+	memcpy(out + 1, obj, n);
+	return (ssize_t)(1 + n);
+}

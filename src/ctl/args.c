@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "ctl/args.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+
+const char ctl_usage_text[] =
+        "Usage: smallbmsctl [OPTIONS] [COMMAND [ARGS...]]\n"
+        "\n"
+        "Query and control smallbmsd over D-Bus.\n"
+        "\n"
+        "Read commands (--json prints one JSON document):\n"
+        "  status              Summary: SoC, V, A, W, outputs and why, codes (default)\n"
+        "  batteries           One line per battery (--names: the battery numbers)\n"
+        "  battery N           Everything about battery N\n"
+        "  history             The history values\n"
+        "  get [NAME...]       Settings, all when none is named (--names: the names)\n"
+        "  monitor             Live view, redrawn on every change (--count N)\n"
+        "\n"
+        "Commands that change something (root or group smallbms):\n"
+        "  set NAME=VALUE...   Change settings, all or nothing\n"
+        "  reset-defaults      Reset the battery-monitor settings\n"
+        "  reset-all           Reset every setting\n"
+        "  reset-history       Clear the history\n"
+        "  sync                Synchronise: SoC 100 % now\n"
+        "  set-soc PCT         Set the state of charge by hand\n"
+        "  identify N          Blink the LED of battery N\n"
+        "  accept-bank         Accept a changed bank (clears E3)\n"
+        "\n"
+        "Options:\n"
+        "  --json              JSON output of the read commands\n"
+        "  --system            Connect to the system bus (default)\n"
+        "  --user              Connect to the user bus\n"
+        "  --address ADDR      Connect to the bus at ADDR\n"
+        "  --count N           monitor: stop after N status blocks\n"
+        "  --names             get, batteries: print the names or numbers only\n"
+        "  -h, --help          Show this help\n"
+        "  --version           Show the version\n"
+        "\n"
+        "Exit status: 0 ok, 1 refused or failed, 2 usage error, 4 smallbmsd not running.\n";
+
+struct verb {
+	const char *word;
+	enum ctl_cmd cmd;
+	int min_ops, max_ops; /* -1: unlimited */
+};
+
+static const struct verb verbs[] = {
+        {"status", CTL_CMD_STATUS, 0, 0},
+        {"batteries", CTL_CMD_BATTERIES, 0, 0},
+        {"battery", CTL_CMD_BATTERY, 1, 1},
+        {"history", CTL_CMD_HISTORY, 0, 0},
+        {"get", CTL_CMD_GET, 0, -1},
+        {"set", CTL_CMD_SET, 1, -1},
+        {"reset-defaults", CTL_CMD_RESET_DEFAULTS, 0, 0},
+        {"reset-all", CTL_CMD_RESET_ALL, 0, 0},
+        {"reset-history", CTL_CMD_RESET_HISTORY, 0, 0},
+        {"sync", CTL_CMD_SYNC, 0, 0},
+        {"set-soc", CTL_CMD_SET_SOC, 1, 1},
+        {"identify", CTL_CMD_IDENTIFY, 1, 1},
+        {"accept-bank", CTL_CMD_ACCEPT_BANK, 0, 0},
+        {"monitor", CTL_CMD_MONITOR, 0, 0},
+};
+
+static const char *const verb_usage[] = {
+        [CTL_CMD_BATTERY] = "battery N",
+        [CTL_CMD_SET] = "set NAME=VALUE...",
+        [CTL_CMD_SET_SOC] = "set-soc PCT",
+        [CTL_CMD_IDENTIFY] = "identify N",
+};
+
+bool ctl_cmd_reads(enum ctl_cmd cmd)
+{
+	switch (cmd) {
+	case CTL_CMD_STATUS:
+	case CTL_CMD_BATTERIES:
+	case CTL_CMD_BATTERY:
+	case CTL_CMD_HISTORY:
+	case CTL_CMD_GET:
+	case CTL_CMD_MONITOR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void ctl_args_done(struct ctl_args *a)
+{
+	free(a->operands);
+	free(a->assigns);
+	a->operands = NULL;
+	a->assigns = NULL;
+	a->n_operands = a->n_assigns = 0;
+}
+
+/* The value of an option: "--opt=VALUE" or "--opt VALUE". NULL when missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static bool option_is(const char *arg, const char *opt, bool takes_value)
+{
+	size_t n = strlen(opt);
+
+	return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || (takes_value && arg[n] == '='));
+}
+
+static int check_operands(struct ctl_args *a, const struct verb *v, char *err, size_t errlen)
+{
+	long long x;
+
+	if ((int)a->n_operands < v->min_ops ||
+	    (v->max_ops >= 0 && (int)a->n_operands > v->max_ops)) {
+		if (v->max_ops == 0)
+			snprintf(err, errlen, "%s takes no arguments", v->word);
+		else
+			snprintf(err, errlen, "usage: smallbmsctl %s", verb_usage[v->cmd]);
+		return -EINVAL;
+	}
+	switch (v->cmd) {
+	case CTL_CMD_BATTERY:
+	case CTL_CMD_IDENTIFY:
+		if (ctl_parse_int(a->operands[0], 1, CTL_MAX_BATTERY, &x) < 0) {
+			snprintf(err, errlen, "%s: the battery number must be 1..%d, not '%s'",
+			         v->word, CTL_MAX_BATTERY, a->operands[0]);
+			return -EINVAL;
+		}
+		a->battery = (unsigned)x;
+		return 0;
+	case CTL_CMD_SET_SOC:
+		if (ctl_parse_percent(a->operands[0], &a->soc_pct) < 0) {
+			snprintf(err, errlen, "set-soc: PCT must be a number 0..100, not '%s'",
+			         a->operands[0]);
+			return -EINVAL;
+		}
+		return 0;
+	case CTL_CMD_SET: {
+		char why[160];
+
+		a->assigns = calloc(a->n_operands, sizeof(*a->assigns));
+		if (!a->assigns)
+			return -ENOMEM;
+		if (ctl_set_parse(a->operands, a->n_operands, a->assigns, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "set: %s", why);
+			return -EINVAL;
+		}
+		a->n_assigns = a->n_operands;
+		return 0;
+	}
+	case CTL_CMD_GET:
+		for (size_t i = 0; i < a->n_operands; i++)
+			if (!*a->operands[i] || strchr(a->operands[i], '=')) {
+				snprintf(err, errlen,
+				         "get: '%s' is not a setting name (did you mean set?)",
+				         a->operands[i]);
+				return -EINVAL;
+			}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t errlen)
+{
+	const struct verb *v = NULL;
+	bool help = false, version = false, count_given = false, options_end = false;
+	const char *bad = NULL;
+	long long x;
+
+	memset(a, 0, sizeof(*a));
+	a->cmd = CTL_CMD_STATUS;
+	a->verb = "status";
+	a->bus = CTL_BUS_SYSTEM;
+	err[0] = '\0';
+	a->operands = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*a->operands));
+	if (!a->operands)
+		return -ENOMEM;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (options_end || arg[0] != '-' || arg[1] == '\0') {
+			if (!v && !bad) {
+				for (size_t k = 0; k < ELEMENTSOF(verbs); k++)
+					if (strcmp(arg, verbs[k].word) == 0)
+						v = &verbs[k];
+				if (!v)
+					bad = arg;
+				continue;
+			}
+			a->operands[a->n_operands++] = argv[i];
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			options_end = true;
+		} else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			help = true;
+		} else if (strcmp(arg, "--version") == 0) {
+			version = true;
+		} else if (strcmp(arg, "--json") == 0) {
+			a->json = true;
+		} else if (strcmp(arg, "--names") == 0) {
+			a->names = true;
+		} else if (strcmp(arg, "--system") == 0) {
+			a->bus = CTL_BUS_SYSTEM;
+		} else if (strcmp(arg, "--user") == 0) {
+			a->bus = CTL_BUS_USER;
+		} else if (option_is(arg, "--address", true)) {
+			a->address = option_value(argc, argv, &i, "--address");
+			if (!a->address || !*a->address) {
+				snprintf(err, errlen, "--address needs a bus address");
+				return -EINVAL;
+			}
+			a->bus = CTL_BUS_ADDRESS;
+		} else if (option_is(arg, "--count", true)) {
+			const char *val = option_value(argc, argv, &i, "--count");
+
+			if (ctl_parse_int(val, 1, 1000000000, &x) < 0) {
+				snprintf(err, errlen,
+				         "--count needs a number 1..1000000000, not '%s'",
+				         val ? val : "");
+				return -EINVAL;
+			}
+			a->count = (unsigned)x;
+			count_given = true;
+		} else {
+			snprintf(err, errlen, "unknown option '%s'", arg);
+			return -EINVAL;
+		}
+	}
+	if (help || version) {
+		a->cmd = help ? CTL_CMD_HELP : CTL_CMD_VERSION;
+		return 0;
+	}
+	if (bad) {
+		snprintf(err, errlen, "unknown command '%s'", bad);
+		return -EINVAL;
+	}
+	if (v) {
+		a->cmd = v->cmd;
+		a->verb = v->word;
+	} else {
+		v = &verbs[0];
+	}
+	if (count_given && a->cmd != CTL_CMD_MONITOR) {
+		snprintf(err, errlen, "--count applies to monitor only");
+		return -EINVAL;
+	}
+	if (a->names && a->cmd != CTL_CMD_GET && a->cmd != CTL_CMD_BATTERIES) {
+		snprintf(err, errlen, "--names applies to get and batteries only");
+		return -EINVAL;
+	}
+	if (a->names && a->n_operands > 0) {
+		snprintf(err, errlen, "get --names takes no setting names");
+		return -EINVAL;
+	}
+	if (a->json && !ctl_cmd_reads(a->cmd)) {
+		snprintf(err, errlen, "--json applies to the read commands only");
+		return -EINVAL;
+	}
+	return check_operands(a, v, err, errlen);
+}

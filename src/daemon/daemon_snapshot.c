@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the front ends see: the snapshot of service/snapshot.h filled from
+ * the daemon's parts after every evaluation, and the D-Bus connection that
+ * shows it. The bus is optional: when the system bus is not there the
+ * daemon says so once and tries again every DAEMON_RETRY_US, and nothing
+ * else waits for it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "daemon/daemon_private.h"
+
+static int64_t wall_now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s)
+{
+	const struct bank_feed_out *fo = &d->fout;
+	int64_t tr = 0;
+
+	s->mono_us = now;
+	s->wall_us = wall_now_us();
+	s->generation++;
+
+	s->soc_cpct = monitor_soc_cpct(&d->mon, &s->soc_known);
+	s->consumed_ah = monitor_consumed_ah(&d->mon);
+	s->time_remaining_known = monitor_time_remaining_s(&d->mon, now, &tr) >= 0;
+	s->time_remaining_s = s->time_remaining_known ? tr : 0;
+	s->measure_valid = fo->min.valid;
+	s->bank_mv = (int32_t)fo->min.bank_mv;
+	s->current_ma = fo->min.current_ma;
+	s->power_mw = s->measure_valid ? (int64_t)s->bank_mv * s->current_ma / 1000 : 0;
+	s->min_cell_mv = fo->min.min_cell_mv;
+	s->max_cell_mv = fo->min.max_cell_mv;
+	s->min_temp_dc = fo->min.min_temp_dc;
+	s->max_temp_dc = fo->min.max_temp_dc;
+	if (!d->have_pout) { /* before the first evaluation nothing was fed */
+		s->min_cell_mv = s->max_cell_mv = M8_CELL_NA;
+		s->min_temp_dc = s->max_temp_dc = M8_TEMP_NA;
+	}
+	s->balancer = monitor_balancer_status(&d->mon, s->wall_us / 1000000);
+	s->history = d->mon.hist;
+	s->soc_events = monitor_soc_events(&d->mon);
+
+	s->have_protection = d->have_pout;
+	if (d->have_pout)
+		s->prot = d->pout;
+	s->remote_on = d->have_pout && d->pout.remote_on;
+
+	s->have_topology = fo->have_topology;
+	s->topo = fo->topo;
+	s->topo_err = fo->topo_err;
+	s->bank_changed = fo->pin.bank_changed;
+
+	m8_master_bank(d->master, &s->bus);
+	s->n_batteries = s->bus.count < SVC_MAX_BATTERIES ? s->bus.count : SVC_MAX_BATTERIES;
+	for (unsigned a = 1; a <= s->n_batteries; a++) {
+		const struct m8_battery *mb = m8_master_battery(d->master, a);
+		struct svc_battery *b = &s->bat[a - 1];
+
+		memset(b, 0, sizeof(*b));
+		b->addr = a;
+		if (!mb)
+			continue;
+		b->info = mb->info;
+		b->has_status = mb->has_status;
+		b->status = mb->status;
+		b->status_us = mb->status_us;
+		b->fresh = m8_master_battery_fresh(d->master, a, now);
+		b->lost = mb->lost;
+		b->stats = mb->stats;
+	}
+
+	s->settings = d->rec.settings;
+	s->bt = fo->pin.bt;
+}
+
+/* ---- the D-Bus connection ---- */
+
+void daemon_publish(struct daemon *d, uint64_t now)
+{
+	if (!d->dbus)
+		return;
+	daemon_snapshot_fill(d, now, &d->snap);
+	bms_dbus_update(d->dbus, &d->snap);
+	ble_update(d->ble, &d->snap);
+}
+
+/* Bluetooth lives on the connection that owns org.smallbms (its
+ * org.smallbms.Bluetooth1 object is part of the daemon's API). A damaged
+ * Bluetooth store keeps Bluetooth off (no new key over it); the rest runs. */
+static void ble_start(struct daemon *d)
+{
+	int r = ble_new(&d->ble, d->event, bms_dbus_bus(d->dbus), d->cfg.state_dir,
+	                &daemon_actions, d);
+
+	if (r >= 0) {
+		d->ble_reported = false;
+		return;
+	}
+	d->ble = NULL;
+	if (!d->ble_reported)
+		events_log(&d->ev, EV_DEVICE, LOG_ERR, "bluetooth",
+		           "Bluetooth stays off: %s (the store in %s/bluetooth is damaged; remove "
+		           "it to pair and advertise with a new key)",
+		           strerror(-r), d->cfg.state_dir);
+	d->ble_reported = true;
+}
+
+void daemon_dbus_poll(struct daemon *d, uint64_t now)
+{
+	int r;
+
+	if (d->dbus && !bms_dbus_alive(d->dbus)) {
+		r = bms_dbus_error(d->dbus);
+		if (!d->dbus_reported)
+			events_log(&d->ev, EV_DEVICE, LOG_WARNING, "dbus",
+			           "lost the system bus or the name %s: %s; retrying every 5 s",
+			           BMS_DBUS_NAME, strerror(-r));
+		d->ble = ble_free(d->ble);
+		d->dbus = bms_dbus_free(d->dbus);
+		d->dbus_reported = true;
+		d->dbus_retry_us = now + DAEMON_RETRY_US;
+		return;
+	}
+	if (d->dbus) {
+		if (d->dbus_reported && bms_dbus_named(d->dbus)) {
+			events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "dbus", "on the system bus as %s",
+			           BMS_DBUS_NAME);
+			d->dbus_reported = false;
+		}
+		return;
+	}
+	if (now < d->dbus_retry_us)
+		return;
+	r = bms_dbus_new(&d->dbus, d->event, NULL, &daemon_actions, d);
+	if (r < 0) {
+		d->dbus = NULL;
+		d->dbus_retry_us = now + DAEMON_RETRY_US;
+		if (!d->dbus_reported)
+			events_log(&d->ev, EV_DEVICE, LOG_WARNING, "dbus",
+			           "system bus not available: %s; retrying every 5 s",
+			           strerror(-r));
+		d->dbus_reported = true;
+		return;
+	}
+	ble_start(d);
+	daemon_publish(d, now);
+}

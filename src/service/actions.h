@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the front ends (D-Bus, Bluetooth) may ask of the daemon: one ops table,
+ * implemented by the daemon (src/daemon/daemon_actions.c) and by test
+ * doubles in the front ends' unit tests. Every call validates in full first
+ * and changes nothing when it refuses; err then holds one line naming the
+ * setting, the value and the bound (or what else is wrong).
+ *
+ * Return values: 0, or a negative errno:
+ *   -ENOENT  unknown setting or battery
+ *   -EINVAL  malformed request (a name twice, a value of the wrong form)
+ *   -ERANGE  a value out of its bounds or breaking an ordering rule
+ *   -EBUSY   not now (e.g. identify during a firmware update, bus busy)
+ *   -ENODEV  no bank / no such battery right now
+ *   -EIO     the change was valid but could not be saved (nothing changed)
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/settings.h"
+
+struct svc_actions {
+	/* All or nothing; applied to the cores and saved at once on success. */
+	int (*set_settings)(void *userdata, const struct setting_change *ch, size_t n, char *err,
+	                    size_t errlen);
+	int (*reset_defaults)(void *userdata, char *err, size_t errlen);
+	int (*reset_all)(void *userdata, char *err, size_t errlen);
+	int (*reset_history)(void *userdata, char *err, size_t errlen);
+	/* 0..10000 (0.01 %) */
+	int (*set_soc)(void *userdata, int32_t soc_cpct, char *err, size_t errlen);
+	int (*synchronise)(void *userdata, char *err, size_t errlen);
+	int (*accept_bank)(void *userdata, char *err, size_t errlen);
+	/* addr: chain position 1..n; blinks the battery's LED (IDENTIFY) */
+	int (*identify)(void *userdata, unsigned addr, char *err, size_t errlen);
+};

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the daemon shows its front ends (D-Bus, Bluetooth): one plain-data
+ * copy of everything an owner or installer may read, filled by the daemon
+ * after every evaluation (src/daemon/daemon_snapshot.c). The front ends read
+ * only this; they change the BMS only through struct svc_actions
+ * (service/actions.h), so D-Bus and Bluetooth share one code path.
+ *
+ * Times: mono_us is CLOCK_MONOTONIC of the evaluation, wall_us
+ * CLOCK_REALTIME at that moment; a monotonic time t converts to wall time as
+ * wall_us - (mono_us - t).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/balancer.h"
+#include "core/bank.h"
+#include "core/history.h"
+#include "core/leds.h"
+#include "core/protection.h"
+#include "core/settings.h"
+#include "m8/master.h"
+#include "smallbms/m8_proto.h"
+
+#define SVC_MAX_BATTERIES PROTECTION_MAX_BATTERIES
+
+struct svc_battery {
+	unsigned addr; /* chain position, 1-based: /org/smallbms/battery/<addr> */
+	struct m8_info info;
+	bool has_status;
+	struct m8_status status; /* the last valid STATUS (when has_status) */
+	uint64_t status_us;      /* monotonic time it arrived */
+	bool fresh;              /* protection.md section 4 */
+	bool lost;
+	struct m8_link_stats stats;
+};
+
+struct svc_snapshot {
+	uint64_t mono_us;
+	int64_t wall_us;
+	uint64_t generation; /* +1 at every fill */
+
+	/* battery monitor (monitor.md) */
+	bool soc_known;
+	int32_t soc_cpct; /* 0.01 % */
+	double consumed_ah;
+	bool time_remaining_known;
+	int64_t time_remaining_s;
+	bool measure_valid; /* bank voltage and current known */
+	int32_t bank_mv;
+	int32_t current_ma; /* positive = charging */
+	int64_t power_mw;   /* bank_mv x current_ma / 1000 */
+	uint16_t min_cell_mv, max_cell_mv; /* 0xFFFF: not available */
+	int16_t min_temp_dc, max_temp_dc;  /* 0x7FFF: not available */
+	enum balancer_status balancer;
+	struct history history;
+	uint32_t soc_events;
+
+	/* protection (protection.md section 8) */
+	bool have_protection; /* false until the first evaluation */
+	struct protection_output prot; /* outputs, holds, codes, LED modes, remote */
+	bool remote_on;
+
+	/* topology */
+	bool have_topology;
+	struct bank_topology topo;
+	enum bank_error topo_err;
+	bool bank_changed; /* E3: waiting for "accept bank" */
+
+	/* the bus */
+	struct m8_bank_state bus;
+	unsigned n_batteries;
+	struct svc_battery bat[SVC_MAX_BATTERIES];
+
+	/* settings (the registry's values; service/actions.h changes them) */
+	struct bms_settings settings;
+
+	enum bt_state bt;
+};

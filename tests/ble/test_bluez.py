@@ -1,0 +1,577 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The BlueZ adapter (src/ble) against a fake org.bluez (fake_bluez.py) on a
+private dbus-daemon, driven through tests/ble/ble-harness. TAP output.
+
+    test_bluez.py HARNESS [CASE...]
+"""
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import dbus
+import dbus.mainloop.glib
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_bluez  # noqa: E402
+import test_bthome  # noqa: E402
+from fake_bluez import AttError, FakeBluez, pump  # noqa: E402
+
+UUID_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
+UUID_STATUS = "f0860101-c631-49cc-b9b4-8223cb1b8c9f"
+UUID_SELECT = "f0860102-c631-49cc-b9b4-8223cb1b8c9f"
+UUID_BATTERY = "f0860103-c631-49cc-b9b4-8223cb1b8c9f"
+UUID_HISTORY = "f0860104-c631-49cc-b9b4-8223cb1b8c9f"
+UUID_SETTINGS = "f0860105-c631-49cc-b9b4-8223cb1b8c9f"
+UUID_COMMAND = "f0860106-c631-49cc-b9b4-8223cb1b8c9f"
+BT1 = "org.smallbms.Bluetooth1"
+PHONE = "AA:BB:CC:00:11:22"
+MAC = "54:48:E6:8F:80:A5"
+BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={path}</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+# --- the advertisement, read with blecodec's independent BTHome decoder ----------
+
+def bthome_decode(data, mac, key):
+    """Returns ({object id: value x factor}, counter or None)."""
+    _, counter, objects = test_bthome.decode(data, key, bytes.fromhex(mac.replace(":", "")))
+    return {oid: raw * test_bthome.OBJECTS[oid][3] for oid, _, raw in objects}, counter
+
+
+# --- the rig -------------------------------------------------------------------
+
+class Rig:
+    def __init__(self, harness, with_bluez=True, with_adapter=True):
+        self.harness_exe = harness
+        self.dir = tempfile.mkdtemp(prefix="smallbms-bluez-")
+        self.state = os.path.join(self.dir, "state")
+        os.mkdir(self.state)
+        sock = os.path.join(self.dir, "bus")
+        conf = os.path.join(self.dir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONFIG.format(path=sock))
+        self.daemon = subprocess.Popen(["dbus-daemon", "--nofork", "--config-file=" + conf,
+                                        "--print-address=1"], stdout=subprocess.PIPE, text=True)
+        self.address = self.daemon.stdout.readline().strip()
+        check(self.address, "dbus-daemon gave no address")
+        self.bus = fake_bluez.private_bus(self.address)
+        self.fake = FakeBluez(self.bus, MAC, with_adapter=with_adapter)
+        if with_bluez:
+            self.fake.start()
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        env.pop("JOURNAL_STREAM", None)
+        self.out, self.err = [], []
+        self.proc = subprocess.Popen([self.harness_exe, self.state], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env, bufsize=1)
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._reader, args=(stream, sink), daemon=True).start()
+        self.wait_out(r"^ready$")
+        self.settings = {}
+        for line in self.out:
+            m = re.match(r"setting (\d+) (\S+) (-?\d+) (-?\d+) (-?\d+)$", line)
+            if m:
+                i, name, v, lo, hi = m.groups()
+                self.settings[name] = (int(i), int(v), int(lo), int(hi))
+
+    @staticmethod
+    def _reader(stream, sink):
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+
+    def wait_out(self, pattern, since=0, timeout=10):
+        rx = re.compile(pattern)
+        found = []
+
+        def cond():
+            found[:] = [l for l in self.out[since:] if rx.search(l)]
+            return bool(found)
+
+        if not pump(cond, timeout):
+            raise Fail(f"harness never printed /{pattern}/; output: {self.out[-15:]} "
+                       f"stderr: {self.err[-10:]}")
+        return found[0]
+
+    def send(self, line):
+        mark = len(self.out)
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        self.wait_out("^ok " + re.escape(line) + "$", since=mark)
+
+    def stop_harness(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            end = time.monotonic() + 10
+            while self.proc.poll() is None and time.monotonic() < end:
+                pump(None, 0.05)
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            check(self.proc.returncode == 0,
+                  f"harness exit {self.proc.returncode}: {self.err[-10:]}")
+        self.proc = None
+
+    def state_is(self, name, timeout=10):
+        def cond():
+            states = [l for l in self.out if l.startswith("state ")]
+            return bool(states) and states[-1] == "state " + name
+        if not pump(cond, timeout):
+            raise Fail(f"state never {name}: {[l for l in self.out if l.startswith('state')]}")
+
+    def registered(self, timeout=10):
+        f = self.fake
+        ok = pump(lambda: len(f.apps) == 1 and len(f.adverts) == 1 and f.default_agent, timeout)
+        check(ok, f"not registered: apps {len(f.apps)} adverts {len(f.adverts)} "
+                  f"agent {f.agent} calls {f.calls} stderr {self.err[-5:]}")
+
+    def settings_value(self, index):
+        return next(v for i, v, _, _ in self.settings.values() if i == index)
+
+    def bt1(self):
+        return dbus.Interface(self.bus.get_object("org.smallbms", "/org/smallbms/bluetooth",
+                                                  introspect=False), BT1)
+
+    def bt1_get(self, name):
+        obj = self.bus.get_object("org.smallbms", "/org/smallbms/bluetooth", introspect=False)
+        return obj.Get(BT1, name, dbus_interface="org.freedesktop.DBus.Properties")
+
+    def bt1_set(self, name, value):
+        obj = self.bus.get_object("org.smallbms", "/org/smallbms/bluetooth", introspect=False)
+        obj.Set(BT1, name, dbus.Boolean(value, variant_level=1),
+                dbus_interface="org.freedesktop.DBus.Properties")
+
+    def paired_phone(self, address=PHONE, pin="000000"):
+        dev = self.fake.add_device(address, "Pixel")
+        self.fake.connect(dev)
+        check(self.fake.pair(dev, pin), "pairing with the right PIN failed")
+        return dev
+
+    def close(self):
+        try:
+            self.stop_harness()
+        finally:
+            self.bus.close()
+            self.daemon.terminate()
+            self.daemon.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- record readers (docs/ble.md) ------------------------------------------------
+
+def parse_status(v):
+    check(v[0] == 1, f"status version {v[0]}")
+    f = struct.unpack_from("<BBHiiiIIHHhhIBBBB", v, 0)
+    keys = ("version flags soc_cpct bank_mv current_ma power_mw consumed_mah remaining_s "
+            "min_cell_mv max_cell_mv min_temp_dc max_temp_dc codes balancer leds flags2 "
+            "n_batteries").split()
+    return dict(zip(keys, f))
+
+
+def parse_battery(v):
+    check(v[0] == 1, f"battery version {v[0]}")
+    addr = v[1]
+    serial = v[2:18].rstrip(b"\0").decode()
+    btype, cap, fw0, fw1, fw2, flags, age, mv, ma, sflags, nc = struct.unpack_from(
+        "<BHBBBBIHiBB", v, 18)
+    return {"addr": addr, "serial": serial, "type": btype, "capacity_ah": cap,
+            "fw": (fw0, fw1, fw2), "voltage_mv": mv, "current_ma": ma, "n_cells": nc,
+            "cells": list(struct.unpack_from(f"<{nc}H", v, 18 + 19))}
+
+
+def parse_settings(v):
+    check(v[0] == 1, f"settings version {v[0]}")
+    n = v[1]
+    return list(struct.unpack_from(f"<{n}i", v, 2))
+
+
+def settings_write(pairs, version=1):
+    return bytes([version]) + b"".join(struct.pack("<Bi", i, val) for i, val in pairs)
+
+
+def expect_att_error(fn, what):
+    try:
+        fn()
+    except AttError as e:
+        return e
+    raise Fail(f"{what}: accepted")
+
+
+# --- cases -----------------------------------------------------------------------
+
+def case_register_and_read(rig):
+    rig.start()
+    rig.registered()
+    rig.state_is("advertising")
+    f = rig.fake
+    check(f.agent[2] in ("KeyboardDisplay", "DisplayOnly"), f"agent capability {f.agent}")
+    # BlueZ asked for the objects before it answered: that needs an async call
+    check(("RegisterApplication", "/org/smallbms/ble") in f.calls, f"calls {f.calls}")
+    dev = rig.paired_phone()
+    check(f.read(UUID_LEVEL, dev) == bytes([50]), "battery level of SoC 50.00 %")
+    st = parse_status(f.read(UUID_STATUS, dev))
+    want = {"soc_cpct": 5000, "bank_mv": 26400, "current_ma": -3000, "power_mw": -79200,
+            "remaining_s": 36000, "min_cell_mv": 3290, "max_cell_mv": 3320,
+            "min_temp_dc": 215, "max_temp_dc": 222, "codes": 0, "n_batteries": 2}
+    for k, v in want.items():
+        check(st[k] == v, f"status {k} = {st[k]}, want {v}")
+    check(st["flags"] & 0x3f == 0x3f, f"status flags 0x{st['flags']:02x}")
+    bat = parse_battery(f.read(UUID_BATTERY, dev))
+    check(bat["addr"] == 1 and bat["serial"] == "SB000101", f"battery 1: {bat}")
+    check(bat["voltage_mv"] == 13201 and bat["current_ma"] == -1500, f"battery 1: {bat}")
+    check(bat["cells"] == [3310, 3311, 3312, 3313], f"battery 1 cells {bat['cells']}")
+    f.write(UUID_SELECT, dev, bytes([1, 2]))
+    bat = parse_battery(f.read(UUID_BATTERY, dev))
+    check(bat["addr"] == 2 and bat["voltage_mv"] == 13202, f"battery 2: {bat}")
+    expect_att_error(lambda: f.write(UUID_SELECT, dev, bytes([1, 7])), "select battery 7")
+    expect_att_error(lambda: f.write(UUID_SELECT, dev, bytes([1, 0])), "select battery 0")
+    bat = parse_battery(f.read(UUID_BATTERY, dev))
+    check(bat["addr"] == 2, "a refused select changed the selection")
+    hist = f.read(UUID_HISTORY, dev)
+    check(hist[0] == 1, "history version")
+    syncs, cycles = struct.unpack_from("<II", hist, 1 + 4 + 8 + 4 + 4)
+    check((syncs, cycles) == (3, 7), f"history syncs/cycles {syncs}/{cycles}")
+    values = parse_settings(f.read(UUID_SETTINGS, dev))
+    check(len(values) == len(rig.settings), "settings count")
+    for name, (i, v, _, _) in rig.settings.items():
+        check(values[i] == v, f"setting {name} = {values[i]}, want {v}")
+    expect_att_error(lambda: f.read(UUID_COMMAND, dev), "read of the command")
+    # the daemon's ObjectManager shows Bluetooth1, none of BlueZ's objects
+    om = rig.bus.get_object("org.smallbms", "/org/smallbms", introspect=False)
+    objs = om.GetManagedObjects(dbus_interface=fake_bluez.OM)
+    check(BT1 in objs.get("/org/smallbms/bluetooth", {}), "Bluetooth1 not managed")
+    leaked = [str(p) for p, ifaces in objs.items()
+              if any(str(i).startswith("org.bluez.") for i in ifaces)]
+    check(not leaked, f"BlueZ objects in the daemon's ObjectManager: {leaked}")
+
+
+def pick_setting(rig):
+    # the low-SoC warning level: a plain bounded setting with no ordering partner
+    for name, (i, v, lo, hi) in sorted(rig.settings.items()):
+        if "soc" in name and v + 1 <= hi and v + 1 >= lo:
+            return name, i, v, lo, hi
+    name, (i, v, lo, hi) = next((n, s) for n, s in rig.settings.items() if s[1] + 1 <= s[3])
+    return name, i, v, lo, hi
+
+
+def case_settings_write(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    dev = rig.paired_phone()
+    name, i, v, lo, hi = pick_setting(rig)
+    mark = len(rig.out)
+    f.write(UUID_SETTINGS, dev, settings_write([(i, v + 1)]))
+    rig.wait_out(rf"^action set_settings n=1 first={name}={v + 1} r=0$", since=mark)
+    check(parse_settings(f.read(UUID_SETTINGS, dev))[i] == v + 1, "valid write not applied")
+    before = f.read(UUID_SETTINGS, dev)
+    bad = {"past the maximum": settings_write([(i, hi + 1)]),
+           "below the minimum": settings_write([(i, lo - 1)]),
+           "bad version": settings_write([(i, v)], version=2),
+           "index out of range": settings_write([(len(rig.settings), v)]),
+           "duplicate": settings_write([(i, v), (i, v)]),
+           "short": settings_write([(i, v)])[:-1],
+           "empty": b""}
+    for what, data in bad.items():
+        e = expect_att_error(lambda: f.write(UUID_SETTINGS, dev, data), what)
+        check(e.name.startswith("org.bluez.Error."), f"{what}: error {e.name}")
+        check(f.read(UUID_SETTINGS, dev) == before, f"{what}: settings changed")
+    # a mixed write is all or nothing
+    j = next(s[0] for n, s in rig.settings.items() if n != name)
+    e = expect_att_error(lambda: f.write(UUID_SETTINGS, dev,
+                                         settings_write([(j, rig.settings_value(j)),
+                                                         (i, hi + 1)])), "mixed")
+    check(f.read(UUID_SETTINGS, dev) == before, "mixed write half-applied")
+    # commands go through svc_actions too
+    mark = len(rig.out)
+    f.write(UUID_COMMAND, dev, bytes([1, 2]) + struct.pack("<i", 4200))
+    rig.wait_out(r"^action set_soc 4200 r=0$", since=mark)
+    check(f.read(UUID_LEVEL, dev) == bytes([42]), "SoC command not applied")
+    expect_att_error(lambda: f.write(UUID_COMMAND, dev, bytes([1, 2]) + struct.pack("<i", 10001)),
+                     "SoC 100.01 %")
+    expect_att_error(lambda: f.write(UUID_COMMAND, dev, bytes([1, 99])), "unknown command")
+    check(f.read(UUID_LEVEL, dev) == bytes([42]), "a refused command changed SoC")
+
+
+def case_unauthenticated(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    _, objects = f.app()
+    for path, ifaces in objects.items():
+        if fake_bluez.CHR not in ifaces:
+            continue
+        flags = [str(x) for x in ifaces[fake_bluez.CHR]["Flags"]]
+        check("read" not in flags and "write" not in flags, f"{path}: open flags {flags}")
+        for fl in flags:
+            if "write" in fl:
+                check(fl == "encrypt-authenticated-write", f"{path}: write flag {fl}")
+    dev = f.add_device(PHONE, "stranger")
+    f.connect(dev)
+    name, i, v, lo, hi = pick_setting(rig)
+    expect_att_error(lambda: f.write(UUID_SETTINGS, dev, settings_write([(i, v + 1)])),
+                     "write without pairing")
+    expect_att_error(lambda: f.write(UUID_COMMAND, dev, bytes([1, 1])), "command without pairing")
+    expect_att_error(lambda: f.read(UUID_STATUS, dev), "read without pairing")
+    check(not f.pair(dev, "999999"), "paired with a wrong PIN")
+    expect_att_error(lambda: f.write(UUID_SETTINGS, dev, settings_write([(i, v + 1)])),
+                     "write after a failed pairing")
+    check(not any(l.startswith("action") for l in rig.out), f"an action ran: {rig.out}")
+    check(f.pair(dev, "000000"), "pairing with the right PIN")
+    check(parse_settings(f.read(UUID_SETTINGS, dev))[i] == v, "a refused write changed settings")
+
+
+def case_notify(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    dev = rig.paired_phone()
+    level = f.start_notify(UUID_LEVEL, dev)
+    status = f.start_notify(UUID_STATUS, dev)
+    rig.send("soc 5600")
+    check(pump(lambda: any(p == level and v == bytes([56]) for _, p, v in f.notifications)),
+          f"no level notification: {f.notifications}")
+    check(pump(lambda: any(p == status and parse_status(v)["soc_cpct"] == 5600
+                           for _, p, v in f.notifications)), "no status notification")
+    n_level = sum(1 for _, p, _ in f.notifications if p == level)
+    rig.send("soc 5610")  # same whole percent: level unchanged
+    rig.send("mv 26500")
+    check(pump(lambda: any(p == status and parse_status(v)["bank_mv"] == 26500
+                           for _, p, v in f.notifications)), "no status notification for mV")
+    check(sum(1 for _, p, _ in f.notifications if p == level) == n_level,
+          "level notified without a change")
+
+
+def case_pairing(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    check(pump(lambda: any("default 000000" in l for l in rig.err)),
+          f"no default-PIN warning: {rig.err}")
+    check(bool(rig.bt1_get("PinIsDefault")), "PinIsDefault")
+    a = f.add_device("AA:BB:CC:00:00:01", "a")
+    check(not f.pair(a, "123456"), "wrong PIN accepted")
+    check(f.pair(a, "000000"), "right PIN refused")
+    check(not f.confirm(a, 123456), "confirmation of a passkey other than the PIN")
+    check(f.confirm(a, 0), "confirmation of the PIN")
+    for bad in ("12345", "1234567", "12a456", ""):
+        try:
+            rig.bt1().SetPin(bad)
+            raise Fail(f"SetPin({bad!r}) accepted")
+        except dbus.exceptions.DBusException as e:
+            check(e.get_dbus_name() == "org.smallbms.Error.InvalidValue", e.get_dbus_name())
+    rig.bt1().SetPin("123456")
+    check(not bool(rig.bt1_get("PinIsDefault")), "PinIsDefault after SetPin")
+    b = f.add_device("AA:BB:CC:00:00:02", "b")
+    check(not f.pair(b, "000000"), "old PIN still accepted")
+    check(f.pair(b, "123456"), "new PIN refused")
+    bonded = sorted((str(x), str(y)) for x, y in rig.bt1_get("BondedDevices"))
+    check(bonded == [("AA:BB:CC:00:00:01", "a"), ("AA:BB:CC:00:00:02", "b")], f"bonded {bonded}")
+    # Forget: the harness calls BlueZ back, so call it asynchronously
+    done = []
+    rig.bt1().Forget("aa:bb:cc:00:00:01", reply_handler=lambda: done.append("ok"),
+                     error_handler=lambda e: done.append(e))
+    check(pump(lambda: done), "Forget never answered")
+    check(done == ["ok"], f"Forget: {done}")
+    check(a not in f.devices, "device not removed")
+    check(pump(lambda: [str(x) for x, _ in rig.bt1_get("BondedDevices")] ==
+               ["AA:BB:CC:00:00:02"]), "BondedDevices after Forget")
+    done.clear()
+    rig.bt1().Forget("AA:BB:CC:99:99:99", reply_handler=lambda: done.append("ok"),
+                     error_handler=lambda e: done.append(e.get_dbus_name()))
+    check(pump(lambda: done) and done == ["org.smallbms.Error.UnknownDevice"], f"{done}")
+    rig.stop_harness()
+    rig.fake.reset()
+    rig.start()
+    rig.registered()
+    check(not bool(rig.bt1_get("PinIsDefault")), "PIN not kept across a restart")
+
+
+def case_bluez_restart(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    dev = rig.paired_phone()
+    f.connect(dev)
+    rig.state_is("connected")
+    f.stop()
+    rig.state_is("off")
+    pump(None, 0.2)
+    f.start()
+    rig.registered()
+    rig.state_is("advertising")
+    check(f.service_data() is not None, "advertisement without service data")
+    states = [str(c["State"]) for _, i, p, c in f.signals
+              if i == BT1 and p == "/org/smallbms/bluetooth" and "State" in c]
+    check(states[-3:] == ["connected", "off", "advertising"] or
+          states[-2:] == ["off", "advertising"], f"Bluetooth1.State signals {states}")
+    check(sum(1 for c in f.calls if c[0] == "RegisterApplication") == 1, f"{f.calls}")
+
+
+def case_powered(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    rig.state_is("advertising")
+    f.adapter.set_powered(False)
+    rig.state_is("off")
+    check(pump(lambda: not f.apps), "application still registered while powered off")
+    f.adapter.set_powered(True)
+    rig.registered()
+    rig.state_is("advertising")
+
+
+def case_no_adapter(rig):
+    rig.start()
+    pump(None, 0.5)
+    check(not rig.fake.apps and not rig.fake.adverts, "registered without an adapter")
+    check(not any(l == "state advertising" for l in rig.out), "advertising without adapter")
+    check(not bool(rig.bt1_get("AdapterPresent")), "AdapterPresent")
+    check(str(rig.bt1_get("State")) == "off", "State")
+    rig.fake.stop()
+    rig.fake.start()
+    pump(None, 0.5)
+    warnings = [l for l in rig.err if "no Bluetooth adapter" in l]
+    check(len(warnings) == 1, f"warnings {warnings}")
+    rig.fake.add_adapter()
+    rig.registered()
+    rig.state_is("advertising")
+    check(bool(rig.bt1_get("AdapterPresent")), "AdapterPresent after the adapter came")
+    check(str(rig.bt1_get("Address")) == MAC, "Address")
+    rig.fake.remove_adapter()
+    rig.state_is("off")
+
+
+def case_no_bluez(rig):
+    rig.start()
+    pump(None, 0.5)
+    check(str(rig.bt1_get("State")) == "off", "State")
+    check(len([l for l in rig.err if "no Bluetooth adapter" in l]) == 1, f"{rig.err}")
+    rig.fake.start()
+    rig.registered()
+    rig.state_is("advertising")
+
+
+def service_values(rig, key):
+    sd = rig.fake.service_data()
+    check(sd is not None, "no BTHome service data")
+    return bthome_decode(sd, MAC, key)
+
+
+def case_advertisement(rig):
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    key = bytes.fromhex(str(rig.bt1().GetBindKey()))
+    check(len(key) == 16 and bool(rig.bt1_get("Encrypted")), "key / Encrypted")
+    values, counter1 = service_values(rig, key)
+    check(counter1 is not None, "default advertisement not encrypted")
+    check(values.get(0x01) == 50, f"battery {values}")
+    check(abs(values.get(0x0C, 0) - 26.4) < 1e-6, f"voltage {values}")
+    current = values.get(0x5D, values.get(0x43))
+    check(current is not None and abs(current - (-3.0)) < 1e-6, f"current {values}")
+    try:
+        bthome_decode(f.service_data(), MAC, bytes(16))
+        raise Fail("decrypted with a wrong key")
+    except Fail:
+        raise
+    except Exception:
+        pass
+    # periodic refresh, then at once on a code change
+    n = len(f.advert_log)
+    check(pump(lambda: len(f.advert_log) > n, 8), "no periodic refresh within 8 s")
+    t0 = time.monotonic()
+    rig.send("codes 0x%x" % 0xffffffff)
+    check(pump(lambda: any(e.get(0x15) == 1 or e.get(0x26) == 1 for e in
+                           [bthome_decode(bytes(p["ServiceData"][
+                               "0000fcd2-0000-1000-8000-00805f9b34fb"]), MAC, key)[0]
+                            for t, p in f.advert_log if t >= t0]), 3),
+          "code change not advertised at once")
+    _, counter2 = service_values(rig, key)
+    check(counter2 > counter1, "counter did not increase")
+    rig.stop_harness()
+    f.reset()
+    rig.start()
+    rig.registered()
+    _, counter3 = service_values(rig, key)
+    check(counter3 > counter2, f"counter after a restart {counter3} <= {counter2}")
+    # unencrypted on request, then a new key
+    rig.bt1_set("Encrypted", dbus.Boolean(False))
+    check(pump(lambda: f.service_data()[0] & 1 == 0), "still encrypted")
+    values, counter = service_values(rig, None)
+    check(counter is None and values.get(0x01) == 50, f"plain {values}")
+    rig.bt1_set("Encrypted", dbus.Boolean(True))
+    rig.bt1().NewBindKey()
+    key2 = bytes.fromhex(str(rig.bt1().GetBindKey()))
+    check(key2 != key, "NewBindKey kept the key")
+    check(pump(lambda: f.service_data()[0] & 1 == 1), "not encrypted again")
+    service_values(rig, key2)
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    harness = sys.argv[1]
+    names = sys.argv[2:] or list(CASES)
+    print(f"1..{len(names)}", flush=True)
+    failed = 0
+    for n, name in enumerate(names, 1):
+        rig = None
+        try:
+            rig = Rig(harness, with_bluez=name != "no_bluez",
+                      with_adapter=name != "no_adapter")
+            CASES[name](rig)
+            print(f"ok {n} - {name}", flush=True)
+        except Exception as e:  # noqa: BLE001 - every failure is a TAP "not ok"
+            failed += 1
+            print(f"not ok {n} - {name}: {type(e).__name__}: {e}", flush=True)
+            if rig:
+                for line in rig.err[-20:]:
+                    print(f"# stderr: {line}")
+        finally:
+            if rig:
+                try:
+                    rig.close()
+                except Exception as e:  # noqa: BLE001
+                    failed += 1
+                    print(f"# close: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smallbmsctl's command line: every command, every option, the bad ones. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/macro.h"
+#include "ctl/args.h"
+
+#define MAX_WORDS 16
+
+/* Parses a NULL-terminated list of words after the program name. */
+static int parse_words(struct ctl_args *a, char *err, size_t errlen, const char *const *words)
+{
+	char *argv[MAX_WORDS + 2];
+	int argc = 1;
+
+	argv[0] = (char *)"smallbmsctl";
+	for (size_t i = 0; words[i]; i++)
+		argv[argc++] = (char *)words[i];
+	argv[argc] = NULL;
+	return ctl_args_parse(argc, argv, a, err, errlen);
+}
+
+#define PARSE(a, err, ...)                                                                         \
+	parse_words(a, err, sizeof(err), (const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_usage_error(const char *const *words, const char *needle)
+{
+	struct ctl_args a;
+	char err[256];
+	int r = parse_words(&a, err, sizeof(err), words);
+
+	ctl_args_done(&a);
+	if (r != -EINVAL)
+		fail_msg("'%s ...' parsed (%d), expected a usage error", words[0] ? words[0] : "",
+		         r);
+	assert_true(strlen(err) > 0);
+	if (needle && !strstr(err, needle))
+		fail_msg("message '%s' does not mention '%s'", err, needle);
+}
+
+#define BAD(needle, ...) expect_usage_error((const char *const[]){__VA_ARGS__, NULL}, needle)
+
+static void test_default_is_status(void **state)
+{
+	struct ctl_args a;
+	char err[128];
+
+	assert_int_equal(parse_words(&a, err, sizeof(err), (const char *const[]){NULL}), 0);
+	assert_int_equal(a.cmd, CTL_CMD_STATUS);
+	assert_string_equal(a.verb, "status");
+	assert_int_equal(a.bus, CTL_BUS_SYSTEM);
+	assert_false(a.json);
+	ctl_args_done(&a);
+}
+
+static void test_every_command(void **state)
+{
+	static const struct {
+		const char *words[3];
+		enum ctl_cmd cmd;
+	} cases[] = {
+	        {{"status"}, CTL_CMD_STATUS},
+	        {{"batteries"}, CTL_CMD_BATTERIES},
+	        {{"battery", "7"}, CTL_CMD_BATTERY},
+	        {{"history"}, CTL_CMD_HISTORY},
+	        {{"get"}, CTL_CMD_GET},
+	        {{"get", "uv_trip_mv"}, CTL_CMD_GET},
+	        {{"set", "uv_trip_mv=2800"}, CTL_CMD_SET},
+	        {{"reset-defaults"}, CTL_CMD_RESET_DEFAULTS},
+	        {{"reset-all"}, CTL_CMD_RESET_ALL},
+	        {{"reset-history"}, CTL_CMD_RESET_HISTORY},
+	        {{"sync"}, CTL_CMD_SYNC},
+	        {{"set-soc", "55"}, CTL_CMD_SET_SOC},
+	        {{"identify", "3"}, CTL_CMD_IDENTIFY},
+	        {{"accept-bank"}, CTL_CMD_ACCEPT_BANK},
+	        {{"monitor"}, CTL_CMD_MONITOR},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct ctl_args a;
+		char err[128];
+
+		if (parse_words(&a, err, sizeof(err), cases[i].words) != 0)
+			fail_msg("%s: %s", cases[i].words[0], err);
+		assert_int_equal(a.cmd, cases[i].cmd);
+		assert_string_equal(a.verb, cases[i].words[0]);
+		ctl_args_done(&a);
+	}
+}
+
+static void test_operands(void **state)
+{
+	struct ctl_args a;
+	char err[128];
+
+	assert_int_equal(PARSE(&a, err, "battery", "50"), 0);
+	assert_int_equal(a.battery, 50);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "identify", "1"), 0);
+	assert_int_equal(a.battery, 1);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "set-soc", "55.5%"), 0);
+	assert_true(a.soc_pct > 55.49 && a.soc_pct < 55.51);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "set-soc", "100"), 0);
+	assert_true(a.soc_pct == 100.0);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "set-soc", "0"), 0);
+	assert_true(a.soc_pct == 0.0);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "get", "uv_trip_mv", "ov_trip_mv"), 0);
+	assert_int_equal(a.n_operands, 2);
+	assert_string_equal(a.operands[0], "uv_trip_mv");
+	assert_string_equal(a.operands[1], "ov_trip_mv");
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "set", "uv_trip_mv=2800", "uv_release_mv=-5"), 0);
+	assert_int_equal(a.n_assigns, 2);
+	assert_string_equal(a.assigns[0].name, "uv_trip_mv");
+	assert_int_equal(a.assigns[0].value, 2800);
+	assert_string_equal(a.assigns[1].name, "uv_release_mv");
+	assert_int_equal(a.assigns[1].value, -5);
+	ctl_args_done(&a);
+}
+
+static void test_options(void **state)
+{
+	struct ctl_args a;
+	char err[128];
+
+	assert_int_equal(PARSE(&a, err, "--json", "status"), 0);
+	assert_true(a.json);
+	assert_int_equal(a.cmd, CTL_CMD_STATUS);
+	ctl_args_done(&a);
+	/* options after the command, and both forms of a value */
+	assert_int_equal(PARSE(&a, err, "batteries", "--address", "unix:path=/x", "--json"), 0);
+	assert_int_equal(a.bus, CTL_BUS_ADDRESS);
+	assert_string_equal(a.address, "unix:path=/x");
+	assert_true(a.json);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "--address=unix:path=/y", "history"), 0);
+	assert_string_equal(a.address, "unix:path=/y");
+	ctl_args_done(&a);
+	/* the last bus option wins */
+	assert_int_equal(PARSE(&a, err, "--address=unix:path=/y", "--user"), 0);
+	assert_int_equal(a.bus, CTL_BUS_USER);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "--user", "--system"), 0);
+	assert_int_equal(a.bus, CTL_BUS_SYSTEM);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "monitor", "--count", "3"), 0);
+	assert_int_equal(a.count, 3);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "monitor", "--count=1"), 0);
+	assert_int_equal(a.count, 1);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "get", "--names"), 0);
+	assert_true(a.names);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "batteries", "--names"), 0);
+	assert_true(a.names);
+	ctl_args_done(&a);
+	/* "--" ends the options: a negative-looking setting value is fine */
+	assert_int_equal(PARSE(&a, err, "set", "--", "uv_trip_mv=1"), 0);
+	assert_int_equal(a.n_assigns, 1);
+	ctl_args_done(&a);
+}
+
+static void test_help_and_version(void **state)
+{
+	struct ctl_args a;
+	char err[128];
+
+	assert_int_equal(PARSE(&a, err, "-h"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_HELP);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "set", "--help"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_HELP);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "bogus", "--help"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_HELP);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "--version"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_VERSION);
+	ctl_args_done(&a);
+	assert_non_null(strstr(ctl_usage_text, "set NAME=VALUE"));
+}
+
+static void test_bad_command_lines(void **state)
+{
+	BAD("unknown command", "bogus");
+	BAD("unknown option", "--frobnicate");
+	BAD("unknown option", "status", "-x");
+	BAD("no arguments", "status", "extra");
+	BAD("no arguments", "sync", "now");
+	BAD("no arguments", "reset-all", "x");
+	BAD("usage", "battery");
+	BAD("usage", "battery", "1", "2");
+	BAD("1..50", "battery", "0");
+	BAD("1..50", "battery", "51");
+	BAD("1..50", "battery", "1x");
+	BAD("unknown option", "identify", "-1");
+	BAD("1..50", "identify", " 1");
+	BAD("usage", "identify");
+	BAD("usage", "set");
+	BAD("usage", "set-soc");
+	BAD("0..100", "set-soc", "101");
+	BAD("0..100", "set-soc", "100.01");
+	BAD("0..100", "set-soc", "abc");
+	BAD("0..100", "set-soc", "1e2");
+	BAD("0..100", "set-soc", "nan");
+	BAD("0..100", "set-soc", ".5");
+	BAD("0..100", "set-soc", "5.");
+	BAD("0..100", "set-soc", "%");
+	BAD("unknown option", "set-soc", "-1");
+	BAD("NAME=VALUE", "set", "uv_trip_mv");
+	BAD("did you mean set", "get", "uv_trip_mv=1");
+	BAD("--count", "status", "--count", "2");
+	BAD("--count", "monitor", "--count", "0");
+	BAD("--count", "monitor", "--count");
+	BAD("--count", "monitor", "--count=x");
+	BAD("--address", "--address");
+	BAD("--address", "--address=");
+	BAD("--names", "status", "--names");
+	BAD("--names", "get", "--names", "uv_trip_mv");
+	BAD("--json", "set", "uv_trip_mv=1", "--json");
+	BAD("--json", "sync", "--json");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_default_is_status), cmocka_unit_test(test_every_command),
+	        cmocka_unit_test(test_operands),          cmocka_unit_test(test_options),
+	        cmocka_unit_test(test_help_and_version),  cmocka_unit_test(test_bad_command_lines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,514 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The D-Bus policy and the running daemon on a private system bus (TAP).
+
+A private dbus-daemon whose configuration is deny-by-default like Debian's
+system.conf and <include>s dbus/org.smallbms.conf; the real smallbmsd on the
+integration rig (simulator on a pty, fake IIO tree, dry-run outputs) with
+DBUS_SYSTEM_BUS_ADDRESS pointing at it. Clients run as other users (fork,
+setgroups, setgid, setuid to nobody): one without the group smallbms may
+read everything but gets AccessDenied for Set and every org.smallbms method;
+one in the group may write. The group smallbms is made to exist only in this
+test's private mount namespace (a copy of /etc/group bound over it).
+
+Usage: test_policy.py DBUS_DIR   (the source tree's dbus/ directory)
+Needs root (setuid, bind mounts); skipped otherwise.
+"""
+
+import grp
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402
+
+DBUS_DIR = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "dbus")
+NOBODY = 65534
+ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+NAME = "org.smallbms"
+PATHS = {
+    "org.smallbms.Bms1": "/org/smallbms",
+    "org.smallbms.Settings1": "/org/smallbms/settings",
+    "org.smallbms.History1": "/org/smallbms/history",
+    "org.smallbms.Battery1": "/org/smallbms/battery/1",
+}
+
+BASE_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=%(socket)s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <include>%(policy)s</include>
+</busconfig>
+"""
+
+
+# ---- the private world --------------------------------------------------
+
+def enter_namespace():
+    """Re-runs this script in a private mount namespace (once)."""
+    if os.environ.get("SMALLBMS_POLICY_NS") == "1":
+        return
+    env = dict(os.environ, SMALLBMS_POLICY_NS="1")
+    try:
+        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
+                               sys.executable] + sys.argv, env)
+    except OSError as e:
+        print("1..0 # SKIP unshare: %s" % e)
+        sys.exit(0)
+
+
+def group_with_smallbms(tmp):
+    """/etc/group plus smallbms (no members) bound over /etc/group; its gid."""
+    try:
+        return grp.getgrnam("smallbms").gr_gid
+    except KeyError:
+        pass
+    used = {g.gr_gid for g in grp.getgrall()}
+    gid = next(g for g in range(60999, 50000, -1) if g not in used)
+    path = os.path.join(tmp, "group")
+    with open("/etc/group") as f:
+        text = f.read()
+    if text and not text.endswith("\n"):
+        text += "\n"
+    with open(path, "w") as f:
+        f.write(text + "smallbms:x:%d:\n" % gid)
+    os.chmod(path, 0o644)
+    subprocess.run(["mount", "--bind", path, "/etc/group"], check=True)
+    return gid
+
+
+class Bus:
+    def __init__(self, tmp):
+        self.socket = os.path.join(tmp, "system_bus_socket")
+        conf = os.path.join(tmp, "system.conf")
+        with open(conf, "w") as f:
+            f.write(BASE_CONF % {"socket": self.socket,
+                                 "policy": os.path.join(DBUS_DIR, "org.smallbms.conf")})
+        self.log = open(os.path.join(tmp, "dbus-daemon.log"), "w")
+        self.proc = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork",
+                                      "--print-address=1"],
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("unix:"):
+            raise harness.Fail("dbus-daemon did not start: %r" % line)
+        self.address = "unix:path=" + self.socket
+        os.chmod(self.socket, 0o666)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc.stdout.close()
+        self.log.close()
+
+
+class BusRig(harness.Rig):
+    """The integration rig whose daemon talks to our private bus."""
+    bus_address = "unix:path=/nonexistent"
+
+    def env(self):
+        e = super().env()
+        e["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus_address
+        return e
+
+
+# ---- clients ------------------------------------------------------------
+
+def attempt(fn):
+    import dbus
+    try:
+        return ["ok", jsonable(fn())]
+    except dbus.exceptions.DBusException as e:
+        return ["error", e.get_dbus_name(), e.get_dbus_message()]
+
+
+def jsonable(v):
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    return str(v)
+
+
+def as_user(fn, uid, gid, groups):
+    """fn() in a child running as uid/gid/groups; its JSON-able result."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
+            res = {"ok": True, "value": fn()}
+        except BaseException as e:  # everything goes back to the parent
+            res = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        os.write(w, json.dumps(res).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    res = json.loads(data.decode())
+    if not res["ok"]:
+        raise harness.Fail("client failed: " + res["error"])
+    return res["value"]
+
+
+def client_ops(address, writes):
+    """Every read, then the writes (as given), on a new connection."""
+    import dbus
+    bus = dbus.bus.BusConnection(address)
+
+    def obj(path):
+        return bus.get_object(NAME, path, introspect=False)
+
+    def props(path):
+        return dbus.Interface(obj(path), "org.freedesktop.DBus.Properties")
+
+    out = {}
+    for iface, path in PATHS.items():
+        out["GetAll " + iface] = attempt(lambda: len(props(path).GetAll(iface)))
+    out["Get UvTripMv"] = attempt(
+        lambda: props(PATHS["org.smallbms.Settings1"]).Get("org.smallbms.Settings1", "UvTripMv"))
+    out["Get LoadDisconnect"] = attempt(
+        lambda: props("/org/smallbms").Get("org.smallbms.Bms1", "LoadDisconnect")[0])
+    out["GetManagedObjects"] = attempt(lambda: sorted(dbus.Interface(
+        obj("/org/smallbms"), "org.freedesktop.DBus.ObjectManager").GetManagedObjects().keys()))
+    out["Introspect"] = attempt(lambda: len(dbus.Interface(
+        obj("/org/smallbms"), "org.freedesktop.DBus.Introspectable").Introspect()) > 0)
+    out["Ping"] = attempt(lambda: dbus.Interface(
+        obj("/org/smallbms"), "org.freedesktop.DBus.Peer").Ping())
+    for name, call in writes:
+        out[name] = attempt(lambda: call(bus, obj, props))
+    return out
+
+
+def write_calls():
+    import dbus
+    s = PATHS["org.smallbms.Settings1"]
+    return [
+        ("Set UvTripMv", lambda bus, obj, props: props(s).Set(
+            "org.smallbms.Settings1", "UvTripMv", dbus.Int32(2850, variant_level=1))),
+        ("Set UvTripMv out of bounds", lambda bus, obj, props: props(s).Set(
+            "org.smallbms.Settings1", "UvTripMv", dbus.Int32(1, variant_level=1))),
+        ("SetMany", lambda bus, obj, props: dbus.Interface(obj(s), "org.smallbms.Settings1")
+            .SetMany(dbus.Dictionary({"uv_trip_mv": dbus.Int32(2860)}, signature="si"))),
+        ("List", lambda bus, obj, props: len(dbus.Interface(
+            obj(s), "org.smallbms.Settings1").List())),
+        ("SetSoc", lambda bus, obj, props: dbus.Interface(
+            obj("/org/smallbms"), "org.smallbms.Bms1").SetSoc(dbus.Double(50.0))),
+        ("Identify", lambda bus, obj, props: dbus.Interface(
+            obj("/org/smallbms"), "org.smallbms.Bms1").Identify(dbus.UInt32(1))),
+        ("Battery1.Identify", lambda bus, obj, props: dbus.Interface(
+            obj("/org/smallbms/battery/1"), "org.smallbms.Battery1").Identify()),
+        ("History1.Reset", lambda bus, obj, props: dbus.Interface(
+            obj("/org/smallbms/history"), "org.smallbms.History1").Reset()),
+        ("RequestName", lambda bus, obj, props: bus.request_name(NAME)),
+    ]
+
+
+def root_get(address, path, iface, prop):
+    import dbus
+    bus = dbus.bus.BusConnection(address)
+    p = dbus.Interface(bus.get_object(NAME, path, introspect=False),
+                       "org.freedesktop.DBus.Properties")
+    v = jsonable(p.Get(iface, prop))
+    bus.close()
+    return v
+
+
+def wait_named(address, timeout=30):
+    import dbus
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            bus = dbus.bus.BusConnection(address)
+            ok = bus.name_has_owner(NAME)
+            bus.close()
+            if ok:
+                return True
+        except dbus.exceptions.DBusException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+# ---- the cases ----------------------------------------------------------
+
+class World:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="smallbms-dbus-")
+        os.chmod(self.tmp, 0o755)
+        self.gid = group_with_smallbms(self.tmp)
+        self.bus = None
+        self.rig = None
+
+    def start(self, bus_first=True):
+        if bus_first:
+            self.bus = Bus(self.tmp)
+        self.rig = BusRig("dbus", series=1, parallel=2, start_sim=False)
+        self.rig.bus_address = (self.bus.address if self.bus
+                                else "unix:path=" + os.path.join(self.tmp, "system_bus_socket"))
+        self.rig.start_sim()
+        self.rig.start_daemon()
+        self.rig.wait_started()
+
+    def close(self):
+        if self.rig:
+            try:
+                self.rig.stop_daemons_checked()
+            finally:
+                self.rig.close()
+        if self.bus:
+            self.bus.close()
+
+
+def expect_denied(res, names):
+    for n in names:
+        harness.check(res[n][0] == "error" and res[n][1] == ACCESS_DENIED,
+                      "%s: expected AccessDenied, got %r" % (n, res[n]))
+
+
+def expect_reads(res):
+    for iface in PATHS:
+        harness.check(res["GetAll " + iface][0] == "ok" and res["GetAll " + iface][1] > 0,
+                      "GetAll %s refused: %r" % (iface, res["GetAll " + iface]))
+    for n in ("Get UvTripMv", "Get LoadDisconnect", "GetManagedObjects", "Introspect", "Ping",
+              "List"):
+        harness.check(res[n][0] == "ok", "%s refused: %r" % (n, res[n]))
+    harness.check("/org/smallbms/battery/2" in res["GetManagedObjects"][1],
+                  "GetManagedObjects: %r" % (res["GetManagedObjects"],))
+
+
+WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany", "SetSoc",
+          "Identify", "Battery1.Identify", "History1.Reset"]
+
+
+def case_reader_denied(w):
+    addr = w.bus.address
+    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    expect_reads(res)
+    harness.check(res["Get UvTripMv"][1] == 2800, "UvTripMv %r" % (res["Get UvTripMv"],))
+    expect_denied(res, WRITES + ["RequestName"])
+    harness.check(root_get(addr, PATHS["org.smallbms.Settings1"], "org.smallbms.Settings1",
+                           "UvTripMv") == 2800, "a refused Set changed UvTripMv")
+
+
+def case_group_writes(w):
+    addr = w.bus.address
+    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [w.gid])
+    expect_reads(res)
+    for n in ("Set UvTripMv", "SetMany", "List", "SetSoc", "Identify", "Battery1.Identify",
+              "History1.Reset"):
+        harness.check(res[n][0] == "ok", "%s as a member of smallbms: %r" % (n, res[n]))
+    bad = res["Set UvTripMv out of bounds"]
+    harness.check(bad[0] == "error" and bad[1] == "org.smallbms.Error.InvalidSetting"
+                  and "uv_trip_mv=1" in bad[2], "out of bounds: %r" % (bad,))
+    expect_denied(res, ["RequestName"])  # only root and the user smallbms own the name
+    s = PATHS["org.smallbms.Settings1"]
+    harness.check(root_get(addr, s, "org.smallbms.Settings1", "UvTripMv") == 2860,
+                  "UvTripMv after SetMany")
+    harness.check(root_get(addr, "/org/smallbms", "org.smallbms.Bms1", "SocCpct") == 5000,
+                  "SocCpct after SetSoc(50)")
+    # saved at once: the record on disk has it
+    show = w.rig.run_tool("--show-state")
+    harness.check("uv_trip_mv = 2860" in show.stdout, "state record: %s" % show.stdout[-600:])
+    d = w.rig.daemon
+    harness.check(d.wait(r"settings changed: uv_trip_mv=2860", timeout=5)[0] is not None,
+                  "no 'settings changed' event")
+
+
+def case_root_actions(w):
+    """The daemon's actions behind the methods, as root."""
+    import dbus
+    bus = dbus.bus.BusConnection(w.bus.address)
+    try:
+        bms = dbus.Interface(bus.get_object(NAME, "/org/smallbms", introspect=False),
+                             "org.smallbms.Bms1")
+        st = dbus.Interface(bus.get_object(NAME, "/org/smallbms/settings", introspect=False),
+                            "org.smallbms.Settings1")
+        s = PATHS["org.smallbms.Settings1"]
+
+        def get(path, iface, prop):
+            return root_get(w.bus.address, path, iface, prop)
+
+        bms.Synchronise()
+        harness.check(get("/org/smallbms", "org.smallbms.Bms1", "SocCpct") == 10000,
+                      "SocCpct after Synchronise")
+        st.SetMany(dbus.Dictionary({"charged_detect_s": dbus.Int32(600),
+                                    "ov_delay_ms": dbus.Int32(2000)}, signature="si"))
+        st.ResetToDefaults()
+        harness.check(get(s, "org.smallbms.Settings1", "ChargedDetectS") == 180,
+                      "ResetToDefaults kept ChargedDetectS")
+        harness.check(get(s, "org.smallbms.Settings1", "OvDelayMs") == 2000,
+                      "ResetToDefaults reset OvDelayMs")
+        st.ResetAll()
+        harness.check(get(s, "org.smallbms.Settings1", "OvDelayMs") == 1000, "ResetAll")
+        harness.check(get(s, "org.smallbms.Settings1", "UvTripMv") == 2800, "ResetAll")
+        for fn, want in ((lambda: bms.SetSoc(dbus.Double(101.0)),
+                          "org.smallbms.Error.InvalidValue"),
+                         (lambda: bms.Identify(dbus.UInt32(9)),
+                          "org.smallbms.Error.NoSuchBattery")):
+            res = attempt(fn)
+            harness.check(res[0] == "error" and res[1] == want, "%s: %r" % (want, res))
+        bms.AcceptBank()
+        harness.check(get("/org/smallbms", "org.smallbms.Bms1", "SocKnown") == 0,
+                      "SoC still known after AcceptBank")
+        d = w.rig.daemon
+        harness.check(d.wait(r"bank changed: accepted by the installer", timeout=5)[0]
+                      is not None, "no 'bank changed' event for AcceptBank")
+        harness.check(d.wait(r"bank stored: 2 batteries", timeout=10, since=d.wait(
+            r"accepted by the installer", timeout=1)[2])[0] is not None,
+            "the bank was not stored anew after AcceptBank")
+    finally:
+        bus.close()
+
+
+def interface_members(xml_text, iface):
+    root = ET.fromstring(xml_text)
+    for i in root.iter("interface"):
+        if i.get("name") != iface:
+            continue
+        members = set()
+        for m in i:
+            if m.tag == "property":
+                members.add(("property", m.get("name"), m.get("type"), m.get("access")))
+            elif m.tag in ("method", "signal"):
+                args = tuple((a.get("direction", "in" if m.tag == "method" else "out"),
+                              a.get("type")) for a in m.findall("arg"))
+                members.add((m.tag, m.get("name"), args, None))
+        return members
+    return None
+
+
+def case_introspection(w):
+    for iface, path in PATHS.items():
+        r = subprocess.run(["busctl", "--address=" + w.bus.address, "introspect",
+                            "--xml-interface", NAME, path],
+                           capture_output=True, text=True, timeout=30)
+        harness.check(r.returncode == 0, "busctl introspect %s: %s" % (path, r.stderr))
+        live = interface_members(r.stdout, iface)
+        with open(os.path.join(DBUS_DIR, iface + ".xml")) as f:
+            doc = interface_members(f.read(), iface)
+        harness.check(live is not None and doc is not None, "%s missing" % iface)
+        harness.check(live == doc, "%s: served but not in the XML: %s; in the XML but not "
+                      "served: %s" % (iface, sorted(live - doc), sorted(doc - live)))
+
+
+def case_bus_comes_later():
+    """No system bus at start: the daemon runs (READY, outputs closed), warns
+    once, and appears on the bus within the retry period once it is there."""
+    w = World()
+    try:
+        w.start(bus_first=False)
+        d = w.rig.daemon
+        harness.check(d.wait(r"dbus: system bus not available", timeout=10)[0] is not None,
+                      "no warning about the missing bus")
+        w.bus = Bus(w.tmp)
+        harness.check(wait_named(w.bus.address, timeout=15),
+                      "the daemon did not take org.smallbms after the bus came")
+        harness.check(len(d.matching(r"dbus: system bus not available")) == 1,
+                      "the warning repeated")
+        w.bus.close()
+        w.bus = Bus(w.tmp)  # a restarted bus: the daemon comes back
+        harness.check(wait_named(w.bus.address, timeout=15),
+                      "the daemon did not come back after a bus restart")
+    finally:
+        w.close()
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (setuid to nobody, bind mount of /etc/group)")
+        return 0
+    if not shutil.which("dbus-daemon") or not shutil.which("busctl"):
+        print("1..0 # SKIP dbus-daemon or busctl missing")
+        return 0
+    enter_namespace()
+    try:
+        import dbus  # noqa: F401
+    except ImportError:
+        print("1..0 # SKIP python3-dbus missing")
+        return 0
+    why = harness.namespace_usable()
+    if why:
+        print("1..0 # SKIP private mount namespace not permitted: %s" % why)
+        return 0
+
+    shared = ["reader_denied", "group_writes", "root_actions", "introspection"]
+    print("1..%d" % (len(shared) + 1), flush=True)
+    failed = 0
+    w = World()
+    n = 0
+    try:
+        w.start()
+        for name in shared:
+            n += 1
+            try:
+                globals()["case_" + name](w)
+                print("ok %d - %s" % (n, name), flush=True)
+            except Exception as e:
+                failed += 1
+                print("not ok %d - %s" % (n, name))
+                for line in ("%s: %s\n%s" % (type(e).__name__, e, w.rig.diagnostics())).splitlines():
+                    print("# " + line)
+    except Exception as e:
+        for name in shared[n:]:
+            n += 1
+            failed += 1
+            print("not ok %d - %s # setup: %s" % (n, name, e))
+    finally:
+        w.close()
+    n += 1
+    try:
+        case_bus_comes_later()
+        print("ok %d - bus_comes_later" % n)
+    except Exception as e:
+        failed += 1
+        print("not ok %d - bus_comes_later\n# %s: %s" % (n, type(e).__name__, e))
+    shutil.rmtree(w.tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
