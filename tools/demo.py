@@ -7,9 +7,14 @@ Runs, in a temporary directory that it removes at the end:
                  scenarios/discharge-recharge.scn faster than real time;
   iio-feeder     a fake ADS1015 sysfs tree whose bank voltage follows the
                  simulator (remote terminal ON: Remote L near 0 V);
-  smallbmsd      the real daemon, outputs in dry-run, inside `unshare -m`
-                 with the fake tree mounted over /sys/bus/iio (TESTING.md),
-                 its sd_notify STATUS read from a NOTIFY_SOCKET of our own.
+  dbus-daemon    a private system bus with the project's policy
+                 (dbus/org.smallbms.conf);
+  smallbmsd      the real daemon on that bus, outputs in dry-run, inside
+                 `unshare -m` with the fake tree mounted over /sys/bus/iio
+                 (TESTING.md), its sd_notify STATUS read from a
+                 NOTIFY_SOCKET of our own;
+  smallbmsctl    `smallbmsctl monitor` on the bus: after every output
+                 change its next view (outputs, reasons, codes, SoC) is shown.
 and shows the outputs, their reasons and the bank on the terminal.
 """
 
@@ -66,7 +71,8 @@ def main():
 
     daemon_bin = os.path.join(args.build, "src", "daemon", "smallbmsd")
     sim_bin = os.path.join(args.build, "src", "sim", "smallbms-sim")
-    for b in (daemon_bin, sim_bin):
+    ctl_bin = os.path.join(args.build, "src", "ctl", "smallbmsctl")
+    for b in (daemon_bin, sim_bin, ctl_bin):
         if not os.access(b, os.X_OK):
             sys.exit("demo: %s is not built" % b)
     scr = Screen(sys.stdout.isatty())
@@ -84,6 +90,8 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
 
     try:
+        bus_addr, bus = start_bus(tmp)
+        procs.append(bus)
         port = os.path.join(tmp, "ttyM8")
         control = os.path.join(tmp, "sim.sock")
         tree = os.path.join(tmp, "iio")
@@ -130,6 +138,7 @@ def main():
         env = {k: v for k, v in os.environ.items()
                if k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
         env["NOTIFY_SOCKET"] = notify_path
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_addr
         ns = ('mount -t tmpfs none /sys/bus && mkdir /sys/bus/iio && '
               'mount --bind "$0" /sys/bus/iio && exec "$@"')
         daemon = subprocess.Popen(
@@ -137,10 +146,48 @@ def main():
              "--state-dir", state],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, start_new_session=True)
+        daemon.is_daemon = True
         procs.append(daemon)
-        run(scr, sim, daemon, notify, feeder, stopping, args.sync_wait)
+        # The live view over D-Bus; not on a tty, it prints one block per
+        # change, blank-line separated. It waits for the daemon's name.
+        time.sleep(0.5)
+        monitor = subprocess.Popen([ctl_bin, "--address", bus_addr, "monitor"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(monitor)
+        scr.say("watch it live from another terminal: sudo %s --address %s monitor"
+                % (ctl_bin, bus_addr), DIM)
+        run(scr, sim, daemon, notify, feeder, stopping, args.sync_wait, monitor)
     finally:
         cleanup(scr, procs, feeder, notify, tmp)
+
+
+def start_bus(tmp):
+    """A private system bus: the project's policy, everything else open
+    (the demo runs as root, which the policy lets write)."""
+    sock = os.path.join(tmp, "system_bus_socket")
+    conf = os.path.join(tmp, "bus.conf")
+    with open(conf, "w") as f:
+        f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"\n'
+                ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
+                "<busconfig><type>system</type><listen>unix:path=%s</listen>\n"
+                "<auth>EXTERNAL</auth>\n"
+                '<policy context="default"><allow user="*"/><allow own="*"/>'
+                '<allow send_type="method_call"/><allow send_type="signal"/>'
+                '<allow send_requested_reply="true" send_type="method_return"/>'
+                '<allow send_requested_reply="true" send_type="error"/>'
+                '<allow receive_type="method_call"/><allow receive_type="method_return"/>'
+                '<allow receive_type="error"/><allow receive_type="signal"/></policy>\n'
+                "<include>%s</include></busconfig>\n"
+                % (sock, os.path.join(ROOT, "dbus", "org.smallbms.conf")))
+    bus = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork",
+                            "--print-address=1"], stdout=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    addr = bus.stdout.readline().decode().strip()
+    if not addr:
+        sys.exit("demo: the private dbus-daemon did not start")
+    return addr, bus
 
 
 def line_reader(pipe):
@@ -164,9 +211,14 @@ def line_reader(pipe):
     return read
 
 
-def run(scr, sim, daemon, notify, feeder, stopping, sync_wait):
+def run(scr, sim, daemon, notify, feeder, stopping, sync_wait, monitor):
     read_sim = line_reader(sim.stderr)
     read_daemon = line_reader(daemon.stderr)
+    read_monitor = line_reader(monitor.stdout)
+    monitor_open = True
+    block = []
+    # After an output change, the next complete monitor block is shown.
+    want_block_after = None
     last_status = None
     last_status_key = None
     last_status_shown = 0.0
@@ -180,6 +232,8 @@ def run(scr, sim, daemon, notify, feeder, stopping, sync_wait):
             fds.append(sim.stderr)
         if daemon_open:
             fds.append(daemon.stderr)
+        if monitor_open:
+            fds.append(monitor.stdout)
         ready, _, _ = select.select(fds, [], [], 0.5)
         now = time.monotonic()
         if notify in ready:
@@ -206,6 +260,22 @@ def run(scr, sim, daemon, notify, feeder, stopping, sync_wait):
                 shown = show_daemon_line(scr, text, seen)
                 if shown and "synchronised" in text:
                     synced_at = now
+                if shown and (text.startswith("DRY-RUN:") or "synchronised" in text) \
+                        and want_block_after is None:
+                    want_block_after = now + 0.3
+        if monitor_open and monitor.stdout in ready:
+            lines, eof = read_monitor()
+            monitor_open = not eof
+            for text in lines:
+                if text.strip():
+                    block.append(text)
+                    continue
+                if block and want_block_after is not None and now >= want_block_after:
+                    scr.say("smallbmsctl monitor:", DIM)
+                    for b in block:
+                        scr.say("   | " + b, DIM)
+                    want_block_after = None
+                block = []
         if last_status:
             key = " ".join(re.findall(r"(?:ATD|ATC|PRE|codes)=\S+|SoC=unknown", last_status))
             if key != last_status_key or now - last_status_shown >= 15:
@@ -287,7 +357,7 @@ def cleanup(scr, procs, feeder, notify, tmp):
             try:
                 os.set_blocking(p.stderr.fileno(), True)
                 for raw in p.stderr.read().decode(errors="replace").splitlines():
-                    if p is procs[-1] and len(procs) > 1:
+                    if getattr(p, "is_daemon", False):
                         show_daemon_line(scr, raw)
             except (OSError, ValueError):
                 pass

@@ -3,8 +3,9 @@
  * The GATT application BlueZ serves: Battery Service 0x180F (Battery Level)
  * and the project service (docs/ble.md). Reads build records from the last
  * snapshot; writes go through svc_actions and are refused whole with an ATT
- * error (a BlueZ error name) when anything is wrong. Reads need an encrypted
- * link and writes an authenticated one: BlueZ enforces the flags.
+ * error (a BlueZ error name) when anything is wrong. The project service
+ * needs a link encrypted with a key from authenticated (PIN) pairing for
+ * reads and writes alike (docs/ble.md): BlueZ enforces the flags.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,19 +25,21 @@
 #define ERR_BAD_LENGTH    "org.bluez.Error.InvalidValueLength"
 #define ERR_BAD_OFFSET    "org.bluez.Error.InvalidOffset"
 
-static const char *const flags_read_notify[] = {"encrypt-read", "notify", NULL};
-static const char *const flags_read[] = {"encrypt-read", NULL};
+static const char *const flags_level[] = {"encrypt-read", "notify", NULL};
+static const char *const flags_read_notify[] = {"encrypt-authenticated-read", "notify", NULL};
+static const char *const flags_read[] = {"encrypt-authenticated-read", NULL};
 static const char *const flags_write[] = {"encrypt-authenticated-write", NULL};
-static const char *const flags_read_write[] = {"encrypt-read", "encrypt-authenticated-write", NULL};
+static const char *const flags_read_write[] = {"encrypt-authenticated-read",
+                                               "encrypt-authenticated-write", NULL};
 
 static const struct chr_desc {
 	const char *uuid;
 	const char *service;
 	const char *const *flags;
 } chr_descs[BLE_CHR_COUNT] = {
-        [BLE_CHR_LEVEL] = {BLE_UUID_BATTERY_LEVEL, SVC_BATTERY_PATH, flags_read_notify},
+        [BLE_CHR_LEVEL] = {BLE_UUID_BATTERY_LEVEL, SVC_BATTERY_PATH, flags_level},
         [BLE_CHR_STATUS] = {BLE_UUID_STATUS, SVC_PROJECT_PATH, flags_read_notify},
-        [BLE_CHR_SELECT] = {BLE_UUID_BATTERY_SELECT, SVC_PROJECT_PATH, flags_write},
+        [BLE_CHR_SELECT] = {BLE_UUID_BATTERY_SELECT, SVC_PROJECT_PATH, flags_read_write},
         [BLE_CHR_BATTERY] = {BLE_UUID_BATTERY_DATA, SVC_PROJECT_PATH, flags_read},
         [BLE_CHR_HISTORY] = {BLE_UUID_HISTORY, SVC_PROJECT_PATH, flags_read},
         [BLE_CHR_SETTINGS] = {BLE_UUID_SETTINGS, SVC_PROJECT_PATH, flags_read_write},
@@ -45,7 +48,7 @@ static const struct chr_desc {
 
 static bool chr_can_notify(enum ble_chr_id id)
 {
-	return chr_descs[id].flags == flags_read_notify;
+	return id == BLE_CHR_LEVEL || id == BLE_CHR_STATUS;
 }
 
 /* --- values ------------------------------------------------------------- */
@@ -67,6 +70,12 @@ static ssize_t build_value(struct ble *b, enum ble_chr_id id, uint8_t *buf, size
 	}
 	case BLE_CHR_STATUS:
 		return ble_record_status(s, buf, cap);
+	case BLE_CHR_SELECT:
+		if (cap < 2)
+			return -ENOBUFS;
+		buf[0] = BLE_RECORD_VERSION;
+		buf[1] = (uint8_t)b->selected_addr;
+		return 2;
 	case BLE_CHR_BATTERY:
 		return ble_record_battery(s, b->selected_addr, buf, cap);
 	case BLE_CHR_HISTORY:
@@ -147,8 +156,11 @@ static int method_read(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	n = build_value(b, c->id, buf, sizeof(buf));
 	if (n == -EPERM)
 		return sd_bus_error_set(error, ERR_NOT_PERMITTED, "write-only characteristic");
-	if (n == -ENOENT)
-		return sd_bus_error_setf(error, ERR_FAILED, "no battery %u", b->selected_addr);
+	if (n == -ENOENT) { /* the selected battery left the bank */
+		struct ble_att_error e = ble_write_error(-ENOENT);
+
+		return sd_bus_error_set(error, e.name, e.message);
+	}
 	if (n == -ENODATA)
 		return sd_bus_error_set(error, ERR_FAILED, "state of charge not known yet");
 	if (n < 0)
@@ -186,7 +198,8 @@ static int write_select(struct ble *b, const uint8_t *p, size_t len, sd_bus_erro
 		return write_error(b, error, r, "battery select: version 1, address 1..50");
 	n = ble_record_battery(b->snap, addr, buf, sizeof(buf));
 	if (n == -ENOENT)
-		return sd_bus_error_setf(error, ERR_FAILED, "no battery %u", addr);
+		return write_error(b, error, -ENOENT,
+		                   "battery select: no such battery in the bank");
 	if (n < 0)
 		return sd_bus_error_setf(error, ERR_FAILED, "battery %u: %s", addr, strerror(-n));
 	b->selected_addr = addr;

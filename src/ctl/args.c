@@ -31,6 +31,14 @@ const char ctl_usage_text[] =
         "  identify N          Blink the LED of battery N\n"
         "  accept-bank         Accept a changed bank (clears E3)\n"
         "\n"
+        "Bluetooth (all but the first: root or group smallbms):\n"
+        "  bluetooth                   State, adapter, encryption, PIN, bonded phones\n"
+        "  bluetooth set-pin PIN       Set the 6-digit pairing PIN\n"
+        "  bluetooth bind-key          The BTHome bind key, for Home Assistant\n"
+        "  bluetooth new-bind-key      A new random bind key\n"
+        "  bluetooth encryption on|off Encrypt the advertisement, or not\n"
+        "  bluetooth forget ADDRESS    Remove a phone's bond (AA:BB:CC:DD:EE:FF)\n"
+        "\n"
         "Options:\n"
         "  --json              JSON output of the read commands\n"
         "  --system            Connect to the system bus (default)\n"
@@ -64,6 +72,22 @@ static const struct verb verbs[] = {
         {"identify", CTL_CMD_IDENTIFY, 1, 1},
         {"accept-bank", CTL_CMD_ACCEPT_BANK, 0, 0},
         {"monitor", CTL_CMD_MONITOR, 0, 0},
+        /* the sub-commands are resolved before the operands are checked */
+        {"bluetooth", CTL_CMD_BLUETOOTH, 0, 0},
+};
+
+/* bluetooth SUB: word is the whole command as messages name it. */
+struct bt_verb {
+	const char *sub;
+	struct verb v;
+};
+
+static const struct bt_verb bt_verbs[] = {
+        {"set-pin", {"bluetooth set-pin", CTL_CMD_BT_SET_PIN, 1, 1}},
+        {"bind-key", {"bluetooth bind-key", CTL_CMD_BT_BIND_KEY, 0, 0}},
+        {"new-bind-key", {"bluetooth new-bind-key", CTL_CMD_BT_NEW_BIND_KEY, 0, 0}},
+        {"encryption", {"bluetooth encryption", CTL_CMD_BT_ENCRYPTION, 1, 1}},
+        {"forget", {"bluetooth forget", CTL_CMD_BT_FORGET, 1, 1}},
 };
 
 static const char *const verb_usage[] = {
@@ -71,6 +95,9 @@ static const char *const verb_usage[] = {
         [CTL_CMD_SET] = "set NAME=VALUE...",
         [CTL_CMD_SET_SOC] = "set-soc PCT",
         [CTL_CMD_IDENTIFY] = "identify N",
+        [CTL_CMD_BT_SET_PIN] = "bluetooth set-pin PIN",
+        [CTL_CMD_BT_ENCRYPTION] = "bluetooth encryption on|off",
+        [CTL_CMD_BT_FORGET] = "bluetooth forget ADDRESS",
 };
 
 bool ctl_cmd_reads(enum ctl_cmd cmd)
@@ -82,10 +109,37 @@ bool ctl_cmd_reads(enum ctl_cmd cmd)
 	case CTL_CMD_HISTORY:
 	case CTL_CMD_GET:
 	case CTL_CMD_MONITOR:
+	case CTL_CMD_BLUETOOTH:
+	case CTL_CMD_BT_BIND_KEY:
 		return true;
 	default:
 		return false;
 	}
+}
+
+int ctl_parse_pin(const char *s)
+{
+	if (!s || strlen(s) != CTL_PIN_LEN || strspn(s, "0123456789") != CTL_PIN_LEN)
+		return -EINVAL;
+	return 0;
+}
+
+int ctl_parse_bt_address(const char *s, char out[CTL_BT_ADDRESS_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+
+	if (!s || strlen(s) != CTL_BT_ADDRESS_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < CTL_BT_ADDRESS_LEN; i++) {
+		bool colon = i % 3 == 2;
+
+		if (colon ? s[i] != ':' : !strchr(hex, s[i]))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < CTL_BT_ADDRESS_LEN; i++)
+		out[i] = s[i] >= 'a' && s[i] <= 'f' ? (char)(s[i] - 'a' + 'A') : s[i];
+	out[CTL_BT_ADDRESS_LEN] = '\0';
+	return 0;
 }
 
 void ctl_args_done(struct ctl_args *a)
@@ -158,6 +212,31 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 		a->n_assigns = a->n_operands;
 		return 0;
 	}
+	case CTL_CMD_BT_SET_PIN:
+		/* the PIN, right or wrong, is a secret: never echoed */
+		if (ctl_parse_pin(a->operands[0]) < 0) {
+			snprintf(err, errlen, "%s: the PIN must be exactly %d digits 0-9", v->word,
+			         CTL_PIN_LEN);
+			return -EINVAL;
+		}
+		memcpy(a->pin, a->operands[0], CTL_PIN_LEN + 1);
+		a->n_operands = 0;
+		return 0;
+	case CTL_CMD_BT_ENCRYPTION:
+		if (strcmp(a->operands[0], "on") != 0 && strcmp(a->operands[0], "off") != 0) {
+			snprintf(err, errlen, "%s: on or off, not '%s'", v->word, a->operands[0]);
+			return -EINVAL;
+		}
+		a->encrypt = strcmp(a->operands[0], "on") == 0;
+		return 0;
+	case CTL_CMD_BT_FORGET:
+		if (ctl_parse_bt_address(a->operands[0], a->bt_address) < 0) {
+			snprintf(err, errlen,
+			         "%s: '%s' is not a Bluetooth address like AA:BB:CC:DD:EE:FF",
+			         v->word, a->operands[0]);
+			return -EINVAL;
+		}
+		return 0;
 	case CTL_CMD_GET:
 		for (size_t i = 0; i < a->n_operands; i++)
 			if (!*a->operands[i] || strchr(a->operands[i], '=')) {
@@ -170,6 +249,32 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 	default:
 		return 0;
 	}
+}
+
+/* bluetooth SUB ARGS: the sub-command becomes the command, its arguments the
+ * operands. Without one, bluetooth shows the state. */
+static int bluetooth_sub(struct ctl_args *a, const struct verb **v, char *err, size_t errlen)
+{
+	const struct bt_verb *b = NULL;
+
+	if (a->n_operands == 0)
+		return 0;
+	for (size_t k = 0; k < ELEMENTSOF(bt_verbs) && !b; k++)
+		if (strcmp(a->operands[0], bt_verbs[k].sub) == 0)
+			b = &bt_verbs[k];
+	if (!b) {
+		snprintf(err, errlen,
+		         "bluetooth: unknown sub-command '%s' (set-pin, bind-key, new-bind-key, "
+		         "encryption, forget)",
+		         a->operands[0]);
+		return -EINVAL;
+	}
+	memmove(a->operands, a->operands + 1, (a->n_operands - 1) * sizeof(*a->operands));
+	a->n_operands--;
+	*v = &b->v;
+	a->cmd = b->v.cmd;
+	a->verb = b->v.word;
+	return 0;
 }
 
 int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t errlen)
@@ -254,6 +359,8 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 	} else {
 		v = &verbs[0];
 	}
+	if (a->cmd == CTL_CMD_BLUETOOTH && bluetooth_sub(a, &v, err, errlen) < 0)
+		return -EINVAL;
 	if (count_given && a->cmd != CTL_CMD_MONITOR) {
 		snprintf(err, errlen, "--count applies to monitor only");
 		return -EINVAL;

@@ -12,6 +12,8 @@
 
 #define CTL_SETTING_NAME_MAX 64
 #define CTL_MAX_BATTERY      50
+#define CTL_PIN_LEN          6  /* the Bluetooth pairing passkey: 6 digits */
+#define CTL_BT_ADDRESS_LEN   17 /* AA:BB:CC:DD:EE:FF */
 
 enum ctl_cmd {
 	CTL_CMD_STATUS,
@@ -28,6 +30,12 @@ enum ctl_cmd {
 	CTL_CMD_IDENTIFY,
 	CTL_CMD_ACCEPT_BANK,
 	CTL_CMD_MONITOR,
+	CTL_CMD_BLUETOOTH, /* bluetooth: the state */
+	CTL_CMD_BT_SET_PIN,
+	CTL_CMD_BT_BIND_KEY,
+	CTL_CMD_BT_NEW_BIND_KEY,
+	CTL_CMD_BT_ENCRYPTION,
+	CTL_CMD_BT_FORGET,
 	CTL_CMD_HELP,
 	CTL_CMD_VERSION,
 };
@@ -54,6 +62,10 @@ struct ctl_args {
 	unsigned count; /* monitor --count; 0 = until stopped */
 	unsigned battery;
 	double soc_pct;
+	/* bluetooth set-pin; kept out of `operands` so that no message echoes it */
+	char pin[CTL_PIN_LEN + 1];
+	bool encrypt;                            /* bluetooth encryption on|off */
+	char bt_address[CTL_BT_ADDRESS_LEN + 1]; /* bluetooth forget, upper case */
 	/* get: the setting names (pointers into argv); set: the raw words */
 	char **operands;
 	size_t n_operands;
@@ -80,6 +92,13 @@ int ctl_set_parse(char *const *words, size_t n, struct ctl_assign *out, char *er
 /* A percentage 0..100 with an optional fraction and '%': "55", "55.5%".
  * 0, or -EINVAL. */
 int ctl_parse_percent(const char *s, double *pct);
+
+/* A pairing PIN: exactly CTL_PIN_LEN ASCII digits. 0 or -EINVAL. */
+int ctl_parse_pin(const char *s);
+
+/* A Bluetooth address AA:BB:CC:DD:EE:FF (hex digits of either case),
+ * written to out in upper case. 0 or -EINVAL. */
+int ctl_parse_bt_address(const char *s, char out[CTL_BT_ADDRESS_LEN + 1]);
 
 /* A decimal integer within min..max, nothing else around it. 0 or -EINVAL. */
 int ctl_parse_int(const char *s, long long min, long long max, long long *v);

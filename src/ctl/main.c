@@ -52,6 +52,18 @@ static int dispatch(struct ctl *c)
 		return ctl_cmd_accept_bank(c);
 	case CTL_CMD_MONITOR:
 		return ctl_cmd_monitor(c);
+	case CTL_CMD_BLUETOOTH:
+		return ctl_cmd_bluetooth(c);
+	case CTL_CMD_BT_SET_PIN:
+		return ctl_cmd_bt_set_pin(c);
+	case CTL_CMD_BT_BIND_KEY:
+		return ctl_cmd_bt_bind_key(c);
+	case CTL_CMD_BT_NEW_BIND_KEY:
+		return ctl_cmd_bt_new_bind_key(c);
+	case CTL_CMD_BT_ENCRYPTION:
+		return ctl_cmd_bt_encryption(c);
+	case CTL_CMD_BT_FORGET:
+		return ctl_cmd_bt_forget(c);
 	case CTL_CMD_HELP:
 	case CTL_CMD_VERSION:
 		break;

@@ -359,6 +359,43 @@ static const struct prop_desc history_props[] = {
 };
 #undef H
 
+static int read_bonded(sd_bus_message *m, void *field)
+{
+	struct ctl_bondeds *b = field;
+	int r = sd_bus_message_enter_container(m, 'a', "(ss)");
+
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct ctl_bonded x = {0}, *slot;
+
+		r = sd_bus_message_read(m, "(ss)", &x.address, &x.name);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		slot = grow((void **)&b->v, &b->n, sizeof(*b->v));
+		if (!slot)
+			return -ENOMEM;
+		*slot = x;
+	}
+	return sd_bus_message_exit_container(m);
+}
+
+#define L(name, sig, field)                                                                        \
+	{                                                                                          \
+		name, sig, offsetof(struct ctl_bluetooth, field), NULL                             \
+	}
+static const struct prop_desc bluetooth_props[] = {
+        L("State", "s", state),
+        L("AdapterPresent", "b", adapter_present),
+        L("Address", "s", address),
+        L("Encrypted", "b", encrypted),
+        L("PinIsDefault", "b", pin_is_default),
+        {"BondedDevices", "a(ss)", offsetof(struct ctl_bluetooth, bonded), read_bonded},
+};
+#undef L
+
 int ctl_bms_read(sd_bus_message *m, struct ctl_bms *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -408,6 +445,22 @@ void ctl_history_done(struct ctl_history *h)
 	free(h->last_errors.v);
 	sd_bus_message_unref(h->msg);
 	memset(h, 0, sizeof(*h));
+}
+
+int ctl_bluetooth_read(sd_bus_message *m, struct ctl_bluetooth *bt)
+{
+	memset(bt, 0, sizeof(*bt));
+	bt->msg = sd_bus_message_ref(m);
+	bt->state = "unknown";
+	bt->address = "";
+	return read_dict(m, bluetooth_props, ELEMENTSOF(bluetooth_props), bt);
+}
+
+void ctl_bluetooth_done(struct ctl_bluetooth *bt)
+{
+	free(bt->bonded.v);
+	sd_bus_message_unref(bt->msg);
+	memset(bt, 0, sizeof(*bt));
 }
 
 void ctl_batteries_free(struct ctl_battery *v, size_t n)

@@ -16,15 +16,17 @@
 
 #include "ctl/format.h"
 
-#define CTL_BUS_NAME       "org.smallbms"
-#define CTL_ROOT_PATH      "/org/smallbms"
-#define CTL_SETTINGS_PATH  "/org/smallbms/settings"
-#define CTL_HISTORY_PATH   "/org/smallbms/history"
-#define CTL_BATTERY_PREFIX "/org/smallbms/battery/"
-#define CTL_BMS_IFACE      "org.smallbms.Bms1"
-#define CTL_SETTINGS_IFACE "org.smallbms.Settings1"
-#define CTL_HISTORY_IFACE  "org.smallbms.History1"
-#define CTL_BATTERY_IFACE  "org.smallbms.Battery1"
+#define CTL_BUS_NAME        "org.smallbms"
+#define CTL_ROOT_PATH       "/org/smallbms"
+#define CTL_SETTINGS_PATH   "/org/smallbms/settings"
+#define CTL_HISTORY_PATH    "/org/smallbms/history"
+#define CTL_BATTERY_PREFIX  "/org/smallbms/battery/"
+#define CTL_BLUETOOTH_PATH  "/org/smallbms/bluetooth"
+#define CTL_BMS_IFACE       "org.smallbms.Bms1"
+#define CTL_SETTINGS_IFACE  "org.smallbms.Settings1"
+#define CTL_HISTORY_IFACE   "org.smallbms.History1"
+#define CTL_BATTERY_IFACE   "org.smallbms.Battery1"
+#define CTL_BLUETOOTH_IFACE "org.smallbms.Bluetooth1"
 
 struct ctl_output {
 	bool closed; /* PreAlarm: sounding */
@@ -130,15 +132,37 @@ struct ctl_history {
 	struct ctl_last_errors last_errors;
 };
 
+struct ctl_bonded {
+	const char *address;
+	const char *name;
+};
+
+struct ctl_bondeds {
+	struct ctl_bonded *v;
+	size_t n;
+};
+
+struct ctl_bluetooth {
+	sd_bus_message *msg;
+	const char *state; /* off, advertising, connected */
+	bool adapter_present;
+	const char *address; /* "" without an adapter */
+	bool encrypted;
+	bool pin_is_default;
+	struct ctl_bondeds bonded; /* as BlueZ reports them paired */
+};
+
 /* Decode an a{sv} at the read position of m into the struct; the struct
  * takes a reference to m. 0 or a negative errno (malformed message). */
 int ctl_bms_read(sd_bus_message *m, struct ctl_bms *b);
 int ctl_battery_read(sd_bus_message *m, struct ctl_battery *b);
 int ctl_history_read(sd_bus_message *m, struct ctl_history *h);
+int ctl_bluetooth_read(sd_bus_message *m, struct ctl_bluetooth *bt);
 
 void ctl_bms_done(struct ctl_bms *b);
 void ctl_battery_done(struct ctl_battery *b);
 void ctl_history_done(struct ctl_history *h);
+void ctl_bluetooth_done(struct ctl_bluetooth *bt);
 
 /* The batteries of a GetManagedObjects reply, sorted by address. */
 int ctl_batteries_read(sd_bus_message *m, struct ctl_battery **ret, size_t *n);

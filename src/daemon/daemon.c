@@ -324,6 +324,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	events_log(&d->ev, EV_LIFECYCLE, LOG_INFO, "stopping", "signal %u", si->ssi_signo);
 	daemon_save_state(d, now, "stop");
 	daemon_leave_outputs(d);
+	/* Bluetooth unregisters from BlueZ now, while the bus is open: sd-bus
+	 * flushes what is queued and closes the connection when the loop
+	 * exits, so a later ble_free() could no longer say goodbye. */
+	d->ble = ble_free(d->ble);
 	return sd_event_exit(d->event, 0);
 }
 

@@ -388,7 +388,9 @@ class FakeBluez:
         sender, path, flags = self.char(uuid)
         if "notify" not in flags:
             raise AttError("org.bluez.Error.NotSupported", "no notify")
-        self._link_ok(device, "encrypt-read" in flags)
+        # the CCC descriptor inherits the characteristic's read security
+        self._link_ok(device, any(f in flags for f in ("encrypt-read",
+                                                       "encrypt-authenticated-read")))
         obj = self.bus.get_object(sender, path, introspect=False)
         obj.StartNotify(dbus_interface=CHR, timeout=CALLBACK_TIMEOUT_S)
         return path

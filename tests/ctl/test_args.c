@@ -82,6 +82,7 @@ static void test_every_command(void **state)
 	        {{"identify", "3"}, CTL_CMD_IDENTIFY},
 	        {{"accept-bank"}, CTL_CMD_ACCEPT_BANK},
 	        {{"monitor"}, CTL_CMD_MONITOR},
+	        {{"bluetooth"}, CTL_CMD_BLUETOOTH},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -128,6 +129,117 @@ static void test_operands(void **state)
 	assert_string_equal(a.assigns[1].name, "uv_release_mv");
 	assert_int_equal(a.assigns[1].value, -5);
 	ctl_args_done(&a);
+}
+
+static void expect_bt(const char *const *words, enum ctl_cmd cmd, const char *verb)
+{
+	struct ctl_args a;
+	char err[256];
+
+	if (parse_words(&a, err, sizeof(err), words) != 0)
+		fail_msg("bluetooth %s: %s", words[1] ? words[1] : "", err);
+	assert_int_equal(a.cmd, cmd);
+	assert_string_equal(a.verb, verb);
+	ctl_args_done(&a);
+}
+
+#define BT(cmd, verb, ...) expect_bt((const char *const[]){__VA_ARGS__, NULL}, cmd, verb)
+
+static void test_bluetooth(void **state)
+{
+	struct ctl_args a;
+	char err[256];
+
+	BT(CTL_CMD_BLUETOOTH, "bluetooth", "bluetooth");
+	BT(CTL_CMD_BLUETOOTH, "bluetooth", "bluetooth", "--json");
+	BT(CTL_CMD_BT_SET_PIN, "bluetooth set-pin", "bluetooth", "set-pin", "123456");
+	BT(CTL_CMD_BT_BIND_KEY, "bluetooth bind-key", "bluetooth", "bind-key");
+	BT(CTL_CMD_BT_BIND_KEY, "bluetooth bind-key", "--json", "bluetooth", "bind-key");
+	BT(CTL_CMD_BT_NEW_BIND_KEY, "bluetooth new-bind-key", "bluetooth", "new-bind-key");
+	BT(CTL_CMD_BT_ENCRYPTION, "bluetooth encryption", "bluetooth", "encryption", "on");
+	BT(CTL_CMD_BT_FORGET, "bluetooth forget", "bluetooth", "forget", "AA:BB:CC:DD:EE:FF");
+
+	/* the PIN is kept, and not among the operands that messages echo */
+	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "000000"), 0);
+	assert_string_equal(a.pin, "000000");
+	assert_int_equal(a.n_operands, 0);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "987654"), 0);
+	assert_string_equal(a.pin, "987654");
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "encryption", "off"), 0);
+	assert_false(a.encrypt);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "encryption", "on"), 0);
+	assert_true(a.encrypt);
+	ctl_args_done(&a);
+	/* an address of either case is sent in upper case */
+	assert_int_equal(PARSE(&a, err, "bluetooth", "forget", "aa:bb:cc:0d:ee:f9"), 0);
+	assert_string_equal(a.bt_address, "AA:BB:CC:0D:EE:F9");
+	assert_int_equal(a.n_operands, 1);
+	ctl_args_done(&a);
+	/* options anywhere, "--" before the sub-command */
+	assert_int_equal(PARSE(&a, err, "bluetooth", "--address=unix:path=/b", "forget",
+	                       "00:11:22:33:44:55"),
+	                 0);
+	assert_int_equal(a.cmd, CTL_CMD_BT_FORGET);
+	assert_int_equal(a.bus, CTL_BUS_ADDRESS);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "--", "set-pin", "123456"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_BT_SET_PIN);
+	ctl_args_done(&a);
+
+	assert_int_equal(ctl_parse_pin("000000"), 0);
+	assert_int_equal(ctl_parse_pin("999999"), 0);
+	assert_int_equal(ctl_parse_pin(NULL), -EINVAL);
+	assert_int_equal(ctl_parse_pin("00000"), -EINVAL);
+	assert_int_equal(ctl_parse_pin("0000000"), -EINVAL);
+	assert_int_equal(ctl_parse_pin("12345a"), -EINVAL);
+	assert_int_equal(ctl_parse_pin("+12345"), -EINVAL);
+	assert_int_equal(ctl_parse_pin(" 12345"), -EINVAL);
+	assert_int_equal(ctl_parse_pin("١٢٣٤٥٦"), -EINVAL);
+}
+
+static void test_bluetooth_bad(void **state)
+{
+	char err[256];
+	struct ctl_args a;
+
+	BAD("unknown sub-command", "bluetooth", "bogus");
+	BAD("unknown sub-command", "bluetooth", "status");
+	BAD("no arguments", "bluetooth", "bind-key", "x");
+	BAD("no arguments", "bluetooth", "new-bind-key", "x");
+	BAD("usage", "bluetooth", "set-pin");
+	BAD("usage", "bluetooth", "set-pin", "123456", "123456");
+	BAD("6 digits", "bluetooth", "set-pin", "12345");
+	BAD("6 digits", "bluetooth", "set-pin", "1234567");
+	BAD("6 digits", "bluetooth", "set-pin", "12a456");
+	BAD("6 digits", "bluetooth", "set-pin", "");
+	BAD("unknown option", "bluetooth", "set-pin", "-12345");
+	BAD("usage", "bluetooth", "encryption");
+	BAD("on or off", "bluetooth", "encryption", "yes");
+	BAD("on or off", "bluetooth", "encryption", "ON");
+	BAD("usage", "bluetooth", "encryption", "on", "off");
+	BAD("usage", "bluetooth", "forget");
+	BAD("Bluetooth address", "bluetooth", "forget", "AA:BB:CC:DD:EE");
+	BAD("Bluetooth address", "bluetooth", "forget", "AA:BB:CC:DD:EE:FF:00");
+	BAD("Bluetooth address", "bluetooth", "forget", "AA-BB-CC-DD-EE-FF");
+	BAD("Bluetooth address", "bluetooth", "forget", "AA:BB:CC:DD:EE:FG");
+	BAD("Bluetooth address", "bluetooth", "forget", "AABB:CC:DD:EE:FF:");
+	BAD("Bluetooth address", "bluetooth", "forget", "/org/bluez/hci0");
+	BAD("--json", "bluetooth", "set-pin", "123456", "--json");
+	BAD("--json", "bluetooth", "new-bind-key", "--json");
+	BAD("--json", "bluetooth", "encryption", "off", "--json");
+	BAD("--json", "bluetooth", "forget", "AA:BB:CC:DD:EE:FF", "--json");
+	BAD("--names", "bluetooth", "--names");
+	BAD("--count", "bluetooth", "--count", "1");
+
+	/* a wrong PIN is not echoed: it may be a near miss of the real one */
+	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "98765x"), -EINVAL);
+	assert_null(strstr(err, "98765"));
+	ctl_args_done(&a);
+	assert_non_null(strstr(ctl_usage_text, "bluetooth set-pin PIN"));
+	assert_non_null(strstr(ctl_usage_text, "bluetooth forget ADDRESS"));
 }
 
 static void test_options(void **state)
@@ -240,6 +352,7 @@ int main(void)
 	        cmocka_unit_test(test_default_is_status), cmocka_unit_test(test_every_command),
 	        cmocka_unit_test(test_operands),          cmocka_unit_test(test_options),
 	        cmocka_unit_test(test_help_and_version),  cmocka_unit_test(test_bad_command_lines),
+	        cmocka_unit_test(test_bluetooth),         cmocka_unit_test(test_bluetooth_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
