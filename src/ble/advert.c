@@ -2,13 +2,17 @@
 /*
  * The LE advertisement: BTHome v2 service data (bthome.c) for passive
  * readers such as Home Assistant, the Battery Service UUID when it fits, and
- * the local name (BlueZ puts it in the scan response). Rebuilt every 5 s and
- * at once when the codes change; BlueZ (5.47 and later) re-reads a
- * registered advertisement's ServiceData when it emits PropertiesChanged, so
- * no re-registration is needed to refresh it.
+ * the local name (BlueZ puts it in the scan response). Everything the
+ * readout carries does not fit one legacy advertisement, so BTHome packets
+ * A and B (bthome.h) alternate every 2.5 s: each value is at most 5 s old.
+ * Rebuilt, as the packet now due, at each switch, every 5 s (ble.c) and at
+ * once when the codes change (both packets carry the flags); BlueZ (5.47
+ * and later) re-reads a registered advertisement's ServiceData when it
+ * emits PropertiesChanged, so no re-registration is needed to refresh it.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <syslog.h>
 #include <string.h>
 
 #include "ble/ble_internal.h"
@@ -22,6 +26,9 @@
 #define ADV_FLAGS_LEN   3
 #define ADV_UUID16_LEN  4
 #define ADV_SVCDATA_HDR 4
+
+/* Half of the 5 s: A and B each at least every 5 s. */
+#define ADV_ALTERNATE_US (2500ULL * 1000)
 
 static bool uuid_fits(const struct ble *b)
 {
@@ -61,8 +68,8 @@ int ble_adv_rebuild(struct ble *b)
 			return r;
 	}
 	bthome_values_from_snapshot(b->snap, &v);
-	n = bthome_encode(&v, mac, encrypt ? ble_store_key(b->store) : NULL, counter, out,
-	                  sizeof(out));
+	n = bthome_encode(&v, b->adv_packet_b ? BTHOME_PACKET_B : BTHOME_PACKET_A, mac,
+	                  encrypt ? ble_store_key(b->store) : NULL, counter, out, sizeof(out));
 	if (n < 0)
 		return (int)n;
 	b->adv_codes = b->snap->prot.codes;
@@ -146,6 +153,29 @@ static const sd_bus_vtable adv_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+static int on_alternate(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct ble *b = userdata;
+	int r;
+
+	b->adv_packet_b = !b->adv_packet_b;
+	r = ble_adv_rebuild(b);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "advertisement not rebuilt: %s", strerror(-r));
+	(void)sd_event_source_set_time_relative(s, ADV_ALTERNATE_US);
+	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+/* The alternation timer lives as long as the advertisement object: ble.c
+ * frees the object's slot before the struct ble. */
+static void adv_slot_destroyed(void *userdata)
+{
+	struct ble *b = userdata;
+
+	b->adv_alt_timer = sd_event_source_disable_unref(b->adv_alt_timer);
+}
+
 int ble_adv_add(struct ble *b)
 {
 	sd_bus_slot *s;
@@ -154,5 +184,14 @@ int ble_adv_add(struct ble *b)
 	r = sd_bus_add_object_vtable(b->bus, &s, BLE_ADV_PATH, BLUEZ_ADV, adv_vtable, b);
 	if (r < 0)
 		return r;
-	return ble_keep_slot(b, s);
+	r = sd_bus_slot_set_destroy_callback(s, adv_slot_destroyed);
+	if (r < 0) {
+		sd_bus_slot_unref(s);
+		return r;
+	}
+	r = ble_keep_slot(b, s);
+	if (r < 0)
+		return r;
+	return sd_event_add_time_relative(b->event, &b->adv_alt_timer, CLOCK_MONOTONIC,
+	                                  ADV_ALTERNATE_US, 0, on_alternate, b);
 }

@@ -543,11 +543,10 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_adv_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct ble *b = userdata;
-	int r;
 
-	r = ble_adv_rebuild(b);
-	if (r < 0)
-		ble_log(b, LOG_WARNING, "advertisement not rebuilt: %s", strerror(-r));
+	/* The advertisement itself is rebuilt by advert.c's 2.5 s alternation
+	 * (and at once on a code change): one more rebuild here would only
+	 * spend counters, and with them writes of the Bluetooth store. */
 	sync_registration(b); /* retries what BlueZ refused */
 	(void)sd_event_source_set_time_relative(s, BLE_ADV_REFRESH_US);
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

@@ -32,7 +32,9 @@ struct ble;
 #define BLE_AGENT_PATH     "/org/smallbms/ble/agent"
 #define BLE_BLUETOOTH_PATH "/org/smallbms/bluetooth"
 
-/* The advertisement is rebuilt this often (and at once when codes change). */
+/* What BlueZ refused is registered again this often. The advertisement is
+ * rebuilt every 2.5 s, alternating its two packets (advert.c), and at once
+ * when the codes change. */
 #define BLE_ADV_REFRESH_US (5ULL * 1000 * 1000)
 
 /*

@@ -90,6 +90,9 @@ struct ble {
 	size_t adv_len;
 	uint8_t adv_data[64]; /* BTHome service data */
 	sd_event_source *adv_timer;
+	/* advert.c: BTHome packets A and B alternate (ble_adv_add) */
+	sd_event_source *adv_alt_timer;
+	bool adv_packet_b; /* the packet now advertised and rebuilt is B */
 
 	struct { /* Bluetooth1 properties as last announced */
 		enum bt_state state;

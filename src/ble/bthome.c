@@ -14,16 +14,22 @@ enum {
 	OBJ_VOLTAGE_MV = 0x0C,
 	OBJ_BATTERY_LOW = 0x15,
 	OBJ_PROBLEM = 0x26,
+	OBJ_DURATION_MS = 0x42,
 	OBJ_TEMPERATURE_DC = 0x45,
+	OBJ_POWER_CW = 0x5C, /* centiwatt: 0.01 W */
 	OBJ_CURRENT_MA = 0x5D,
 };
+
+/* uint24 in ms: 16777.215 s, 4 h 39 min 37 s. */
+#define DURATION_MS_MAX 0xFFFFFF
 
 /* Codes that mean "the battery is low": low SoC and under-voltage. */
 #define BATTERY_LOW_CODES                                                                          \
 	(BMS_CODE_BIT(BMS_W1) | BMS_CODE_BIT(BMS_W2) | BMS_CODE_BIT(BMS_A1) |                      \
 	 BMS_CODE_BIT(BMS_A2) | BMS_CODE_BIT(BMS_A5))
 
-/* Bytes of the objects before encryption: 2 + 3 + 2 + 2 + 3 + 3. */
+/* Bytes of the objects before encryption, either packet: A is
+ * 2 + 3 + 2 + 2 + 3 + 3, B is 2 + 2 + 2 + 4 + 5. */
 #define OBJECTS_MAX 15
 
 void bthome_values_from_snapshot(const struct svc_snapshot *s, struct bthome_values *v)
@@ -48,41 +54,57 @@ static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-static size_t put_objects(const struct bthome_values *v, uint8_t *p)
+static size_t put_le(uint8_t *p, uint8_t id, uint32_t v, size_t bytes)
+{
+	p[0] = id;
+	for (size_t i = 0; i < bytes; i++)
+		p[1 + i] = (uint8_t)(v >> (8 * i));
+	return 1 + bytes;
+}
+
+/* mW to 0.01 W, rounded to nearest (half away from zero), clamped to the
+ * sint32 of object 0x5C. Clamping first keeps the rounding in range. */
+static int32_t power_cw(int64_t mw)
+{
+	int64_t c = clamp(mw, (int64_t)INT32_MIN * 10 - 10, (int64_t)INT32_MAX * 10 + 10);
+
+	c = c < 0 ? (c - 5) / 10 : (c + 5) / 10;
+	return (int32_t)clamp(c, INT32_MIN, INT32_MAX);
+}
+
+/* Seconds to the uint24 ms of object 0x42, clamped at 0 and its maximum. */
+static uint32_t duration_ms(int64_t s)
+{
+	/* The seconds clamped first: the product cannot overflow. */
+	int64_t ms = clamp(s, 0, DURATION_MS_MAX / 1000 + 1) * 1000;
+
+	return (uint32_t)(ms > DURATION_MS_MAX ? DURATION_MS_MAX : ms);
+}
+
+static size_t put_objects(const struct bthome_values *v, enum bthome_packet packet, uint8_t *p)
 {
 	uint32_t problem =
 	        bms_code_class_mask(BMS_CLASS_ALARM) | bms_code_class_mask(BMS_CLASS_ERROR);
+	bool a = packet == BTHOME_PACKET_A;
 	size_t n = 0;
 
-	if (v->soc_known) {
-		/* Rounded to nearest whole percent. */
-		int64_t pct = (clamp(v->soc_cpct, 0, 10000) + 50) / 100;
-		p[n++] = OBJ_BATTERY;
-		p[n++] = (uint8_t)pct;
-	}
-	if (v->measure_valid) {
-		uint16_t mv = (uint16_t)clamp(v->bank_mv, 0, UINT16_MAX);
-		p[n++] = OBJ_VOLTAGE_MV;
-		p[n++] = (uint8_t)mv;
-		p[n++] = (uint8_t)(mv >> 8);
-	}
-	p[n++] = OBJ_BATTERY_LOW;
-	p[n++] = (v->codes & BATTERY_LOW_CODES) ? 1 : 0;
-	p[n++] = OBJ_PROBLEM;
-	p[n++] = (v->codes & problem) ? 1 : 0;
-	if (v->temp_valid) {
-		/* The object's sint16 in 0.1 degC is temp_dc's own range. */
-		uint16_t t = (uint16_t)v->temp_dc;
-		p[n++] = OBJ_TEMPERATURE_DC;
-		p[n++] = (uint8_t)t;
-		p[n++] = (uint8_t)(t >> 8);
-	}
-	if (v->measure_valid) {
-		uint16_t ma = (uint16_t)(int16_t)clamp(v->current_ma, INT16_MIN, INT16_MAX);
-		p[n++] = OBJ_CURRENT_MA;
-		p[n++] = (uint8_t)ma;
-		p[n++] = (uint8_t)(ma >> 8);
-	}
+	if (v->soc_known) /* rounded to nearest whole percent */
+		n += put_le(p + n, OBJ_BATTERY,
+		            (uint32_t)((clamp(v->soc_cpct, 0, 10000) + 50) / 100), 1);
+	if (a && v->measure_valid)
+		n += put_le(p + n, OBJ_VOLTAGE_MV, (uint32_t)clamp(v->bank_mv, 0, UINT16_MAX), 2);
+	n += put_le(p + n, OBJ_BATTERY_LOW, (v->codes & BATTERY_LOW_CODES) ? 1 : 0, 1);
+	n += put_le(p + n, OBJ_PROBLEM, (v->codes & problem) ? 1 : 0, 1);
+	if (!a && v->time_remaining_known)
+		n += put_le(p + n, OBJ_DURATION_MS, duration_ms(v->time_remaining_s), 3);
+	/* The object's sint16 in 0.1 degC is temp_dc's own range. */
+	if (a && v->temp_valid)
+		n += put_le(p + n, OBJ_TEMPERATURE_DC, (uint16_t)v->temp_dc, 2);
+	if (!a && v->measure_valid)
+		n += put_le(p + n, OBJ_POWER_CW, (uint32_t)power_cw(v->power_mw), 4);
+	if (a && v->measure_valid)
+		n += put_le(p + n, OBJ_CURRENT_MA,
+		            (uint16_t)(int16_t)clamp(v->current_ma, INT16_MIN, INT16_MAX), 2);
 	return n;
 }
 
@@ -140,15 +162,16 @@ ssize_t bthome_encrypt(const uint8_t *objects, size_t len, const uint8_t mac[6],
 	return (ssize_t)need;
 }
 
-ssize_t bthome_encode(const struct bthome_values *v, const uint8_t mac[6], const uint8_t *key16,
-                      uint32_t counter, uint8_t *out, size_t cap)
+ssize_t bthome_encode(const struct bthome_values *v, enum bthome_packet packet,
+                      const uint8_t mac[6], const uint8_t *key16, uint32_t counter, uint8_t *out,
+                      size_t cap)
 {
 	uint8_t obj[OBJECTS_MAX];
 	size_t n;
 
-	if (!v || !out)
+	if (!v || !out || (unsigned)packet >= BTHOME_PACKET_COUNT)
 		return -EINVAL;
-	n = put_objects(v, obj);
+	n = put_objects(v, packet, obj);
 	if (key16)
 		return bthome_encrypt(obj, n, mac, key16, counter, out, cap);
 	if (cap < 1 + n)

@@ -2,8 +2,9 @@
 /*
  * Prints the BTHome service data bthome_encode() makes, in hex, for
  * test_bthome.py's independent decoder:
- *   bthome-dump [-k KEYHEX] [-m MACHEX] [-c COUNTER] SOC_KNOWN SOC_CPCT
- *               MEASURE_VALID BANK_MV CURRENT_MA TEMP_VALID TEMP_DC CODES
+ *   bthome-dump [-p A|B] [-k KEYHEX] [-m MACHEX] [-c COUNTER] SOC_KNOWN
+ *               SOC_CPCT MEASURE_VALID BANK_MV CURRENT_MA POWER_MW TEMP_VALID
+ *               TEMP_DC TIME_KNOWN TIME_S CODES   (packet A unless -p B)
  *   bthome-dump -r OBJECTSHEX -k KEYHEX -m MACHEX -c COUNTER   (encrypt only)
  */
 #include <errno.h>
@@ -43,12 +44,18 @@ int main(int argc, char **argv)
 	uint8_t key[16], mac[6] = {0}, raw[64], out[64];
 	bool have_key = false;
 	int raw_len = -1;
-	long long counter = 0, a[8];
+	enum bthome_packet packet = BTHOME_PACKET_A;
+	long long counter = 0, a[11];
 	ssize_t n;
 	int c;
 
-	while ((c = getopt(argc, argv, "k:m:c:r:")) != -1) {
+	while ((c = getopt(argc, argv, "p:k:m:c:r:")) != -1) {
 		switch (c) {
+		case 'p':
+			if (strcmp(optarg, "A") && strcmp(optarg, "B"))
+				return 2;
+			packet = optarg[0] == 'B' ? BTHOME_PACKET_B : BTHOME_PACKET_A;
+			break;
 		case 'k':
 			if (unhex(optarg, key, sizeof(key)) != 16)
 				return 2;
@@ -77,9 +84,9 @@ int main(int argc, char **argv)
 		n = bthome_encrypt(raw, (size_t)raw_len, mac, key, (uint32_t)counter, out,
 		                   sizeof(out));
 	} else {
-		if (argc - optind != 8)
+		if (argc - optind != 11)
 			return 2;
-		for (int i = 0; i < 8; i++)
+		for (int i = 0; i < 11; i++)
 			if (num(argv[optind + i], &a[i]) < 0)
 				return 2;
 		struct bthome_values v = {
@@ -88,11 +95,14 @@ int main(int argc, char **argv)
 		        .measure_valid = a[2],
 		        .bank_mv = (int32_t)a[3],
 		        .current_ma = (int32_t)a[4],
-		        .temp_valid = a[5],
-		        .temp_dc = (int16_t)a[6],
-		        .codes = (uint32_t)a[7],
+		        .power_mw = a[5],
+		        .temp_valid = a[6],
+		        .temp_dc = (int16_t)a[7],
+		        .time_remaining_known = a[8],
+		        .time_remaining_s = a[9],
+		        .codes = (uint32_t)a[10],
 		};
-		n = bthome_encode(&v, mac, have_key ? key : NULL, (uint32_t)counter, out,
+		n = bthome_encode(&v, packet, mac, have_key ? key : NULL, (uint32_t)counter, out,
 		                  sizeof(out));
 	}
 	if (n < 0) {

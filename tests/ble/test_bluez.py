@@ -491,18 +491,77 @@ def service_values(rig, key):
     return bthome_decode(sd, MAC, key)
 
 
+def packet_kind(values):
+    """'A' (voltage, temperature, current) or 'B' (time remaining, power)."""
+    a = any(o in values for o in (0x0C, 0x45, 0x5D))
+    b = any(o in values for o in (0x42, 0x5C))
+    check(a != b, f"neither or both packets in one: {values}")
+    return "A" if a else "B"
+
+
+def logged_packets(rig, key, since):
+    """[(time, kind, values, counter)] advertised at or after since."""
+    out = []
+    for t, props in rig.fake.advert_log:
+        sd = props.get("ServiceData", {}).get(BTHOME_UUID)
+        if t >= since and sd is not None:
+            values, counter = bthome_decode(bytes(sd), MAC, key)
+            out.append((t, packet_kind(values), values, counter))
+    return out
+
+
+def both_packets(rig, key, since, timeout=6.0):
+    """The latest packet A and B advertised after since: A and B alternate
+    every 2.5 s, so both come within 5 s (timeout: that and 1 s of slack)."""
+    def latest():
+        got = {}
+        for _, kind, values, _ in logged_packets(rig, key, since):
+            got[kind] = values
+        return got
+    check(pump(lambda: len(latest()) == 2, timeout),
+          f"not both packets within {timeout} s: {[k for _, k, _, _ in logged_packets(rig, key, since)]}")
+    return latest()
+
+
 def case_advertisement(rig):
     rig.start()
     rig.registered()
     f = rig.fake
     key = bytes.fromhex(str(rig.bt1().GetBindKey()))
     check(len(key) == 16 and bool(rig.bt1_get("Encrypted")), "key / Encrypted")
-    values, counter1 = service_values(rig, key)
+    _, counter1 = service_values(rig, key)
     check(counter1 is not None, "default advertisement not encrypted")
-    check(values.get(0x01) == 50, f"battery {values}")
-    check(abs(values.get(0x0C, 0) - 26.4) < 1e-6, f"voltage {values}")
-    current = values.get(0x5D, values.get(0x43))
-    check(current is not None and abs(current - (-3.0)) < 1e-6, f"current {values}")
+    # both packets within 5 s, each decodable on its own
+    got = both_packets(rig, key, time.monotonic() - 0.01)
+    a, b = got["A"], got["B"]
+    check(a.get(0x01) == 50 and b.get(0x01) == 50, f"battery {a} {b}")
+    check(abs(a.get(0x0C, 0) - 26.4) < 1e-6, f"voltage {a}")
+    check(a.get(0x5D) is not None and abs(a[0x5D] - (-3.0)) < 1e-6, f"current {a}")
+    check(abs(a.get(0x45, 0) - 22.2) < 1e-6, f"temperature {a}")
+    # the snapshot's power, 26.4 V x -3 A, negative while discharging
+    check(b.get(0x5C) is not None and abs(b[0x5C] - (-79.2)) < 1e-6, f"power {b}")
+    # the snapshot's 36000 s is past the uint24 ms object: clamped, not wrapped
+    check(b.get(0x42) is not None and abs(b[0x42] - 16777.215) < 1e-6,
+          f"time remaining {b}")
+    check(all(b.get(o) == 0 for o in (0x15, 0x26)) and
+          all(a.get(o) == 0 for o in (0x15, 0x26)), f"flags {a} {b}")
+    # a new current reaches A's current and B's power within 5 s
+    rig.send("ma -5000")
+    rig.wait_out(r"^ok ma -5000$")
+    got = both_packets(rig, key, time.monotonic())
+    check(abs(got["A"][0x5D] - (-5.0)) < 1e-6 and abs(got["B"][0x5C] - (-132.0)) < 1e-6,
+          f"after ma -5000: {got}")
+    # they keep alternating: over 5.5 s at least 2 switches, and the counter
+    # grows with every packet
+    t1 = time.monotonic()
+    first = packet_kind(service_values(rig, key)[0])
+    pump(lambda: False, 5.5)
+    log = logged_packets(rig, key, t1)
+    kinds = [first] + [k for _, k, _, _ in log]
+    switches = sum(1 for x, y in zip(kinds, kinds[1:]) if x != y)
+    check(switches >= 2, f"packets over 5.5 s: {kinds}")
+    counters = [c for _, _, _, c in log]
+    check(counters == sorted(set(counters)), f"counters not increasing: {counters}")
     try:
         bthome_decode(f.service_data(), MAC, bytes(16))
         raise Fail("decrypted with a wrong key")
@@ -515,11 +574,14 @@ def case_advertisement(rig):
     check(pump(lambda: len(f.advert_log) > n, 8), "no periodic refresh within 8 s")
     t0 = time.monotonic()
     rig.send("codes 0x%x" % 0xffffffff)
-    check(pump(lambda: any(e.get(0x15) == 1 or e.get(0x26) == 1 for e in
+    check(pump(lambda: any(e.get(0x15) == 1 and e.get(0x26) == 1 for e in
                            [bthome_decode(bytes(p["ServiceData"][
                                "0000fcd2-0000-1000-8000-00805f9b34fb"]), MAC, key)[0]
-                            for t, p in f.advert_log if t >= t0]), 3),
+                            for t, p in f.advert_log if t >= t0]), 1),
           "code change not advertised at once")
+    # then both packets carry the flags
+    got = both_packets(rig, key, t0)
+    check(all(got[k].get(o) == 1 for k in "AB" for o in (0x15, 0x26)), f"flags {got}")
     _, counter2 = service_values(rig, key)
     check(counter2 > counter1, "counter did not increase")
     rig.stop_harness()
@@ -533,6 +595,9 @@ def case_advertisement(rig):
     check(pump(lambda: f.service_data()[0] & 1 == 0), "still encrypted")
     values, counter = service_values(rig, None)
     check(counter is None and values.get(0x01) == 50, f"plain {values}")
+    got = both_packets(rig, None, time.monotonic())
+    check(abs(got["B"][0x5C] - (-79.2)) < 1e-6 and abs(got["A"][0x0C] - 26.4) < 1e-6,
+          f"plain packets {got}")
     rig.bt1_set("Encrypted", dbus.Boolean(True))
     rig.bt1().NewBindKey()
     key2 = bytes.fromhex(str(rig.bt1().GetBindKey()))

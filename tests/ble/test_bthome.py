@@ -94,42 +94,62 @@ def clamp(v, lo, hi):
     return max(lo, min(hi, v))
 
 
-def expected(soc_known, soc_cpct, measure_valid, bank_mv, current_ma,
-             temp_valid, temp_dc, codes):
-    """The documented content, as (id, raw) in id order."""
+def round_half_away(v, d):
+    q = (abs(v) + d // 2) // d
+    return q if v >= 0 else -q
+
+
+def expected(packet, soc_known, soc_cpct, measure_valid, bank_mv, current_ma,
+             power_mw, temp_valid, temp_dc, time_known, time_s, codes):
+    """The documented content of packet A or B, as (id, raw) in id order."""
     want = []
     if soc_known:
         want.append((0x01, (clamp(soc_cpct, 0, 10000) + 50) // 100))
-    if measure_valid:
+    if packet == "A" and measure_valid:
         want.append((0x0C, clamp(bank_mv, 0, 65535)))
     want.append((0x15, 1 if codes & LOW_CODES else 0))
     want.append((0x26, 1 if codes & PROBLEM_CODES else 0))
-    if temp_valid:
+    if packet == "B" and time_known:
+        want.append((0x42, clamp(time_s * 1000, 0, (1 << 24) - 1)))
+    if packet == "A" and temp_valid:
         want.append((0x45, temp_dc))
-    if measure_valid:
+    if packet == "B" and measure_valid:
+        want.append((0x5C, clamp(round_half_away(power_mw, 10), -(1 << 31), (1 << 31) - 1)))
+    if packet == "A" and measure_valid:
         want.append((0x5D, clamp(current_ma, -32768, 32767)))
     return want
 
 
+I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
+P_MAX, P_MIN = ((1 << 31) - 1) * 10, -(1 << 31) * 10
+
+
 def cases():
     rng = random.Random(8)
-    yield (1, 6789, 1, 53210, -12345, 1, -55, 0)
-    yield (0, 0, 0, 0, 0, 0, 0, 1 << E9)
+    yield (1, 6789, 1, 53210, -12345, -656877, 1, -55, 1, 7200, 0)
+    yield (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 << E9)
     # each bound, one inside and one past
     for soc in (-2147483648, -1, 0, 49, 50, 9949, 9950, 10000, 10001, 2147483647):
-        yield (1, soc, 1, 13300, 0, 1, 250, 0)
+        yield (1, soc, 1, 13300, 0, 0, 1, 250, 1, 60, 0)
     for mv in (-2147483648, -1, 0, 65535, 65536, 2147483647):
-        yield (1, 5000, 1, mv, 100, 0, 0, 0)
+        yield (1, 5000, 1, mv, 100, 1330, 0, 0, 0, 0, 0)
     for ma in (-2147483648, -32769, -32768, 32767, 32768, 2147483647):
-        yield (1, 5000, 1, 13300, ma, 0, 0, 0)
+        yield (1, 5000, 1, 13300, ma, 0, 0, 0, 0, 0, 0)
     for t in (-32768, -1, 0, 32767):
-        yield (1, 5000, 0, 0, 0, 1, t, 0)
+        yield (1, 5000, 0, 0, 0, 0, 1, t, 0, 0, 0)
+    for mw in (I64_MIN, P_MIN - 6, P_MIN - 5, P_MIN - 4, P_MIN, P_MIN + 10, -15, -14, -5,
+               -4, 0, 4, 5, 14, 15, P_MAX - 5, P_MAX, P_MAX + 4, P_MAX + 5, I64_MAX):
+        yield (1, 5000, 1, 13300, 0, mw, 1, 200, 1, 100, 0)
+    for sec in (I64_MIN, -1, 0, 1, 16776, 16777, 16778, 16779, I64_MAX):
+        yield (1, 5000, 1, 13300, -1000, -13300, 1, 200, 1, sec, 0)
     for code in (W1, W2, W3, W9, A1, A2, A3, A5, E1, E9):
-        yield (1, 5000, 1, 13300, 0, 1, 200, 1 << code)
+        yield (1, 5000, 1, 13300, 0, 0, 1, 200, 1, 3600, 1 << code)
     for _ in range(60):
         yield (rng.randint(0, 1), rng.randint(-20000, 20000), rng.randint(0, 1),
                rng.randint(-100000, 100000), rng.randint(-100000, 100000),
-               rng.randint(0, 1), rng.randint(-32768, 32767), rng.getrandbits(25))
+               rng.randint(-(1 << 40), 1 << 40), rng.randint(0, 1),
+               rng.randint(-32768, 32767), rng.randint(0, 1),
+               rng.randint(-100000, 100000), rng.getrandbits(25))
 
 
 def main():
@@ -151,16 +171,21 @@ def main():
 
     all_ok_plain = all_ok_enc = True
     longest = 0
-    for n, vals in enumerate(cases()):
-        want = expected(*vals)
-        plain = dump(exe, "--", *vals)
+    seen = {"A": set(), "B": set()}
+    n = 0
+    for vals, packet in ((v, p) for v in cases() for p in ("A", "B")):
+        n += 1
+        want = expected(packet, *vals)
+        plain = dump(exe, "-p", packet, "--", *vals)
         enc, ctr, objs = decode(plain)
         got = [(o[0], o[2]) for o in objs]
+        seen[packet].update(o[0] for o in objs)
         if enc or got != want or plain[0] != 0x40:
             all_ok_plain = False
             print("# plain %r: got %r want %r" % (vals, got, want))
         counter = (n * 2654435761) & 0xFFFFFFFF
-        blob = dump(exe, "-k", KEY.hex(), "-m", MAC.hex(), "-c", counter, "--", *vals)
+        blob = dump(exe, "-p", packet, "-k", KEY.hex(), "-m", MAC.hex(), "-c", counter,
+                    "--", *vals)
         longest = max(longest, len(blob))
         enc, ctr, objs = decode(blob, KEY, MAC)
         got = [(o[0], o[2]) for o in objs]
@@ -171,8 +196,37 @@ def main():
     check(all_ok_plain, "unencrypted vectors decode to the documented values")
     check(all_ok_enc, "encrypted vectors decrypt to the documented values and counter")
     check(longest <= 24, "longest encrypted service data %d <= 24 bytes" % longest)
+    check(seen["A"] == {0x01, 0x0C, 0x15, 0x26, 0x45, 0x5D},
+          "packet A: SoC, voltage, flags, temperature, current")
+    check(seen["B"] == {0x01, 0x15, 0x26, 0x42, 0x5C},
+          "packet B: SoC, flags, time remaining, power")
+    # The documented example decodes to human values.
+    full = (1, 6789, 1, 53210, -12345, -656877, 1, -55, 1, 7200, 0)
+    a = {o[1]: o[2] * OBJECTS[o[0]][3] for o in decode(dump(exe, "-p", "A", "--", *full))[2]}
+    b = {o[1]: o[2] * OBJECTS[o[0]][3] for o in decode(dump(exe, "-p", "B", "--", *full))[2]}
+    check(a["battery"] == 68 and abs(a["voltage"] - 53.21) < 1e-9 and
+          abs(a["temperature_coarse"] + 5.5) < 1e-9 and abs(a["current"] + 12.345) < 1e-9,
+          "packet A reads 68 %, 53.21 V, -5.5 degC, -12.345 A")
+    check(b["battery"] == 68 and abs(b["power_signed"] + 656.88) < 1e-9 and
+          abs(b["duration"] - 7200) < 1e-9 and b["problem"] == 0,
+          "packet B reads 68 %, -656.88 W, 7200 s")
+    # Clamped, never wrapped, at both bounds of both new objects.
+    for mw, want in ((I64_MIN, -(1 << 31)), (I64_MAX, (1 << 31) - 1)):
+        got = dict((o[0], o[2]) for o in decode(
+            dump(exe, "-p", "B", "--", 1, 0, 1, 0, 0, mw, 0, 0, 1, 1, 0))[2])
+        check(got[0x5C] == want, "power %d clamps to %d" % (mw, want))
+    for sec, want in ((I64_MIN, 0), (I64_MAX, (1 << 24) - 1), (16778, (1 << 24) - 1)):
+        got = dict((o[0], o[2]) for o in decode(
+            dump(exe, "-p", "B", "--", 1, 0, 1, 0, 0, 0, 0, 0, 1, sec, 0))[2])
+        check(got[0x42] == want, "time remaining %d s clamps to %d ms" % (sec, want))
+    try:
+        dump(exe, "-p", "C", "--", *full)
+        check(False, "a third packet kind is refused")
+    except subprocess.CalledProcessError:
+        check(True, "a third packet kind is refused")
 
-    blob = dump(exe, "-k", KEY.hex(), "-m", MAC.hex(), "-c", 7, "--", 1, 5000, 1, 13300, 0, 1, 0, 0)
+    blob = dump(exe, "-p", "B", "-k", KEY.hex(), "-m", MAC.hex(), "-c", 7, "--",
+                1, 5000, 1, 13300, 0, 0, 1, 0, 1, 60, 0)
     for desc, key, mac in (("wrong key", bytes(16), MAC),
                            ("wrong MAC", KEY, bytes.fromhex("5448e68f80a6"))):
         try:

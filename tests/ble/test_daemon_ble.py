@@ -176,6 +176,32 @@ def bthome(rig, key):
     return {oid: raw * test_bthome.OBJECTS[oid][3] for oid, _, raw in objects}, counter
 
 
+def packets_since(rig, key, since):
+    """[(kind, values)] advertised at or after since; kind 'A' carries
+    voltage/temperature/current, 'B' power/time remaining (docs/ble.md)."""
+    out = []
+    for t, props in rig.fake.advert_log:
+        sd = props.get("ServiceData", {}).get(BTHOME_UUID)
+        if t < since or sd is None:
+            continue
+        _, _, objs = test_bthome.decode(bytes(sd), key, bytes.fromhex(MAC.replace(":", "")))
+        values = {oid: raw * test_bthome.OBJECTS[oid][3] for oid, _, raw in objs}
+        a = any(o in values for o in (0x0C, 0x45, 0x5D))
+        b = any(o in values for o in (0x42, 0x5C))
+        check(a != b, "neither or both packets in one: %r" % values)
+        out.append(("A" if a else "B", values))
+    return out
+
+
+def both_packets(rig, key, since):
+    """The latest A and B after since: they alternate every 2.5 s, so both
+    within 5 s (waited for with 1 s of slack)."""
+    def latest():
+        return dict(packets_since(rig, key, since))
+    wait("packets A and B within 5 s", lambda: len(latest()) == 2, 6)
+    return latest()
+
+
 def code_bits(codes):
     bits = 0
     for c, _, _ in codes:
@@ -561,9 +587,33 @@ def advertisement(rig):
         dbus_interface=BT1, timeout=10)))
     check(len(key) == 16, "bind key")
     b0 = rig.bms()
-    values, counter = bthome(rig, key)
+    t_start = time.monotonic()
+    _, counter = bthome(rig, key)
+    got = both_packets(rig, key, t_start)
     b1 = rig.bms()
+    values, pb = got["A"], got["B"]
     check(counter is not None, "advertisement not encrypted")
+    check(pb.get(0x01) == values.get(0x01), "battery A %r, B %r" % (values, pb))
+    # B: power, signed (negative while discharging), 0.01 W
+    check(pb.get(0x5C) is not None, "no power in packet B %r" % pb)
+    bracketed("power", round(pb[0x5C] * 1000), int(b0["PowerMw"]), int(b1["PowerMw"]),
+              DRIFT["power_mw"] + 5)
+    # B: time remaining in ms, clamped at the uint24's 16777.215 s
+    if b0["TimeRemainingKnown"] and b1["TimeRemainingKnown"]:
+        cap = ((1 << 24) - 1) / 1000
+        check(pb.get(0x42) is not None, "no time remaining in packet B %r" % pb)
+        bracketed("time remaining", round(pb[0x42]),
+                  round(min(max(int(b0["TimeRemainingS"]), 0), cap)),
+                  round(min(max(int(b1["TimeRemainingS"]), 0), cap)), 60)
+    elif not b0["TimeRemainingKnown"] and not b1["TimeRemainingKnown"]:
+        check(0x42 not in pb, "time remaining %r while not known" % pb)
+    rig.figures.append("BTHome A: %s; B: %s" % (
+        " ".join("%02x=%g" % kv for kv in sorted(values.items())),
+        " ".join("%02x=%g" % kv for kv in sorted(pb.items()))))
+    bits_b = code_bits(b0["Codes"])
+    check(pb.get(0x15) == (1 if bits_b & test_bthome.LOW_CODES else 0) and
+          pb.get(0x26) == (1 if bits_b & test_bthome.PROBLEM_CODES else 0) == 0,
+          "packet B battery-low/problem %r vs codes %r" % (pb, b0["Codes"]))
     check(values.get(0x01) == (int(b0["SocCpct"]) + 50) // 100, "battery %r vs SoC %d"
           % (values.get(0x01), b0["SocCpct"]))
     bracketed("voltage", round(values[0x0C] * 1000), int(b0["VoltageMv"]),
@@ -593,8 +643,10 @@ def advertisement(rig):
     rig.sim_cmd("cell 1 2 3800")
     wait("an over-voltage code on Bms1", lambda: code_bits(rig.bms()["Codes"]) >> 9 != 0, 10)
     t_code = time.monotonic()
-    # at once, not at the next periodic refresh (BLE_ADV_REFRESH_US, 5 s)
-    wait("the problem flag in the advertisement within 1 s of the code", problem, 1)
+    # at once, in the same evaluation that raised the code, not at the next
+    # 2.5 s alternation (0.5 s is a margin for a loaded machine, not a speed
+    # target: bench-ble-bluez measures it)
+    wait("the problem flag in the advertisement within 0.5 s of the code", problem, 0.5)
     t_adv = time.monotonic()
     rig.adv_delay = (t_code - t0, t_adv - t_code)
     codes = rig.bms()["Codes"]
