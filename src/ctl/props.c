@@ -123,6 +123,57 @@ static void *grow(void **v, size_t *n, size_t size)
 	return (char *)p + (*n)++ * size;
 }
 
+/* Room for one element of any array read_array() decodes. */
+union array_elem {
+	struct ctl_reason reason;
+	struct ctl_code code;
+	struct ctl_last_error last_error;
+	struct ctl_bonded bonded;
+};
+
+/* Appends an array of elem_sig to the vector *v, *n: read_one() fills zeroed
+ * room and returns 0 past the last element; only whole elements are appended,
+ * and on an error those read so far stay in *v for the owner to free. */
+static int read_array(sd_bus_message *m, const char *elem_sig, void **v, size_t *n,
+                      size_t elem_size, int (*read_one)(sd_bus_message *m, void *elem))
+{
+	int r;
+
+	if (elem_size > sizeof(union array_elem))
+		return -EINVAL;
+	r = sd_bus_message_enter_container(m, 'a', elem_sig);
+	if (r < 0)
+		return r;
+	for (;;) {
+		union array_elem x;
+		void *slot;
+
+		memset(&x, 0, sizeof(x));
+		r = read_one(m, &x);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		slot = grow(v, n, elem_size);
+		if (!slot)
+			return -ENOMEM;
+		memcpy(slot, &x, elem_size);
+	}
+	return sd_bus_message_exit_container(m);
+}
+
+static int read_reason(sd_bus_message *m, void *elem)
+{
+	struct ctl_reason *x = elem;
+	int latched;
+	int r = sd_bus_message_read(m, "(ssxisnnb)", &x->code, &x->rule, &x->since_wall_us,
+	                            &x->value, &x->unit, &x->battery, &x->index, &latched);
+
+	if (r > 0)
+		x->latched = latched;
+	return r;
+}
+
 static int read_output(sd_bus_message *m, void *field)
 {
 	struct ctl_output *o = field;
@@ -135,76 +186,39 @@ static int read_output(sd_bus_message *m, void *field)
 	if (r < 0)
 		return r;
 	o->closed = closed;
-	r = sd_bus_message_enter_container(m, 'a', "(ssxisnnb)");
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct ctl_reason x = {0};
-		struct ctl_reason *slot;
-		int latched;
-
-		r = sd_bus_message_read(m, "(ssxisnnb)", &x.code, &x.rule, &x.since_wall_us,
-		                        &x.value, &x.unit, &x.battery, &x.index, &latched);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		x.latched = latched;
-		slot = grow((void **)&o->reasons, &o->n_reasons, sizeof(*o->reasons));
-		if (!slot)
-			return -ENOMEM;
-		*slot = x;
-	}
-	r = sd_bus_message_exit_container(m);
+	r = read_array(m, "(ssxisnnb)", (void **)&o->reasons, &o->n_reasons, sizeof(*o->reasons),
+	               read_reason);
 	if (r < 0)
 		return r;
 	return sd_bus_message_exit_container(m);
+}
+
+static int read_code(sd_bus_message *m, void *elem)
+{
+	struct ctl_code *x = elem;
+
+	return sd_bus_message_read(m, "(yss)", &x->code, &x->name, &x->text);
 }
 
 static int read_codes(sd_bus_message *m, void *field)
 {
 	struct ctl_codes *c = field;
-	int r = sd_bus_message_enter_container(m, 'a', "(yss)");
 
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct ctl_code x = {0}, *slot;
+	return read_array(m, "(yss)", (void **)&c->v, &c->n, sizeof(*c->v), read_code);
+}
 
-		r = sd_bus_message_read(m, "(yss)", &x.code, &x.name, &x.text);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		slot = grow((void **)&c->v, &c->n, sizeof(*c->v));
-		if (!slot)
-			return -ENOMEM;
-		*slot = x;
-	}
-	return sd_bus_message_exit_container(m);
+static int read_last_error(sd_bus_message *m, void *elem)
+{
+	struct ctl_last_error *x = elem;
+
+	return sd_bus_message_read(m, "(yst)", &x->code, &x->name, &x->wall_us);
 }
 
 static int read_last_errors(sd_bus_message *m, void *field)
 {
 	struct ctl_last_errors *e = field;
-	int r = sd_bus_message_enter_container(m, 'a', "(yst)");
 
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct ctl_last_error x = {0}, *slot;
-
-		r = sd_bus_message_read(m, "(yst)", &x.code, &x.name, &x.wall_us);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		slot = grow((void **)&e->v, &e->n, sizeof(*e->v));
-		if (!slot)
-			return -ENOMEM;
-		*slot = x;
-	}
-	return sd_bus_message_exit_container(m);
+	return read_array(m, "(yst)", (void **)&e->v, &e->n, sizeof(*e->v), read_last_error);
 }
 
 static int read_u16s(sd_bus_message *m, void *field)
@@ -359,27 +373,18 @@ static const struct prop_desc history_props[] = {
 };
 #undef H
 
-static int read_bonded(sd_bus_message *m, void *field)
+static int read_bonded(sd_bus_message *m, void *elem)
+{
+	struct ctl_bonded *x = elem;
+
+	return sd_bus_message_read(m, "(ss)", &x->address, &x->name);
+}
+
+static int read_bondeds(sd_bus_message *m, void *field)
 {
 	struct ctl_bondeds *b = field;
-	int r = sd_bus_message_enter_container(m, 'a', "(ss)");
 
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct ctl_bonded x = {0}, *slot;
-
-		r = sd_bus_message_read(m, "(ss)", &x.address, &x.name);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		slot = grow((void **)&b->v, &b->n, sizeof(*b->v));
-		if (!slot)
-			return -ENOMEM;
-		*slot = x;
-	}
-	return sd_bus_message_exit_container(m);
+	return read_array(m, "(ss)", (void **)&b->v, &b->n, sizeof(*b->v), read_bonded);
 }
 
 #define L(name, sig, field)                                                                        \
@@ -392,7 +397,7 @@ static const struct prop_desc bluetooth_props[] = {
         L("Address", "s", address),
         L("Encrypted", "b", encrypted),
         L("PinIsDefault", "b", pin_is_default),
-        {"BondedDevices", "a(ss)", offsetof(struct ctl_bluetooth, bonded), read_bonded},
+        {"BondedDevices", "a(ss)", offsetof(struct ctl_bluetooth, bonded), read_bondeds},
 };
 #undef L
 

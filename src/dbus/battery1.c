@@ -196,21 +196,27 @@ const struct dbus_iface battery1_iface = {
         .equal = equal,
 };
 
-static int method_identify(sd_bus_message *m, void *userdata, sd_bus_error *e)
+int dbus_identify(struct bms_dbus *b, sd_bus_message *m, sd_bus_error *e, uint32_t addr)
 {
-	struct bms_dbus *b = ((const struct prop_ref *)userdata)->b;
-	unsigned addr = dbus_battery_addr(sd_bus_message_get_path(m));
 	char err[256] = "";
 	int r;
 
-	if (!dbus_battery(&b->cur, addr)) {
-		snprintf(err, sizeof(err), "battery %u is not in the bank", addr);
+	if (addr < 1 || addr > SVC_MAX_BATTERIES || !dbus_battery(&b->cur, addr)) {
+		snprintf(err, sizeof(err), "battery %u is not in the bank (%u batteries)", addr,
+		         b->cur.n_batteries);
 		return dbus_error_from_errno(e, -ENOENT, DBUS_CTX_BATTERY, err);
 	}
 	r = b->ops->identify(b->userdata, addr, err, sizeof(err));
 	if (r < 0)
 		return dbus_error_from_errno(e, r, DBUS_CTX_BATTERY, err);
 	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_identify(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	struct bms_dbus *b = ((const struct prop_ref *)userdata)->b;
+
+	return dbus_identify(b, m, e, dbus_battery_addr(sd_bus_message_get_path(m)));
 }
 
 #define AS_VTABLE(id, name, sig, cls)                                                              \

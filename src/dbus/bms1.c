@@ -263,8 +263,8 @@ static int append_output(sd_bus_message *m, const struct svc_snapshot *s, unsign
 
 		r = sd_bus_message_append(m, "(ssxisnnb)", code ? code : "", h->name ? h->name : "",
 		                          (int64_t)dbus_wall_us(s, h->since_us), h->reading.value,
-		                          h->reading.unit ? h->reading.unit : "",
-		                          bat, idx, h->latched);
+		                          h->reading.unit ? h->reading.unit : "", bat, idx,
+		                          h->latched);
 		if (r < 0)
 			return r;
 	}
@@ -398,21 +398,12 @@ static int method_accept_bank(sd_bus_message *m, void *userdata, sd_bus_error *e
 static int method_identify(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
 	struct bms_dbus *b = ref_of(userdata)->b;
-	char err[256] = "";
 	uint32_t addr;
 	int r = sd_bus_message_read(m, "u", &addr);
 
 	if (r < 0)
 		return r;
-	if (addr < 1 || addr > SVC_MAX_BATTERIES || !dbus_battery(&b->cur, addr)) {
-		snprintf(err, sizeof(err), "battery %u is not in the bank (%u batteries)", addr,
-		         b->cur.n_batteries);
-		return dbus_error_from_errno(e, -ENOENT, DBUS_CTX_BATTERY, err);
-	}
-	r = b->ops->identify(b->userdata, addr, err, sizeof(err));
-	if (r < 0)
-		return dbus_error_from_errno(e, r, DBUS_CTX_BATTERY, err);
-	return sd_bus_reply_method_return(m, NULL);
+	return dbus_identify(b, m, e, addr);
 }
 
 #define AS_VTABLE(id, name, sig, cls)                                                              \

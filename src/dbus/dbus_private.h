@@ -111,6 +111,8 @@ void dbus_props_changed(const struct dbus_iface *ifc, const void *a, const void 
                         enum prop_class cls, const char **names, size_t *n);
 /* The battery at chain position addr in s, or NULL. */
 const struct svc_battery *dbus_battery(const struct svc_snapshot *s, unsigned addr);
+/* Identify (Bms1 and Battery1): battery addr blinks, or NoSuchBattery. */
+int dbus_identify(struct bms_dbus *b, sd_bus_message *m, sd_bus_error *e, uint32_t addr);
 /* Parses /org/smallbms/battery/N: N, or 0 for any other path. */
 unsigned dbus_battery_addr(const char *path);
 /* Monotonic t of s as wall-clock us; 0 stays 0 (never). */
