@@ -16,19 +16,11 @@
 #include "core/le_codec.h"
 #include "store/statefile.h"
 
-/* What the record holds. */
-struct ble_state {
-	uint8_t key[BLE_STORE_KEY_LEN];
-	char pin[BLE_STORE_PIN_LEN + 1];
-	bool unencrypted;
-	uint32_t reserved; /* every counter below it may have been used */
-};
-
 struct ble_store {
 	char *dir;
 	struct statefile *sf;
 	bool loaded;
-	struct ble_state state;
+	struct ble_store_record state;
 	uint32_t next; /* the next counter to hand out */
 };
 
@@ -58,7 +50,7 @@ static bool pin_valid(const char *pin)
 	return true;
 }
 
-static void encode(const struct ble_state *s, uint8_t rec[BLE_STORE_RECORD_LEN])
+void ble_store_record_encode(const struct ble_store_record *s, uint8_t rec[BLE_STORE_RECORD_LEN])
 {
 	struct le_writer w = {.p = rec, .cap = BLE_STORE_RECORD_LEN};
 
@@ -73,10 +65,11 @@ static void encode(const struct ble_state *s, uint8_t rec[BLE_STORE_RECORD_LEN])
 }
 
 /* Every field checked; a newer version is refused, not misread. */
-static int decode(const uint8_t *rec, size_t len, struct ble_state *out, char *err, size_t errlen)
+int ble_store_record_decode(const uint8_t *rec, size_t len, struct ble_store_record *out, char *err,
+                            size_t errlen)
 {
 	struct le_reader r = {.p = rec, .len = len};
-	struct ble_state s = {0};
+	struct ble_store_record s = {0};
 	uint8_t version, flags;
 
 	if (len != BLE_STORE_RECORD_LEN)
@@ -112,17 +105,17 @@ static int decode(const uint8_t *rec, size_t len, struct ble_state *out, char *e
 
 static int record_acceptable(const uint8_t *rec, size_t len, void *userdata)
 {
-	struct ble_state s;
+	struct ble_store_record s;
 
 	(void)userdata;
-	return decode(rec, len, &s, NULL, 0) == 0;
+	return ble_store_record_decode(rec, len, &s, NULL, 0) == 0;
 }
 
-static int save(struct ble_store *st, const struct ble_state *s)
+static int save(struct ble_store *st, const struct ble_store_record *s)
 {
 	uint8_t rec[BLE_STORE_RECORD_LEN];
 
-	encode(s, rec);
+	ble_store_record_encode(s, rec);
 	return statefile_save(st->sf, rec, sizeof(rec));
 }
 
@@ -197,9 +190,9 @@ static int any_file(const struct ble_store *st)
 	return 0;
 }
 
-static int fresh_state(struct ble_state *s)
+static int fresh_state(struct ble_store_record *s)
 {
-	*s = (struct ble_state){0};
+	*s = (struct ble_store_record){0};
 	memcpy(s->pin, BLE_STORE_PIN_DEFAULT, sizeof(s->pin));
 	return random_key(s->key);
 }
@@ -207,7 +200,7 @@ static int fresh_state(struct ble_state *s)
 int ble_store_load(struct ble_store *st, char *err, size_t errlen)
 {
 	_cleanup_free_ uint8_t *rec = NULL;
-	struct ble_state s;
+	struct ble_store_record s;
 	size_t len = 0;
 	int r;
 
@@ -239,7 +232,7 @@ int ble_store_load(struct ble_store *st, char *err, size_t errlen)
 	if (r < 0)
 		return fail(err, errlen, r, "cannot read the Bluetooth state in %s: %s", st->dir,
 		            strerror(-r));
-	r = decode(rec, len, &s, err, errlen);
+	r = ble_store_record_decode(rec, len, &s, err, errlen);
 	if (r < 0)
 		return r;
 	st->state = s;
@@ -261,7 +254,7 @@ int ble_store_next_counter(struct ble_store *st, uint32_t *counter)
 	if (st->next == UINT32_MAX)
 		return -EOVERFLOW;
 	if (st->next >= st->state.reserved) {
-		struct ble_state s = st->state;
+		struct ble_store_record s = st->state;
 		uint64_t end = (uint64_t)st->next + BLE_STORE_COUNTER_BLOCK;
 		s.reserved = end > UINT32_MAX ? UINT32_MAX : (uint32_t)end;
 		int r = save(st, &s);
@@ -282,7 +275,7 @@ int ble_store_set_pin(struct ble_store *st, const char *pin, char *err, size_t e
 	if (!pin_valid(pin))
 		return fail(err, errlen, -EINVAL, "PIN must be exactly %d digits 0-9",
 		            BLE_STORE_PIN_LEN);
-	struct ble_state s = st->state;
+	struct ble_store_record s = st->state;
 	memcpy(s.pin, pin, BLE_STORE_PIN_LEN);
 	int r = save(st, &s);
 	if (r < 0)
@@ -297,7 +290,7 @@ int ble_store_set_encrypt(struct ble_store *st, bool encrypt)
 		return -EINVAL;
 	if (!st->loaded)
 		return -ENODATA;
-	struct ble_state s = st->state;
+	struct ble_store_record s = st->state;
 	s.unencrypted = !encrypt;
 	int r = save(st, &s);
 	if (r < 0)
@@ -308,7 +301,7 @@ int ble_store_set_encrypt(struct ble_store *st, bool encrypt)
 
 int ble_store_new_key(struct ble_store *st)
 {
-	struct ble_state s;
+	struct ble_store_record s;
 	int r;
 
 	if (!st)

@@ -33,6 +33,22 @@
 
 struct ble_store;
 
+/* What the record holds. */
+struct ble_store_record {
+	uint8_t key[BLE_STORE_KEY_LEN];
+	char pin[BLE_STORE_PIN_LEN + 1]; /* six ASCII digits, terminated */
+	bool unencrypted;
+	uint32_t reserved; /* every counter below it may have been used */
+};
+
+/* The record's bytes (docs/ble.md), as ble_store_load() reads them: every
+ * field checked, a newer version refused; -EBADMSG with err, out untouched.
+ * Exported for the fuzz target (tests/fuzz/fuzz_ble_store.c). */
+int ble_store_record_decode(const uint8_t *rec, size_t len, struct ble_store_record *out, char *err,
+                            size_t errlen);
+/* The record as saved, CRC included. */
+void ble_store_record_encode(const struct ble_store_record *s, uint8_t rec[BLE_STORE_RECORD_LEN]);
+
 /* Creates <state_dir>/bluetooth (0700) if missing and opens it; loads
  * nothing yet. */
 int ble_store_open(const char *state_dir, struct ble_store **ret);
