@@ -69,6 +69,11 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 	if (d->out_reported)
 		events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "outputs", "%s backend open", ops->name);
 	d->out_reported = false;
+	if (d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN)
+		/* Commissioning or a demo: say it where nobody can miss it. */
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "outputs",
+		           "DRY RUN: no output line is driven; the loads and chargers are NOT "
+		           "switched by this daemon (every change is printed as DRY-RUN:)");
 	/* Keep the request alive across a restart (protection.md section 11):
 	 * systemd holds a copy, drops it on a stop and hands it back after a
 	 * restart. The dry run has no fd. */

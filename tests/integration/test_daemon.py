@@ -54,6 +54,8 @@ def ready_and_start(rig):
     d = rig.start_daemon()
     rig.wait_started()
     check(d.wait(r"^smallbmsd: ready\b", timeout=10)[0] is not None, "no 'ready' event line")
+    check(d.matching(r"^smallbmsd: outputs: DRY RUN: no output line is driven"),
+          "the dry-run backend did not say loudly that nothing is driven")
     check(_no_dry(d, "pre-alarm", "active"), "the pre-alarm sounded on a healthy start")
     # STATUS reflects the closed outputs and the bank voltage of the ADC
     deadline = time.monotonic() + 15
