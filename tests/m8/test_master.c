@@ -770,10 +770,21 @@ static void test_submit(void **state)
 	assert_int_equal(fake_count(fb, from, 2, M8_CMD_FW_END), 1);
 
 	/* a full queue refuses */
-	int rc = 0;
-	for (int i = 0; i < 20 && rc == 0; i++)
+	int rc = 0, queued = 0;
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 20 && rc == 0; i++) {
 		rc = m8_master_submit(fb->m, 1, M8_CMD_IDENTIFY, &secs, 1, 1, on_reply, &r);
+		queued += rc == 0;
+	}
 	assert_int_equal(rc, -EBUSY);
+	assert_true(queued > 0);
+	assert_int_equal(r.calls, 0);
+
+	/* freeing the master cancels every queued request through its callback
+	 * (here, while r still exists: the teardown would be too late) */
+	fb->m = m8_master_free(fb->m);
+	assert_int_equal(r.calls, queued);
+	assert_int_equal(r.result, -ECANCELED);
 }
 
 int main(void)
