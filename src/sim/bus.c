@@ -45,28 +45,29 @@ static int arm_tx(struct sim_bus *bus, uint64_t at_ns)
 	return sd_event_source_set_enabled(bus->tx_timer, SD_EVENT_ONESHOT);
 }
 
-/* Writes every byte whose wire time has passed, then sleeps until the next
- * one is due: the line is paced byte by byte, never burst. */
+/*
+ * Hands each frame to the pty whole, at the moment its last byte would leave
+ * a 115200-baud line (start + length x 86.8 us). Writing byte by byte would
+ * turn every moment this process is not scheduled into a pause inside the
+ * frame, which the master rightly takes for idle line and drops (m8bus.md
+ * section 1), though a battery's UART never pauses mid-frame.
+ */
 static int tx_pump(struct sim_bus *bus)
 {
 	uint64_t now = sim_now_ns();
 
 	while (bus->tx_count > 0) {
 		struct sim_tx_seg *seg = &bus->txq[bus->tx_head];
-		uint64_t due_count;
-		size_t k;
+		uint64_t end_ns;
 		ssize_t w;
 
 		if (bus->tx_begin_ns == 0)
 			bus->tx_begin_ns = seg->start_ns > bus->line_free_ns ? seg->start_ns
 			                                                     : bus->line_free_ns;
-		if (now < bus->tx_begin_ns + (bus->tx_sent + 1) * SIM_BYTE_NS)
-			return arm_tx(bus, bus->tx_begin_ns + (bus->tx_sent + 1) * SIM_BYTE_NS);
-		due_count = (now - bus->tx_begin_ns) / SIM_BYTE_NS;
-		k = seg->len - bus->tx_sent;
-		if (due_count - bus->tx_sent < k)
-			k = (size_t)(due_count - bus->tx_sent);
-		w = write(bus->master_fd, seg->bytes + bus->tx_sent, k);
+		end_ns = bus->tx_begin_ns + seg->len * SIM_BYTE_NS;
+		if (now < end_ns)
+			return arm_tx(bus, end_ns);
+		w = write(bus->master_fd, seg->bytes + bus->tx_sent, seg->len - bus->tx_sent);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
@@ -79,7 +80,7 @@ static int tx_pump(struct sim_bus *bus)
 		}
 		bus->tx_sent += (size_t)w;
 		if (bus->tx_sent == seg->len) {
-			bus->line_free_ns = bus->tx_begin_ns + seg->len * SIM_BYTE_NS;
+			bus->line_free_ns = end_ns;
 			bus->tx_head = (bus->tx_head + 1) % SIM_TXQ_SEGMENTS;
 			bus->tx_count--;
 			bus->tx_sent = 0;
