@@ -33,7 +33,7 @@ const char ctl_usage_text[] =
         "\n"
         "Bluetooth (all but the first: root or group smallbms):\n"
         "  bluetooth                   State, adapter, encryption, PIN, bonded phones\n"
-        "  bluetooth set-pin PIN       Set the 6-digit pairing PIN\n"
+        "  bluetooth set-pin [PIN]     Set the 6-digit pairing PIN (none: read it from stdin)\n"
         "  bluetooth bind-key          The BTHome bind key, for Home Assistant\n"
         "  bluetooth new-bind-key      A new random bind key\n"
         "  bluetooth encryption on|off Encrypt the advertisement, or not\n"
@@ -83,7 +83,7 @@ struct bt_verb {
 };
 
 static const struct bt_verb bt_verbs[] = {
-        {"set-pin", {"bluetooth set-pin", CTL_CMD_BT_SET_PIN, 1, 1}},
+        {"set-pin", {"bluetooth set-pin", CTL_CMD_BT_SET_PIN, 0, 1}},
         {"bind-key", {"bluetooth bind-key", CTL_CMD_BT_BIND_KEY, 0, 0}},
         {"new-bind-key", {"bluetooth new-bind-key", CTL_CMD_BT_NEW_BIND_KEY, 0, 0}},
         {"encryption", {"bluetooth encryption", CTL_CMD_BT_ENCRYPTION, 1, 1}},
@@ -95,7 +95,7 @@ static const char *const verb_usage[] = {
         [CTL_CMD_SET] = "set NAME=VALUE...",
         [CTL_CMD_SET_SOC] = "set-soc PCT",
         [CTL_CMD_IDENTIFY] = "identify N",
-        [CTL_CMD_BT_SET_PIN] = "bluetooth set-pin PIN",
+        [CTL_CMD_BT_SET_PIN] = "bluetooth set-pin [PIN]",
         [CTL_CMD_BT_ENCRYPTION] = "bluetooth encryption on|off",
         [CTL_CMD_BT_FORGET] = "bluetooth forget ADDRESS",
 };
@@ -213,6 +213,10 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 		return 0;
 	}
 	case CTL_CMD_BT_SET_PIN:
+		if (a->n_operands == 0) {
+			a->pin_from_stdin = true;
+			return 0;
+		}
 		/* the PIN, right or wrong, is a secret: never echoed */
 		if (ctl_parse_pin(a->operands[0]) < 0) {
 			snprintf(err, errlen, "%s: the PIN must be exactly %d digits 0-9", v->word,

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CTL_SETTING_NAME_MAX 64
 #define CTL_MAX_BATTERY      50
@@ -64,6 +65,7 @@ struct ctl_args {
 	double soc_pct;
 	/* bluetooth set-pin; kept out of `operands` so that no message echoes it */
 	char pin[CTL_PIN_LEN + 1];
+	bool pin_from_stdin; /* set-pin without PIN: read it from standard input */
 	bool encrypt;                            /* bluetooth encryption on|off */
 	char bt_address[CTL_BT_ADDRESS_LEN + 1]; /* bluetooth forget, upper case */
 	/* get: the setting names (pointers into argv); set: the raw words */
@@ -95,6 +97,13 @@ int ctl_parse_percent(const char *s, double *pct);
 
 /* A pairing PIN: exactly CTL_PIN_LEN ASCII digits. 0 or -EINVAL. */
 int ctl_parse_pin(const char *s);
+
+/* Reads one line from in and checks it with ctl_parse_pin(); the line end
+ * (\n or \r\n) may be missing at the end of the input. When in is a
+ * terminal, prints a prompt on prompt (unless NULL) and turns echo off
+ * meanwhile. 0 with the PIN in pin; -EINVAL for a malformed or too long line,
+ * -ENODATA for no line at all, -EIO for a read error. */
+int ctl_read_pin(FILE *in, FILE *prompt, char pin[CTL_PIN_LEN + 1]);
 
 /* A Bluetooth address AA:BB:CC:DD:EE:FF (hex digits of either case),
  * written to out in upper case. 0 or -EINVAL. */

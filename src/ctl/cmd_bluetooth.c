@@ -117,9 +117,30 @@ int ctl_cmd_bluetooth(struct ctl *c)
 int ctl_cmd_bt_set_pin(struct ctl *c)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
-	int r = sd_bus_call_method(c->bus, CTL_BUS_NAME, CTL_BLUETOOTH_PATH, CTL_BLUETOOTH_IFACE,
-	                           "SetPin", &e, NULL, "s", c->args->pin);
+	char pin[CTL_PIN_LEN + 1];
+	int r;
 
+	memcpy(pin, c->args->pin, sizeof(pin));
+	if (c->args->pin_from_stdin) {
+		r = ctl_read_pin(stdin, stderr, pin);
+		if (r == -EINVAL || r == -ENODATA) {
+			/* the line, right or wrong, is a secret: never echoed */
+			if (r == -ENODATA)
+				fprintf(stderr, "smallbmsctl: %s: no PIN on standard input\n", c->what);
+			else
+				fprintf(stderr, "smallbmsctl: %s: the PIN must be exactly %d digits 0-9\n",
+				        c->what, CTL_PIN_LEN);
+			return CTL_EXIT_USAGE;
+		}
+		if (r < 0) {
+			fprintf(stderr, "smallbmsctl: %s: cannot read the PIN: %s\n", c->what,
+			        strerror(-r));
+			return CTL_EXIT_FAILED;
+		}
+	}
+	r = sd_bus_call_method(c->bus, CTL_BUS_NAME, CTL_BLUETOOTH_PATH, CTL_BLUETOOTH_IFACE,
+	                       "SetPin", &e, NULL, "s", pin);
+	explicit_bzero(pin, sizeof(pin));
 	if (r < 0)
 		return fail_bt(c, r, &e);
 	return CTL_EXIT_OK;

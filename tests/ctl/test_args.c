@@ -166,6 +166,13 @@ static void test_bluetooth(void **state)
 	ctl_args_done(&a);
 	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "987654"), 0);
 	assert_string_equal(a.pin, "987654");
+	assert_false(a.pin_from_stdin);
+	ctl_args_done(&a);
+	/* without an operand the PIN comes from standard input */
+	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_BT_SET_PIN);
+	assert_true(a.pin_from_stdin);
+	assert_string_equal(a.pin, "");
 	ctl_args_done(&a);
 	assert_int_equal(PARSE(&a, err, "bluetooth", "encryption", "off"), 0);
 	assert_false(a.encrypt);
@@ -209,7 +216,6 @@ static void test_bluetooth_bad(void **state)
 	BAD("unknown sub-command", "bluetooth", "status");
 	BAD("no arguments", "bluetooth", "bind-key", "x");
 	BAD("no arguments", "bluetooth", "new-bind-key", "x");
-	BAD("usage", "bluetooth", "set-pin");
 	BAD("usage", "bluetooth", "set-pin", "123456", "123456");
 	BAD("6 digits", "bluetooth", "set-pin", "12345");
 	BAD("6 digits", "bluetooth", "set-pin", "1234567");
@@ -238,7 +244,7 @@ static void test_bluetooth_bad(void **state)
 	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "98765x"), -EINVAL);
 	assert_null(strstr(err, "98765"));
 	ctl_args_done(&a);
-	assert_non_null(strstr(ctl_usage_text, "bluetooth set-pin PIN"));
+	assert_non_null(strstr(ctl_usage_text, "bluetooth set-pin [PIN]"));
 	assert_non_null(strstr(ctl_usage_text, "bluetooth forget ADDRESS"));
 }
 

@@ -64,16 +64,21 @@ class World:
         self.fake = FakeBluez(self.bus, MAC)
         self.fake.start()
 
-    def ctl(self, *args, user=None, timeout=30):
-        """smallbmsctl --address <bus> ARGS while the fake's loop turns:
-        (exit status, stdout, stderr)."""
+    def ctl(self, *args, user=None, timeout=30, stdin=None):
+        """smallbmsctl --address <bus> ARGS while the fake's loop turns, with
+        the text stdin (or nothing) on its standard input: (exit status,
+        stdout, stderr)."""
         argv = [CTL, "--address", self.rig.address] + list(args)
         if user:
             argv = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + argv
         out_path = os.path.join(self.rig.dir, "ctl.out")
         err_path = os.path.join(self.rig.dir, "ctl.err")
-        with open(out_path, "w") as out, open(err_path, "w") as err:
-            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        in_path = os.path.join(self.rig.dir, "ctl.in")
+        with open(in_path, "w") as f:
+            f.write(stdin or "")
+        with open(out_path, "w") as out, open(err_path, "w") as err, open(in_path) as inp:
+            p = subprocess.Popen(argv, stdin=inp if stdin is not None else subprocess.DEVNULL,
+                                 stdout=out, stderr=err)
             if not pump(lambda: p.poll() is not None, timeout):
                 p.kill()
                 p.wait(5)
@@ -87,6 +92,12 @@ class World:
     def ctl_ok(self, *args):
         rc, out, err = self.ctl(*args)
         check(rc == 0, "smallbmsctl %s: exit %d: %s" % (" ".join(args), rc, err.strip()))
+        return out, err
+
+    def ctl_ok_stdin(self, text, *args):
+        rc, out, err = self.ctl(*args, stdin=text)
+        check(rc == 0, "smallbmsctl %s < %r: exit %d: %s" % (" ".join(args), text, rc,
+                                                             err.strip()))
         return out, err
 
     def ctl_json(self, *args):
@@ -178,6 +189,37 @@ def set_pin(w):
     check(NEW_PIN not in out, "the PIN is printed:\n%s" % out)
 
 
+def set_pin_stdin(w):
+    """set-pin without an operand reads the PIN from standard input (so it
+    is never in the process list); a bad or missing line there is exit 2,
+    is not echoed and leaves the PIN as it was."""
+    f = w.fake
+    for text, why in (("13579\n", "exactly 6 digits"), ("1357911\n", "exactly 6 digits"),
+                      ("", "no PIN on standard input")):
+        rc, _, err = w.ctl("bluetooth", "set-pin", stdin=text)
+        check(rc == 2, "set-pin < %r: exit %d" % (text, rc))
+        check(err.startswith("smallbmsctl: bluetooth set-pin: ") and why in err,
+              "set-pin < %r: message %r" % (text, err))
+        check(text.strip() == "" or text.strip() not in err, "the line is echoed: %r" % err)
+    probes = []
+    try:
+        probes.append(f.add_device("AA:BB:CC:00:00:1A", "probe1"))
+        check(f.pair(probes[-1], NEW_PIN), "the PIN changed after a refused line on stdin")
+        w.ctl_ok_stdin("135792\r\n", "bluetooth", "set-pin")
+        probes.append(f.add_device("AA:BB:CC:00:00:1B", "probe2"))
+        check(not f.pair(probes[-1], NEW_PIN), "the old PIN still pairs after set-pin < stdin")
+        check(f.pair(probes[-1], "135792"), "the PIN read from stdin does not pair")
+        # back to the PIN the later checks expect; no line end at all
+        w.ctl_ok_stdin(NEW_PIN, "bluetooth", "set-pin")
+        probes.append(f.add_device("AA:BB:CC:00:00:1C", "probe3"))
+        check(f.pair(probes[-1], NEW_PIN), "set-pin < %r without a line end" % NEW_PIN)
+    finally:
+        for p in probes:
+            f.remove_device(p)
+    check(pump(lambda: len(w.bonded()) == 2, 5), "BondedDevices %r after the probes left"
+          % w.bonded())
+
+
 def bind_key(w):
     """bind-key prints GetBindKey; the hint goes to standard error."""
     key = str(w.bt1().GetBindKey())
@@ -261,7 +303,8 @@ def permission(w):
     check(w.fake.pair(c, NEW_PIN), "the PIN changed after a refused set-pin")
 
 
-CHECKS = [state, bad_pin, set_pin, bind_key, new_bind_key, encryption, forget, permission]
+CHECKS = [state, bad_pin, set_pin, set_pin_stdin, bind_key, new_bind_key, encryption, forget,
+          permission]
 
 
 def wait_started(w, timeout=90):
