@@ -219,8 +219,7 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 		}
 		/* the PIN, right or wrong, is a secret: never echoed */
 		if (ctl_parse_pin(a->operands[0]) < 0) {
-			snprintf(err, errlen, "%s: the PIN must be exactly %d digits 0-9", v->word,
-			         CTL_PIN_LEN);
+			snprintf(err, errlen, "%s: " CTL_PIN_REFUSAL, v->word);
 			return -EINVAL;
 		}
 		memcpy(a->pin, a->operands[0], CTL_PIN_LEN + 1);

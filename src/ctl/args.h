@@ -14,6 +14,9 @@
 #define CTL_SETTING_NAME_MAX 64
 #define CTL_MAX_BATTERY      50
 #define CTL_PIN_LEN          6  /* the Bluetooth pairing passkey: 6 digits */
+/* What a malformed PIN gets (the PIN itself is never echoed). */
+#define CTL_PIN_REFUSAL "the PIN must be exactly 6 digits 0-9"
+_Static_assert(CTL_PIN_LEN == 6, "CTL_PIN_REFUSAL names the PIN length");
 #define CTL_BT_ADDRESS_LEN   17 /* AA:BB:CC:DD:EE:FF */
 
 enum ctl_cmd {

@@ -128,8 +128,7 @@ int ctl_cmd_bt_set_pin(struct ctl *c)
 			if (r == -ENODATA)
 				fprintf(stderr, "smallbmsctl: %s: no PIN on standard input\n", c->what);
 			else
-				fprintf(stderr, "smallbmsctl: %s: the PIN must be exactly %d digits 0-9\n",
-				        c->what, CTL_PIN_LEN);
+				fprintf(stderr, "smallbmsctl: %s: " CTL_PIN_REFUSAL "\n", c->what);
 			return CTL_EXIT_USAGE;
 		}
 		if (r < 0) {
