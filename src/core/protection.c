@@ -9,6 +9,7 @@
 #include "core/protection.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct bank_view {
 	bool fw_flag;
 	struct qv hard_uv, hard_ov;
 	uint64_t next_stale_us;
+	uint64_t fresh_mask; /* fresh on real data */
 };
 
 enum tri {
@@ -76,7 +78,31 @@ static void flag_at(struct qv *q, int b)
 		        .known = true, .set = true, .value = 1, .battery = (int16_t)b, .index = -1};
 }
 
-static void view_bank(struct bank_view *v, uint64_t now_us, const struct protection_input *in)
+/* The staleness window after a resume (protection.md section 11). */
+static bool in_window(const struct protection *p, uint64_t now_us)
+{
+	return p && p->start == PROT_START_RESUMED && now_us < p->resume_until_us;
+}
+
+static bool window_covers(const struct protection *p, uint64_t now_us, unsigned b)
+{
+	return in_window(p, now_us) && b < p->resume_n && ((p->resume_mask >> b) & 1u);
+}
+
+/* Before the bus is enumerated: is every battery of the saved bank covered? */
+static bool window_covers_bank(const struct protection *p, uint64_t now_us)
+{
+	uint64_t all;
+
+	if (!in_window(p, now_us) || p->resume_n == 0)
+		return false;
+	all = p->resume_n >= 64 ? UINT64_MAX : (UINT64_C(1) << p->resume_n) - 1;
+	return (p->resume_mask & all) == all;
+}
+
+/* p may be NULL (no window); now_us is then only used for staleness. */
+static void view_bank(struct bank_view *v, const struct protection *p, uint64_t now_us,
+                      const struct protection_input *in)
 {
 	unsigned n = in->n_batteries;
 
@@ -92,8 +118,13 @@ static void view_bank(struct bank_view *v, uint64_t now_us, const struct protect
 	                        .next_stale_us = UINT64_MAX};
 	v->hard_uv.known = v->hard_ov.known = true;
 	v->all_fresh = in->enumerated && n > 0 && !in->chain_open && !in->enum_failed;
-	/* A bank without a single battery is unknown data, never a healthy bank. */
-	v->any_stale = v->any_unknown = n == 0;
+	/* A bank without a single battery is unknown data, never a healthy bank;
+	 * just after a resume it is not stale if every battery was fresh. */
+	v->any_unknown = n == 0;
+	v->any_stale = n == 0 && !window_covers_bank(p, now_us);
+	v->fresh_mask = 0;
+	if (in_window(p, now_us))
+		v->next_stale_us = p->resume_until_us;
 
 	for (unsigned b = 0; b < n; b++) {
 		const struct protection_battery *bat = &in->bat[b];
@@ -103,15 +134,19 @@ static void view_bank(struct bank_view *v, uint64_t now_us, const struct protect
 		        bat->n_temps < PROTECTION_MAX_TEMPS ? bat->n_temps : PROTECTION_MAX_TEMPS;
 		bool timed_out =
 		        !bat->has_status || elapsed(now_us, bat->last_status_us, PROT_STALE_US);
-		bool stale = timed_out || bat->count_mismatch || bat->fault || in->chain_open ||
-		             in->enum_failed;
+		/* Fresh at the save, not heard since the resume: not stale, unknown. */
+		bool covered = timed_out && window_covers(p, now_us, b);
+		bool stale = (timed_out && !covered) || bat->count_mismatch || bat->fault ||
+		             in->chain_open || in->enum_failed;
 
 		if (bat->has_status && !timed_out)
 			v->next_stale_us =
 			        min_u64(v->next_stale_us, bat->last_status_us + PROT_STALE_US);
-		if (stale || bat->stale_exempt) {
+		if (stale || covered || bat->stale_exempt) {
 			v->any_unknown = true;
 			v->all_fresh = false;
+		} else {
+			v->fresh_mask |= UINT64_C(1) << b;
 		}
 		if (stale && !bat->stale_exempt && !v->any_stale) {
 			v->any_stale = true;
@@ -274,7 +309,8 @@ static bool release_condition(const struct protection *p, const struct bank_view
 {
 	if (floor_disabled(p, r))
 		return true;
-	if ((r->flags & PROT_F_BATTERY_DATA) && v->any_unknown)
+	/* Section 0: nothing closes on unknown data, whatever the rule reads. */
+	if (v->any_unknown)
 		return false;
 	if ((r->flags & PROT_F_RELEASE_TRIP_CLEAR) && trip != TRI_FALSE)
 		return false;
@@ -301,14 +337,16 @@ static uint64_t hold_us(const struct protection *p, const struct protection_rule
 	return h;
 }
 
+/* starting: the instance has not run on complete fresh data yet; such a
+ * trip is the restart's, never counted as chatter (section 11). */
 static void trip_rule(struct protection_rule_state *st, const struct protection_rule *r,
-                      uint64_t now_us, const struct protection_input *in)
+                      uint64_t now_us, const struct protection_input *in, bool starting)
 {
 	st->phase = PROT_PH_TRIPPED;
 	st->tripped_since_us = now_us;
 	st->release_running = false;
 	st->sync_count_at_trip = in->soc_sync_count;
-	if (!(r->flags & PROT_F_CHATTER))
+	if (!(r->flags & PROT_F_CHATTER) || starting)
 		return;
 	/* Sliding window: the transitions kept that are younger than 600 s. */
 	unsigned recent = 0;
@@ -334,6 +372,7 @@ static void release_rule(struct protection_rule_state *st)
 	}
 	st->phase = PROT_PH_CLEAR;
 	st->release_running = false;
+	st->lead_wait = false;
 }
 
 static void set_reading(struct protection_rule_state *st, const struct protection_rule *r,
@@ -347,10 +386,24 @@ static void set_reading(struct protection_rule_state *st, const struct protectio
 
 /* Pass one: every rule's countdown, trips that need no lead, and releases.
  * Returns through waiting[] the lead rules whose delay is complete. */
+/* Rev 3: has a manual SoC set or a floor change happened since the last
+ * step (rather than a discharge)? */
+static bool soc_moved(const struct protection *p, const struct protection_input *in)
+{
+	return p->soc_seen && (in->soc_sync_count != p->soc_seen_sync_count ||
+	                       p->settings.discharge_floor_pct != p->soc_seen_floor_pct);
+}
+
+static bool waits_for_lead(const struct protection_rule *r, const struct protection_rule_state *st)
+{
+	return (r->flags & PROT_F_LEAD) || st->lead_wait;
+}
+
 static void pass_one(struct protection *p, uint64_t now_us, const struct bank_view *v,
-                     const struct protection_input *in, bool first, bool waiting[])
+                     const struct protection_input *in, bool first, bool starting, bool waiting[])
 {
 	const struct protection_rule *rules = protection_rules();
+	bool moved = soc_moved(p, in);
 
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		const struct protection_rule *r = &rules[i];
@@ -359,8 +412,10 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		enum tri trip;
 
 		waiting[i] = false;
+		/* Cold start: the rules wait for the first complete data set,
+		 * keeping what a saved record restored (nothing seen yet). */
 		if (p->start == PROT_START_COLD && !(r->flags & PROT_F_ALWAYS) && !first) {
-			st->phase = PROT_PH_CLEAR;
+			st->release_running = false;
 			continue;
 		}
 		trip = trip_condition(p, v, in, r, &q);
@@ -379,26 +434,28 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		}
 		if (trip == TRI_FALSE || (trip == TRI_UNKNOWN && st->phase == PROT_PH_CLEAR)) {
 			st->phase = PROT_PH_CLEAR;
+			st->lead_wait = false;
 			continue;
 		}
 		if (st->phase == PROT_PH_CLEAR) {
 			st->phase = PROT_PH_PENDING;
 			st->trip_start_us = now_us;
+			st->lead_wait = (r->flags & PROT_F_LEAD_ON_SET) && moved;
 			if ((r->flags & PROT_F_START_FROM_INPUT) && in->fw_failed_since_us < now_us)
 				st->trip_start_us = in->fw_failed_since_us;
 		}
 		if (trip == TRI_TRUE)
 			set_reading(st, r, q);
 		if (first && trip == TRI_TRUE) {
-			trip_rule(st, r, now_us, in);
+			trip_rule(st, r, now_us, in, starting);
 			continue;
 		}
 		if (!elapsed(now_us, st->trip_start_us, delay_us(p, r)))
 			continue;
-		if (r->flags & PROT_F_LEAD)
+		if (waits_for_lead(r, st))
 			waiting[i] = true;
 		else
-			trip_rule(st, r, now_us, in);
+			trip_rule(st, r, now_us, in, starting);
 	}
 }
 
@@ -428,7 +485,7 @@ static bool prealarm_cause(const struct protection *p, unsigned i)
 	const struct protection_rule *r = &protection_rules()[i];
 	uint8_t ph = p->rule[i].phase;
 
-	if (r->flags & (PROT_F_LEAD | PROT_F_WARNS))
+	if ((r->flags & PROT_F_WARNS) || waits_for_lead(r, &p->rule[i]))
 		return ph != PROT_PH_CLEAR;
 	return (r->target & PROT_T_PREALARM) && ph == PROT_PH_TRIPPED;
 }
@@ -606,22 +663,23 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	};
 	bool waiting[PROT_RULE_COUNT];
 	struct bank_view v;
-	bool first = false, lead, atd_open, atd, atc, save, fall;
+	bool first = false, starting = p->start != PROT_START_RUNNING;
+	bool lead, atd_open, atd, atc, save, fall;
 
-	view_bank(&v, now_us, in);
+	view_bank(&v, p, now_us, in);
 	remote_step(&p->remote, now_us, &rin);
 	if (p->start != PROT_START_RUNNING && v.all_fresh) {
 		first = p->start == PROT_START_COLD;
 		p->start = PROT_START_RUNNING;
 	}
 
-	pass_one(p, now_us, &v, in, first, waiting);
+	pass_one(p, now_us, &v, in, first, starting, waiting);
 	update_drain(p, now_us);
 	lead = update_prealarm(p, now_us);
 	atd_open = holds(p, PROT_T_ATD);
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (waiting[i] && (lead || atd_open))
-			trip_rule(&p->rule[i], &rules[i], now_us, in);
+			trip_rule(&p->rule[i], &rules[i], now_us, in, starting);
 	update_drain(p, now_us);
 	update_poweroff(p, now_us, in);
 
@@ -638,6 +696,12 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	fall = save && !p->bank_low;
 	if (in->bank_mv_valid)
 		p->bank_low = save;
+	p->fresh_mask = v.fresh_mask;
+	p->fresh_n = in->n_batteries < PROTECTION_MAX_BATTERIES ? in->n_batteries
+	                                                        : PROTECTION_MAX_BATTERIES;
+	p->soc_seen = true;
+	p->soc_seen_sync_count = in->soc_sync_count;
+	p->soc_seen_floor_pct = p->settings.discharge_floor_pct;
 
 	if (!out)
 		return;
@@ -670,7 +734,7 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 	if (!p || !in || !out)
 		return -EINVAL;
 	/* Only the cell minimum is used: it does not depend on the time. */
-	view_bank(&v, 0, in);
+	view_bank(&v, NULL, 0, in);
 	if ((out->codes & blocking) || !v.min_cell.known ||
 	    v.min_cell.value < p->settings.prealarm_mv)
 		return -EBUSY;
@@ -735,4 +799,40 @@ int protection_set_settings(struct protection *p, const struct protection_settin
 const struct protection_settings *protection_get_settings(const struct protection *p)
 {
 	return &p->settings;
+}
+
+int protection_code_text(const struct protection_output *out, enum bms_code code, char *buf,
+                         size_t len)
+{
+	const struct protection_rule *rules = protection_rules();
+	const char *last = NULL;
+	size_t pos;
+	int n;
+
+	if (!out || !buf || len == 0 || !bms_code_valid((int)code))
+		return -EINVAL;
+	if (!(out->codes & BMS_CODE_BIT(code)))
+		return -ENOENT;
+	if (code != BMS_W3) {
+		n = snprintf(buf, len, "%s", bms_code_summary(code));
+		return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
+	}
+	/* Section 5: "chattering: <rule>", each latched rule once (the stale
+	 * rules of ATD and ATC share a name). */
+	n = snprintf(buf, len, "chattering:");
+	if (n < 0 || (size_t)n >= len)
+		return -ENOBUFS;
+	pos = (size_t)n;
+	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
+		if (!(out->latched_rules & (UINT32_C(1) << i)))
+			continue;
+		if (last && strcmp(last, rules[i].name) == 0)
+			continue;
+		n = snprintf(buf + pos, len - pos, "%s %s", last ? "," : "", rules[i].name);
+		if (n < 0 || (size_t)n >= len - pos)
+			return -ENOBUFS;
+		pos += (size_t)n;
+		last = rules[i].name;
+	}
+	return 0;
 }

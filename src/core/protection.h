@@ -133,6 +133,7 @@ struct protection_rule_state {
 	uint8_t phase; /* enum protection_phase */
 	bool latched;
 	bool release_running;
+	bool lead_wait;    /* PROT_F_LEAD_ON_SET: this trip waits for the lead */
 	uint8_t n_chatter; /* recent clear-to-tripped transitions kept (< PROT_CHATTER_COUNT) */
 	uint64_t trip_start_us;
 	uint64_t tripped_since_us;
@@ -165,7 +166,23 @@ struct protection {
 	bool bank_low;
 	uint64_t atd_since_us, atc_since_us, prealarm_change_us;
 	uint64_t next_deadline_us;
+	/* Batteries fresh on real data at the last step (bit = index), saved
+	 * for the next instance's staleness window. */
+	uint64_t fresh_mask;
+	uint8_t fresh_n;
+	/* After a resume: the saved fresh batteries count as not stale until
+	 * resume_until_us (protection.md section 11). */
+	uint64_t resume_mask;
+	uint8_t resume_n;
+	uint64_t resume_until_us;
+	/* What the last step saw, to tell a manual set or a floor change from a
+	 * discharge (PROT_F_LEAD_ON_SET). */
+	bool soc_seen;
+	uint32_t soc_seen_sync_count;
+	int32_t soc_seen_floor_pct;
 };
+
+_Static_assert(PROTECTION_MAX_BATTERIES <= 64, "fresh_mask is a uint64_t mask of batteries");
 
 /* settings must be valid (protection_settings_validate); -ERANGE otherwise.
  * remote_debounce_ms < 0 selects the default 200 ms. */
@@ -196,4 +213,15 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8_t *buf,
                               size_t cap);
 int protection_persist_check(const uint8_t *buf, size_t len);
-int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len);
+/* adopted: this instance took over the previous instance's output lines
+ * (the fd store); it resumes. Otherwise it is a cold start with the saved
+ * states, latches and countdowns restored (protection.md section 4). */
+int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len,
+                             bool adopted);
+
+/* The text of an active code for the journal, D-Bus and the phone: its
+ * summary (protection.md section 8); for W3 "chattering: <rule>[, <rule>]"
+ * with every latched rule (section 5). -ENOENT when the code is not active
+ * in out, -ENOBUFS when buf is too short (nothing useful written). */
+int protection_code_text(const struct protection_output *out, enum bms_code code, char *buf,
+                         size_t len);

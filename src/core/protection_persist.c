@@ -12,12 +12,17 @@
 #include "core/le_codec.h"
 
 #define PERSIST_MAGIC   0x52504253u /* "SBPR" little-endian */
-#define PERSIST_VERSION 1
+#define PERSIST_VERSION 2
 #define NO_TIME         UINT64_MAX
 
-#define HEADER_SIZE  4 + 1 + 1 + 1 + 1 + 5 * 8
-#define RULE_SIZE    1 + 1 + 1 + 5 * 8 + 4 + 4 + 2 + 2
-#define PERSIST_SIZE (HEADER_SIZE + PROT_RULE_COUNT * (RULE_SIZE))
+/* Version 1 (up to rev 2 of protection.md) is read too, so that the upgrade
+ * that brings version 2 is still a restart without a load drop. Version 2
+ * adds a rule flag (R_LEAD) and a tail: the batteries fresh at the save. */
+#define HEADER_SIZE     4 + 1 + 1 + 1 + 1 + 5 * 8
+#define RULE_SIZE       1 + 1 + 1 + 5 * 8 + 4 + 4 + 2 + 2
+#define TAIL_SIZE       1 + 8
+#define PERSIST_V1_SIZE (HEADER_SIZE + PROT_RULE_COUNT * (RULE_SIZE))
+#define PERSIST_SIZE    (PERSIST_V1_SIZE + TAIL_SIZE)
 
 _Static_assert(PERSIST_SIZE <= PROTECTION_PERSIST_MAX, "persisted state too large");
 
@@ -30,7 +35,9 @@ enum {
 	G_ALL = (1u << 5) - 1,
 	R_LATCHED = 1u << 0,
 	R_RELEASE = 1u << 1,
-	R_ALL = (1u << 2) - 1,
+	R_LEAD = 1u << 2, /* version 2 */
+	R_ALL_V1 = (1u << 2) - 1,
+	R_ALL = (1u << 3) - 1,
 };
 
 static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t t)
@@ -71,7 +78,8 @@ int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8
 	put_age(&w, now_us, true, p->atc_since_us);
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		const struct protection_rule_state *st = &p->rule[i];
-		uint8_t f = (st->latched ? R_LATCHED : 0) | (st->release_running ? R_RELEASE : 0);
+		uint8_t f = (st->latched ? R_LATCHED : 0) | (st->release_running ? R_RELEASE : 0) |
+		            (st->lead_wait ? R_LEAD : 0);
 
 		le_put_u8(&w, st->phase);
 		le_put_u8(&w, f);
@@ -86,18 +94,26 @@ int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8
 		le_put_u16(&w, (uint16_t)st->reading.battery);
 		le_put_u16(&w, (uint16_t)st->reading.index);
 	}
+	le_put_u8(&w, p->fresh_n);
+	le_put_u64(&w, p->fresh_mask);
 	return (int)w.len;
 }
 
 int protection_persist_check(const uint8_t *buf, size_t len)
 {
 	struct le_reader r = {.p = buf, .len = len};
-	uint8_t start, g;
+	uint8_t start, g, version, r_all;
 
-	if (!buf || len != PERSIST_SIZE)
+	if (!buf || (len != PERSIST_SIZE && len != PERSIST_V1_SIZE))
 		return -EBADMSG;
-	if (le_get_u32(&r) != PERSIST_MAGIC || le_get_u8(&r) != PERSIST_VERSION ||
-	    le_get_u8(&r) != PROT_RULE_COUNT)
+	if (le_get_u32(&r) != PERSIST_MAGIC)
+		return -EBADMSG;
+	version = le_get_u8(&r);
+	if (!(version == PERSIST_VERSION && len == PERSIST_SIZE) &&
+	    !(version == 1 && len == PERSIST_V1_SIZE))
+		return -EBADMSG;
+	r_all = version == 1 ? R_ALL_V1 : R_ALL;
+	if (le_get_u8(&r) != PROT_RULE_COUNT)
 		return -EBADMSG;
 	start = le_get_u8(&r);
 	g = le_get_u8(&r);
@@ -108,7 +124,7 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 		uint8_t phase = le_get_u8(&r), f = le_get_u8(&r), n = le_get_u8(&r);
 		int16_t bat, idx;
 
-		if (phase > PROT_PH_TRIPPED || (f & ~R_ALL) || n > PROT_CHATTER_COUNT - 1)
+		if (phase > PROT_PH_TRIPPED || (f & ~r_all) || n > PROT_CHATTER_COUNT - 1)
 			return -ERANGE;
 		le_skip(&r, 5 * 8 + 4 + 4);
 		bat = (int16_t)le_get_u16(&r);
@@ -117,10 +133,18 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 		    idx >= PROTECTION_MAX_CELLS)
 			return -ERANGE;
 	}
+	if (version == PERSIST_VERSION) {
+		uint8_t fresh_n = le_get_u8(&r);
+		uint64_t mask = le_get_u64(&r);
+
+		if (fresh_n > PROTECTION_MAX_BATTERIES || (fresh_n < 64 && (mask >> fresh_n) != 0))
+			return -ERANGE;
+	}
 	return 0;
 }
 
-int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len)
+int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len,
+                             bool adopted)
 {
 	const struct protection_rule *rules = protection_rules();
 	struct le_reader r = {.p = buf, .len = len};
@@ -136,8 +160,12 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 	n = *p;
 	le_skip(&r, 4 + 1 + 1);
 	n.start = le_get_u8(&r);
-	/* A restart never skips the wait for fresh data on ATC. */
-	if (n.start == PROT_START_RUNNING)
+	/* A restart never skips the wait for fresh data on ATC; only an
+	 * instance that adopted the lines resumes, any other start is a cold
+	 * start with the saved states (protection.md section 4). */
+	if (!adopted)
+		n.start = PROT_START_COLD;
+	else if (n.start == PROT_START_RUNNING)
 		n.start = PROT_START_RESUMED;
 	g = le_get_u8(&r);
 	if (g & G_REMOTE_KNOWN)
@@ -157,7 +185,9 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 		st->phase = le_get_u8(&r);
 		f = le_get_u8(&r);
 		st->latched = f & R_LATCHED;
-		st->release_running = f & R_RELEASE;
+		/* A release hold is seen again on this instance's fresh data. */
+		st->release_running = false;
+		st->lead_wait = f & R_LEAD;
 		st->n_chatter = le_get_u8(&r);
 		st->trip_start_us = from_age(now_us, le_get_u64(&r));
 		st->tripped_since_us = from_age(now_us, le_get_u64(&r));
@@ -170,9 +200,20 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 		st->reading.index = (int16_t)le_get_u16(&r);
 		st->reading.unit = protection_quantity_unit(rules[i].trip_q);
 	}
-	/* ATD keeps its saved state; ATC is held by the start-up rule. */
-	n.atd_closed = true;
-	n.atc_closed = true;
+	n.resume_n = 0;
+	n.resume_mask = 0;
+	if (len == PERSIST_SIZE) {
+		n.resume_n = le_get_u8(&r);
+		n.resume_mask = le_get_u64(&r);
+	}
+	n.resume_until_us = now_us + PROT_STALE_US;
+	n.fresh_n = 0;
+	n.fresh_mask = 0;
+	n.soc_seen = false;
+	/* Resumed: ATD keeps its saved state; ATC is held by the start-up rule.
+	 * Cold start: both are held by the start-up rules. */
+	n.atd_closed = n.start != PROT_START_COLD;
+	n.atc_closed = n.start != PROT_START_COLD;
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		if (n.rule[i].phase != PROT_PH_TRIPPED)
 			continue;

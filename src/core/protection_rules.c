@@ -34,11 +34,11 @@
  * - Anti-chatter applies to A1, A2 (level and hard flag), A3 (cell level and
  *   hard flag), A4, A6, A7, W9 and the stale rules; not to the bank
  *   over-voltage backstop, remote off, W1/W2/W5/E3/E5/E6/E7/W7.
- * - "Nothing closes on unknown data": the releases of rules that read
- *   battery data (cells, temperatures, hard flags, staleness, W2) are false
- *   while any battery is stale or exempt from staleness (firmware update
- *   window). Releases of rules on other inputs (remote, SoC, ADC, update
- *   state, installer acceptance) follow their own inputs.
+ * - "Nothing closes on unknown data" (section 0, rev 3): every release is
+ *   false while any battery is stale, exempt from staleness (firmware
+ *   update window) or only covered by the staleness window after a resume,
+ *   also of the rules on other inputs (remote, SoC, ADC, update state,
+ *   installer acceptance). A release hold starts on fresh data.
  * - An unknown quantity (no valid ADC reading, no temperature sensor, SoC
  *   unknown) neither starts nor breaks a countdown: a running countdown
  *   continues and may complete, as with a stale battery's last values; a
@@ -65,13 +65,34 @@
  *   has been unreadable for 5 s.
  * - Low-SoC alarm release: any synchronisation or manual set since the trip,
  *   then SoC >= floor + 2 % points (the two need not coincide).
+ * - Low-SoC alarm trip (rev 3): it waits for the pre-alarm lead when its
+ *   condition becomes true at a step where the synchronisation count or
+ *   the floor setting changed since the previous step (a manual set, a
+ *   floor change); otherwise (discharge) it opens ATD at once. While it
+ *   waits it is a cause of the pre-alarm, as the lead rules are.
  * - Remote terminal: the first readable reading decides its state without
  *   debounce (outputs are held by the cold start then); a restart restores
  *   the saved state, so a restart never turns the loads off for 200 ms. The
  *   debounce is a configuration value (default 200 ms), not a setting of
  *   section 6.
- * - Restart: countdowns resume from their saved ages; the time the daemon
- *   was down does not count (as the brief's "restore as now - age").
+ * - Restart: trip countdowns resume from their saved ages; the time the
+ *   daemon was down does not count (as the brief's "restore as now - age").
+ *   Release holds do not resume: the time the daemon was down is unknown
+ *   data, so a hold starts again on the new instance's fresh data
+ *   (section 11: the release must be seen on fresh data).
+ * - Start-up (rev 3): only an instance that adopted the output lines
+ *   resumes; any other start is a cold start with the saved rule states,
+ *   latches and countdowns restored, frozen until the first complete fresh
+ *   data set, then evaluated (a saved trip still needs its own release).
+ * - Staleness window after a resume: the batteries fresh (on real data) at
+ *   the last save count as not stale for 3 s after the resume, by their
+ *   index on the bus; before the bus is enumerated the bank is not stale
+ *   only when every battery of the saved bank was fresh. A battery only
+ *   covered by the window is unknown data (no release, ATC stays open) and
+ *   is saved as not fresh, so that restarts in a row do not stretch it.
+ * - Anti-chatter never counts a trip made while the instance is starting
+ *   (cold start or resume, up to and including the step of its first
+ *   complete fresh data set): a restart is never chatter (section 11).
  * - No ordering rule beyond section 6 is enforced: critical UV level may
  *   exceed the UV trip level (2.70 V vs 2.60 V), and W9 and A4 release
  *   bands may overlap with a 10 degC hysteresis (ATC then stays open until
@@ -89,108 +110,231 @@
 
 /* clang-format off */
 static const struct protection_rule rules[PROT_RULE_COUNT] = {
-	[PROT_R_STARTUP_ATD] = {PROT_R_STARTUP_ATD, NC, "start-up", ATD,
-		PROT_Q_COLD_START, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_ALWAYS | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_STARTUP_ATC] = {PROT_R_STARTUP_ATC, NC, "start-up", ATC,
-		PROT_Q_NOT_RESUMED, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_ALWAYS | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_REMOTE_OFF] = {PROT_R_REMOTE_OFF, NC, "remote off", ATD | ATC,
-		PROT_Q_REMOTE_OFF, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_ALWAYS | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_UV] = {PROT_R_UV, BMS_A1, "cell under-voltage", ATD,
-		PROT_Q_MIN_CELL, PROT_CMP_LT, PROT_L_UV_TRIP, PROT_TM_UV,
-		PROT_Q_MIN_CELL, PROT_CMP_GE, PROT_L_UV_RELEASE, PROT_TM_UV_HOLD,
-		PROT_F_LEAD | PROT_F_CHATTER | PROT_F_BATTERY_DATA | PROT_F_DRAIN},
-	[PROT_R_CRIT_UV] = {PROT_R_CRIT_UV, BMS_A2, "critical under-voltage", ATD,
-		PROT_Q_MIN_CELL, PROT_CMP_LT, PROT_L_CRIT_UV, PROT_TM_CRIT_UV,
-		PROT_Q_MIN_CELL, PROT_CMP_GE, PROT_L_UV_RELEASE, PROT_TM_UV_HOLD,
-		PROT_F_CHATTER | PROT_F_BATTERY_DATA | PROT_F_DRAIN},
-	[PROT_R_HARD_UV] = {PROT_R_HARD_UV, BMS_A2, "hard under-voltage flag", ATD,
-		PROT_Q_HARD_UV, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_MIN_CELL, PROT_CMP_GE, PROT_L_UV_RELEASE, PROT_TM_UV_HOLD,
-		PROT_F_CHATTER | PROT_F_BATTERY_DATA | PROT_F_DRAIN | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_LOW_SOC] = {PROT_R_LOW_SOC, BMS_A5, "low SoC", ATD,
-		PROT_Q_SOC, PROT_CMP_LE, PROT_L_SOC_FLOOR, PROT_TM_ZERO,
-		PROT_Q_SOC, PROT_CMP_GE, PROT_L_SOC_FLOOR_RELEASE, PROT_TM_ZERO,
-		PROT_F_NEEDS_SYNC | PROT_F_DRAIN},
-	[PROT_R_DIS_HOT] = {PROT_R_DIS_HOT, BMS_A6, "too hot to discharge", ATD,
-		PROT_Q_MAX_TEMP, PROT_CMP_GT, PROT_L_DIS_HIGH, PROT_TM_TEMP,
-		PROT_Q_MAX_TEMP, PROT_CMP_LE, PROT_L_DIS_HIGH_RELEASE, PROT_TM_60S,
-		PROT_F_LEAD | PROT_F_CHATTER | PROT_F_BATTERY_DATA},
-	[PROT_R_DIS_COLD] = {PROT_R_DIS_COLD, BMS_A7, "too cold to discharge", ATD,
-		PROT_Q_MIN_TEMP, PROT_CMP_LT, PROT_L_DIS_LOW, PROT_TM_TEMP,
-		PROT_Q_MIN_TEMP, PROT_CMP_GE, PROT_L_DIS_LOW_RELEASE, PROT_TM_60S,
-		PROT_F_LEAD | PROT_F_CHATTER | PROT_F_BATTERY_DATA},
-	[PROT_R_STALE_ATD] = {PROT_R_STALE_ATD, BMS_E1, "battery data stale", ATD,
-		PROT_Q_STALE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_5S,
-		PROT_F_LEAD | PROT_F_CHATTER | PROT_F_CHATTER_NOHOLD | PROT_F_BATTERY_DATA |
-		PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_CHANGED_ATD] = {PROT_R_CHANGED_ATD, BMS_E3, "bank changed", ATD,
-		PROT_Q_BANK_CHANGED, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_LEAD | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_FW_FAILED] = {PROT_R_FW_FAILED, BMS_E5, "firmware update failed", ATD,
-		PROT_Q_FW_FAILED, PROT_CMP_SET, PROT_L_NONE, PROT_TM_120S,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_START_FROM_INPUT | PROT_F_WARNS | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_OV] = {PROT_R_OV, BMS_A3, "cell over-voltage", ATC,
-		PROT_Q_MAX_CELL, PROT_CMP_GT, PROT_L_OV_TRIP, PROT_TM_OV,
-		PROT_Q_MAX_CELL, PROT_CMP_LE, PROT_L_OV_RELEASE, PROT_TM_OV_HOLD,
-		PROT_F_CHATTER | PROT_F_BATTERY_DATA},
-	[PROT_R_HARD_OV] = {PROT_R_HARD_OV, BMS_A3, "hard over-voltage flag", ATC,
-		PROT_Q_HARD_OV, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_MAX_CELL, PROT_CMP_LE, PROT_L_OV_RELEASE, PROT_TM_OV_HOLD,
-		PROT_F_CHATTER | PROT_F_BATTERY_DATA | PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_BANK_OV] = {PROT_R_BANK_OV, BMS_A3, "bank over-voltage", ATC,
-		PROT_Q_BANK_MV, PROT_CMP_GT, PROT_L_BANK_OV_TRIP, PROT_TM_2S,
-		PROT_Q_BANK_MV, PROT_CMP_LE, PROT_L_BANK_OV_RELEASE, PROT_TM_OV_HOLD,
-		0},
-	[PROT_R_CHG_COLD] = {PROT_R_CHG_COLD, BMS_W9, "too cold to charge", ATC,
-		PROT_Q_MIN_TEMP, PROT_CMP_LT, PROT_L_CHG_LOW, PROT_TM_TEMP,
-		PROT_Q_MIN_TEMP, PROT_CMP_GE, PROT_L_CHG_LOW_RELEASE, PROT_TM_30S,
-		PROT_F_CHATTER | PROT_F_BATTERY_DATA},
-	[PROT_R_CHG_HOT] = {PROT_R_CHG_HOT, BMS_A4, "too hot to charge", ATC,
-		PROT_Q_MAX_TEMP, PROT_CMP_GT, PROT_L_CHG_HIGH, PROT_TM_TEMP,
-		PROT_Q_MAX_TEMP, PROT_CMP_LE, PROT_L_CHG_HIGH_RELEASE, PROT_TM_30S,
-		PROT_F_CHATTER | PROT_F_BATTERY_DATA},
-	[PROT_R_STALE_ATC] = {PROT_R_STALE_ATC, BMS_E1, "battery data stale", ATC,
-		PROT_Q_STALE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_5S,
-		PROT_F_CHATTER | PROT_F_CHATTER_NOHOLD | PROT_F_BATTERY_DATA |
-		PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_CHANGED_ATC] = {PROT_R_CHANGED_ATC, BMS_E3, "bank changed", ATC,
-		PROT_Q_BANK_CHANGED, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_TOPOLOGY] = {PROT_R_TOPOLOGY, BMS_E6, "bank topology inconsistent", ATC,
-		PROT_Q_TOPOLOGY, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_FW_RUNNING] = {PROT_R_FW_RUNNING, BMS_W7, "firmware update running", ATC,
-		PROT_Q_FW_RUNNING, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_PREALARM] = {PROT_R_PREALARM, BMS_W2, "cell under-voltage pre-alarm", PRE,
-		PROT_Q_MIN_CELL, PROT_CMP_LT, PROT_L_PREALARM, PROT_TM_2S,
-		PROT_Q_MIN_CELL, PROT_CMP_GE, PROT_L_PREALARM_RELEASE, PROT_TM_30S,
-		PROT_F_BATTERY_DATA},
-	[PROT_R_LOW_SOC_WARN] = {PROT_R_LOW_SOC_WARN, BMS_W1, "low SoC warning", PRE,
-		PROT_Q_SOC, PROT_CMP_LE, PROT_L_SOC_WARN, PROT_TM_ZERO,
-		PROT_Q_SOC, PROT_CMP_GE, PROT_L_SOC_WARN_RELEASE, PROT_TM_ZERO,
-		0},
-	[PROT_R_READBACK] = {PROT_R_READBACK, BMS_E7, "output read-back mismatch", PRE,
-		PROT_Q_READBACK_BAD, PROT_CMP_SET, PROT_L_NONE, PROT_TM_1S,
-		PROT_Q_NONE, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		PROT_F_RELEASE_TRIP_CLEAR},
-	[PROT_R_BANK_RANGE] = {PROT_R_BANK_RANGE, BMS_W5, "bank voltage out of range", WARN,
-		PROT_Q_BANK_RANGE_BAD, PROT_CMP_SET, PROT_L_NONE, PROT_TM_5S,
-		PROT_Q_BANK_RANGE_OK, PROT_CMP_SET, PROT_L_NONE, PROT_TM_ZERO,
-		0},
+	[PROT_R_STARTUP_ATD] = {
+		.id = PROT_R_STARTUP_ATD, .code = NC, .name = "start-up",
+		.target = ATD,
+		.trip_q = PROT_Q_COLD_START, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_ALWAYS | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_STARTUP_ATC] = {
+		.id = PROT_R_STARTUP_ATC, .code = NC, .name = "start-up",
+		.target = ATC,
+		.trip_q = PROT_Q_NOT_RESUMED, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_ALWAYS | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_REMOTE_OFF] = {
+		.id = PROT_R_REMOTE_OFF, .code = NC, .name = "remote off",
+		.target = ATD | ATC,
+		.trip_q = PROT_Q_REMOTE_OFF, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_ALWAYS | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_UV] = {
+		.id = PROT_R_UV, .code = BMS_A1, .name = "cell under-voltage",
+		.target = ATD,
+		.trip_q = PROT_Q_MIN_CELL, .trip_cmp = PROT_CMP_LT, .trip_level = PROT_L_UV_TRIP,
+		.delay = PROT_TM_UV,
+		.release_q = PROT_Q_MIN_CELL, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_UV_RELEASE,
+		.hold = PROT_TM_UV_HOLD,
+		.flags = PROT_F_LEAD | PROT_F_CHATTER | PROT_F_DRAIN,
+	},
+	[PROT_R_CRIT_UV] = {
+		.id = PROT_R_CRIT_UV, .code = BMS_A2, .name = "critical under-voltage",
+		.target = ATD,
+		.trip_q = PROT_Q_MIN_CELL, .trip_cmp = PROT_CMP_LT, .trip_level = PROT_L_CRIT_UV,
+		.delay = PROT_TM_CRIT_UV,
+		.release_q = PROT_Q_MIN_CELL, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_UV_RELEASE,
+		.hold = PROT_TM_UV_HOLD,
+		.flags = PROT_F_CHATTER | PROT_F_DRAIN,
+	},
+	[PROT_R_HARD_UV] = {
+		.id = PROT_R_HARD_UV, .code = BMS_A2, .name = "hard under-voltage flag",
+		.target = ATD,
+		.trip_q = PROT_Q_HARD_UV, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_MIN_CELL, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_UV_RELEASE,
+		.hold = PROT_TM_UV_HOLD,
+		.flags = PROT_F_CHATTER | PROT_F_DRAIN | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_LOW_SOC] = {
+		.id = PROT_R_LOW_SOC, .code = BMS_A5, .name = "low SoC",
+		.target = ATD,
+		.trip_q = PROT_Q_SOC, .trip_cmp = PROT_CMP_LE, .trip_level = PROT_L_SOC_FLOOR,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_SOC, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_SOC_FLOOR_RELEASE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_NEEDS_SYNC | PROT_F_DRAIN | PROT_F_LEAD_ON_SET,
+	},
+	[PROT_R_DIS_HOT] = {
+		.id = PROT_R_DIS_HOT, .code = BMS_A6, .name = "too hot to discharge",
+		.target = ATD,
+		.trip_q = PROT_Q_MAX_TEMP, .trip_cmp = PROT_CMP_GT, .trip_level = PROT_L_DIS_HIGH,
+		.delay = PROT_TM_TEMP,
+		.release_q = PROT_Q_MAX_TEMP, .release_cmp = PROT_CMP_LE, .release_level = PROT_L_DIS_HIGH_RELEASE,
+		.hold = PROT_TM_60S,
+		.flags = PROT_F_LEAD | PROT_F_CHATTER,
+	},
+	[PROT_R_DIS_COLD] = {
+		.id = PROT_R_DIS_COLD, .code = BMS_A7, .name = "too cold to discharge",
+		.target = ATD,
+		.trip_q = PROT_Q_MIN_TEMP, .trip_cmp = PROT_CMP_LT, .trip_level = PROT_L_DIS_LOW,
+		.delay = PROT_TM_TEMP,
+		.release_q = PROT_Q_MIN_TEMP, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_DIS_LOW_RELEASE,
+		.hold = PROT_TM_60S,
+		.flags = PROT_F_LEAD | PROT_F_CHATTER,
+	},
+	[PROT_R_STALE_ATD] = {
+		.id = PROT_R_STALE_ATD, .code = BMS_E1, .name = "battery data stale",
+		.target = ATD,
+		.trip_q = PROT_Q_STALE, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_5S,
+		.flags = PROT_F_LEAD | PROT_F_CHATTER | PROT_F_CHATTER_NOHOLD | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_CHANGED_ATD] = {
+		.id = PROT_R_CHANGED_ATD, .code = BMS_E3, .name = "bank changed",
+		.target = ATD,
+		.trip_q = PROT_Q_BANK_CHANGED, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_LEAD | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_FW_FAILED] = {
+		.id = PROT_R_FW_FAILED, .code = BMS_E5, .name = "firmware update failed",
+		.target = ATD,
+		.trip_q = PROT_Q_FW_FAILED, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_120S,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_START_FROM_INPUT | PROT_F_WARNS | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_OV] = {
+		.id = PROT_R_OV, .code = BMS_A3, .name = "cell over-voltage",
+		.target = ATC,
+		.trip_q = PROT_Q_MAX_CELL, .trip_cmp = PROT_CMP_GT, .trip_level = PROT_L_OV_TRIP,
+		.delay = PROT_TM_OV,
+		.release_q = PROT_Q_MAX_CELL, .release_cmp = PROT_CMP_LE, .release_level = PROT_L_OV_RELEASE,
+		.hold = PROT_TM_OV_HOLD,
+		.flags = PROT_F_CHATTER,
+	},
+	[PROT_R_HARD_OV] = {
+		.id = PROT_R_HARD_OV, .code = BMS_A3, .name = "hard over-voltage flag",
+		.target = ATC,
+		.trip_q = PROT_Q_HARD_OV, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_MAX_CELL, .release_cmp = PROT_CMP_LE, .release_level = PROT_L_OV_RELEASE,
+		.hold = PROT_TM_OV_HOLD,
+		.flags = PROT_F_CHATTER | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_BANK_OV] = {
+		.id = PROT_R_BANK_OV, .code = BMS_A3, .name = "bank over-voltage",
+		.target = ATC,
+		.trip_q = PROT_Q_BANK_MV, .trip_cmp = PROT_CMP_GT, .trip_level = PROT_L_BANK_OV_TRIP,
+		.delay = PROT_TM_2S,
+		.release_q = PROT_Q_BANK_MV, .release_cmp = PROT_CMP_LE, .release_level = PROT_L_BANK_OV_RELEASE,
+		.hold = PROT_TM_OV_HOLD,
+		.flags = 0,
+	},
+	[PROT_R_CHG_COLD] = {
+		.id = PROT_R_CHG_COLD, .code = BMS_W9, .name = "too cold to charge",
+		.target = ATC,
+		.trip_q = PROT_Q_MIN_TEMP, .trip_cmp = PROT_CMP_LT, .trip_level = PROT_L_CHG_LOW,
+		.delay = PROT_TM_TEMP,
+		.release_q = PROT_Q_MIN_TEMP, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_CHG_LOW_RELEASE,
+		.hold = PROT_TM_30S,
+		.flags = PROT_F_CHATTER,
+	},
+	[PROT_R_CHG_HOT] = {
+		.id = PROT_R_CHG_HOT, .code = BMS_A4, .name = "too hot to charge",
+		.target = ATC,
+		.trip_q = PROT_Q_MAX_TEMP, .trip_cmp = PROT_CMP_GT, .trip_level = PROT_L_CHG_HIGH,
+		.delay = PROT_TM_TEMP,
+		.release_q = PROT_Q_MAX_TEMP, .release_cmp = PROT_CMP_LE, .release_level = PROT_L_CHG_HIGH_RELEASE,
+		.hold = PROT_TM_30S,
+		.flags = PROT_F_CHATTER,
+	},
+	[PROT_R_STALE_ATC] = {
+		.id = PROT_R_STALE_ATC, .code = BMS_E1, .name = "battery data stale",
+		.target = ATC,
+		.trip_q = PROT_Q_STALE, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_5S,
+		.flags = PROT_F_CHATTER | PROT_F_CHATTER_NOHOLD | PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_CHANGED_ATC] = {
+		.id = PROT_R_CHANGED_ATC, .code = BMS_E3, .name = "bank changed",
+		.target = ATC,
+		.trip_q = PROT_Q_BANK_CHANGED, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_TOPOLOGY] = {
+		.id = PROT_R_TOPOLOGY, .code = BMS_E6, .name = "bank topology inconsistent",
+		.target = ATC,
+		.trip_q = PROT_Q_TOPOLOGY, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_FW_RUNNING] = {
+		.id = PROT_R_FW_RUNNING, .code = BMS_W7, .name = "firmware update running",
+		.target = ATC,
+		.trip_q = PROT_Q_FW_RUNNING, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_PREALARM] = {
+		.id = PROT_R_PREALARM, .code = BMS_W2, .name = "cell under-voltage pre-alarm",
+		.target = PRE,
+		.trip_q = PROT_Q_MIN_CELL, .trip_cmp = PROT_CMP_LT, .trip_level = PROT_L_PREALARM,
+		.delay = PROT_TM_2S,
+		.release_q = PROT_Q_MIN_CELL, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_PREALARM_RELEASE,
+		.hold = PROT_TM_30S,
+		.flags = 0,
+	},
+	[PROT_R_LOW_SOC_WARN] = {
+		.id = PROT_R_LOW_SOC_WARN, .code = BMS_W1, .name = "low SoC warning",
+		.target = PRE,
+		.trip_q = PROT_Q_SOC, .trip_cmp = PROT_CMP_LE, .trip_level = PROT_L_SOC_WARN,
+		.delay = PROT_TM_ZERO,
+		.release_q = PROT_Q_SOC, .release_cmp = PROT_CMP_GE, .release_level = PROT_L_SOC_WARN_RELEASE,
+		.hold = PROT_TM_ZERO,
+		.flags = 0,
+	},
+	[PROT_R_READBACK] = {
+		.id = PROT_R_READBACK, .code = BMS_E7, .name = "output read-back mismatch",
+		.target = PRE,
+		.trip_q = PROT_Q_READBACK_BAD, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_1S,
+		.release_q = PROT_Q_NONE, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = PROT_F_RELEASE_TRIP_CLEAR,
+	},
+	[PROT_R_BANK_RANGE] = {
+		.id = PROT_R_BANK_RANGE, .code = BMS_W5, .name = "bank voltage out of range",
+		.target = WARN,
+		.trip_q = PROT_Q_BANK_RANGE_BAD, .trip_cmp = PROT_CMP_SET, .trip_level = PROT_L_NONE,
+		.delay = PROT_TM_5S,
+		.release_q = PROT_Q_BANK_RANGE_OK, .release_cmp = PROT_CMP_SET, .release_level = PROT_L_NONE,
+		.hold = PROT_TM_ZERO,
+		.flags = 0,
+	},
 };
 /* clang-format on */
 

@@ -129,7 +129,7 @@ enum protection_rule_flag {
 	PROT_F_CHATTER = 1u << 1,            /* anti-chatter applies */
 	PROT_F_CHATTER_NOHOLD = 1u << 2,     /* latch warns W3 but keeps the normal hold (stale) */
 	PROT_F_RELEASE_TRIP_CLEAR = 1u << 3, /* release also needs the trip condition false */
-	PROT_F_BATTERY_DATA = 1u << 4,       /* releases need every battery's data known */
+	PROT_F_LEAD_ON_SET = 1u << 4,        /* A5: lead if a manual set or a new floor trips it */
 	PROT_F_NEEDS_SYNC = 1u << 5,         /* release needs a SoC sync or manual set since trip */
 	PROT_F_DRAIN = 1u << 6,              /* A1/A2/A5: drain guard and low-power shutdown */
 	PROT_F_START_FROM_INPUT = 1u << 7,   /* countdown starts at the input's fw_failed_since */

@@ -57,13 +57,19 @@ static void log_output_change(struct daemon *d, const struct protection_output *
 	}
 }
 
-static void log_code_changes(struct daemon *d, uint32_t before, uint32_t now_codes)
+/* A code that became active, or W3 with another rule latched. */
+static void log_code_changes(struct daemon *d, uint32_t before, uint32_t latched_before,
+                             const struct protection_output *o)
 {
+	uint32_t now_codes = o->codes;
+
 	for (unsigned c = 0; c < BMS_CODE_COUNT; c++) {
 		uint32_t bit = BMS_CODE_BIT(c);
-		char ev[32];
+		bool relatched = c == BMS_W3 && (now_codes & bit) && (before & bit) &&
+		                 (o->latched_rules & ~latched_before);
+		char ev[32], text[256];
 
-		if ((before & bit) == (now_codes & bit))
+		if ((before & bit) == (now_codes & bit) && !relatched)
 			continue;
 		if (now_codes & bit) {
 			enum bms_code_class cls = bms_code_class(c);
@@ -72,9 +78,12 @@ static void log_code_changes(struct daemon *d, uint32_t before, uint32_t now_cod
 			         : cls == BMS_CLASS_ALARM ? "alarm"
 			                                  : "warning",
 			         bms_code_name(c));
+			/* W3 names the chattering rules (protection.md section 5). */
+			if (protection_code_text(o, (enum bms_code)c, text, sizeof(text)) < 0)
+				snprintf(text, sizeof(text), "%s", bms_code_summary(c));
 			events_log(&d->ev, cls == BMS_CLASS_ERROR ? EV_ERROR_CODE : EV_CODE,
 			           cls == BMS_CLASS_WARNING ? LOG_WARNING : LOG_ERR, ev, "%s",
-			           bms_code_summary(c));
+			           text);
 		} else {
 			snprintf(ev, sizeof(ev), "cleared %s", bms_code_name(c));
 			events_log(&d->ev, EV_CODE, LOG_NOTICE, ev, "%s", bms_code_summary(c));
@@ -180,6 +189,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	struct protection_output o;
 	bool first = !d->have_pout;
 	uint32_t old_codes = d->have_pout ? d->pout.codes : 0;
+	uint32_t old_latched = d->have_pout ? d->pout.latched_rules : 0;
 	int64_t wall_s = (int64_t)time(NULL);
 
 	feed_bank(d, now);
@@ -201,7 +211,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	if (changed)
 		log_output_change(d, &o, d->pout.atd_closed, d->pout.atc_closed,
 		                  d->pout.prealarm_active, first);
-	log_code_changes(d, old_codes, o.codes);
+	log_code_changes(d, old_codes, old_latched, &o);
 	d->pout = o;
 	d->have_pout = true;
 	d->dirty = true;
@@ -333,6 +343,25 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup ---- */
 
+/* The saved rule states (protection.md sections 4 and 11), once the outputs
+ * are taken: only an instance that adopted the previous instance's lines
+ * resumes; any other start is a cold start with the saved states. */
+static void daemon_resume_rules(struct daemon *d, uint64_t now)
+{
+	int r;
+
+	if (d->rec.prot_len == 0)
+		return;
+	r = protection_persist_apply(&d->prot, now, d->rec.prot, d->rec.prot_len, d->adopted);
+	if (r < 0)
+		events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
+		           "saved rule states not resumed: %s; cold start", strerror(-r));
+	else if (!d->adopted)
+		events_log(&d->ev, EV_STATE, LOG_NOTICE, "state",
+		           "output lines not kept from a previous instance: cold start with the "
+		           "saved rule states (both outputs open until every battery is fresh)");
+}
+
 int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct events *ev)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -375,12 +404,6 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 		return r;
 	}
 	uint64_t now = now_us(d);
-	if (d->rec.prot_len > 0) {
-		r = protection_persist_apply(&d->prot, now, d->rec.prot, d->rec.prot_len);
-		if (r < 0)
-			events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
-			           "saved rule states not resumed: %s; cold start", strerror(-r));
-	}
 	persist_saved(&d->cad, now); /* the first periodic save a minute from now */
 
 	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
@@ -412,6 +435,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	/* The outputs are taken at once, all inactive (safe), and driven only
 	 * after the first protection step decides. */
 	daemon_outputs_open(d, now);
+	daemon_resume_rules(d, now);
 	daemon_dbus_poll(d, now);
 	*ret = d;
 	return 0;

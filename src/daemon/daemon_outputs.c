@@ -42,6 +42,7 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 		d->adopt_fd = -1;
 		if (r >= 0) {
 			d->out_stored = true;
+			d->adopted = true;
 			events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "outputs",
 			           "resumed the GPIO line request kept across the restart");
 			return;

@@ -43,6 +43,7 @@ struct daemon {
 	struct outputs *out;
 	int adopt_fd;    /* a stored line request handed back by systemd, or -1 */
 	bool out_stored; /* our line request is in systemd's fd store */
+	bool adopted;    /* the request was the previous instance's (resume) */
 	uint64_t out_retry_us;
 	uint64_t out_check_us; /* next read-back of the driven lines */
 	bool out_reported, out_error_reported;

@@ -278,10 +278,16 @@ static int append_codes(sd_bus_message *m, const struct svc_snapshot *s)
 	uint32_t codes = s->have_protection ? s->prot.codes : 0;
 	int r = sd_bus_message_open_container(m, 'a', "(yss)");
 
-	for (unsigned c = 0; r >= 0 && c < BMS_CODE_COUNT; c++)
-		if (codes & BMS_CODE_BIT(c))
-			r = sd_bus_message_append(m, "(yss)", (uint8_t)c, bms_code_name(c),
-			                          bms_code_summary(c));
+	for (unsigned c = 0; r >= 0 && c < BMS_CODE_COUNT; c++) {
+		char text[256];
+
+		if (!(codes & BMS_CODE_BIT(c)))
+			continue;
+		/* W3 names the chattering rules (protection.md section 5). */
+		if (protection_code_text(&s->prot, (enum bms_code)c, text, sizeof(text)) < 0)
+			snprintf(text, sizeof(text), "%s", bms_code_summary(c));
+		r = sd_bus_message_append(m, "(yss)", (uint8_t)c, bms_code_name(c), text);
+	}
 	if (r < 0)
 		return r;
 	return sd_bus_message_close_container(m);
@@ -310,7 +316,9 @@ static bool equal(const void *pa, const void *pb, unsigned id)
 
 	if (id == P_CODES)
 		return (a->have_protection ? a->prot.codes : 0) ==
-		       (b->have_protection ? b->prot.codes : 0);
+		               (b->have_protection ? b->prot.codes : 0) &&
+		       (a->have_protection ? a->prot.latched_rules : 0) ==
+		               (b->have_protection ? b->prot.latched_rules : 0);
 	const struct protection_output_report *ra = report_of(a, id), *rb = report_of(b, id);
 	if (a->have_protection != b->have_protection ||
 	    output_closed(a, id) != output_closed(b, id))

@@ -11,6 +11,7 @@
 
 #define HEADER     48
 #define RULE_BYTES 55
+#define TAIL_BYTES 9
 
 static int encode(const struct fx *f, uint8_t *buf)
 {
@@ -25,7 +26,7 @@ static int encode(const struct fx *f, uint8_t *buf)
 static void restart(struct fx *f, const uint8_t *buf, int n, uint64_t now)
 {
 	protection_init(&f->p, &f->s, -1);
-	assert_int_equal(protection_persist_apply(&f->p, now, buf, (size_t)n), 0);
+	assert_int_equal(protection_persist_apply(&f->p, now, buf, (size_t)n, true), 0);
 	assert_int_equal(protection_next_deadline_us(&f->p), now);
 	f->now = now;
 }
@@ -91,12 +92,14 @@ static void restart_keeps_an_open_atd_and_countdowns(void **state)
 	assert_false(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
 	fx_step_at(&f, t1 + MS_US(1100));
 	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
-	/* The UV release hold: 30 s after t1 + 0.1 s (cells >= 3200 mV). */
-	fx_run_to(&f, t1 + MS_US(30100) - 1, MS_US(500));
+	/* The UV release hold does not resume (rev 3, section 11: the release
+	 * is seen again on fresh data): 30 s after the first step of the new
+	 * instance, t1 + 0.5 s, not 30 s after t1. */
+	fx_run_to(&f, t1 + MS_US(30500) - 1, MS_US(500));
 	assert_false(f.out.atd_closed);
-	fx_step_at(&f, t1 + MS_US(30100));
+	fx_step_at(&f, t1 + MS_US(30500));
 	assert_true(f.out.atd_closed);
-	/* Without the restart, 0.1 s earlier. */
+	/* Without the restart, at t1 + 30 s. */
 	fx_run_to(&ref, t1 + S_US(30), MS_US(500));
 	assert_true(ref.out.atd_closed);
 }
@@ -132,10 +135,10 @@ static void encode_needs_room(void **state)
 	(void)state;
 	fx_start(&f, 1);
 	n = encode(&f, buf);
-	assert_int_equal(n, HEADER + PROT_RULE_COUNT * RULE_BYTES);
+	assert_int_equal(n, HEADER + PROT_RULE_COUNT * RULE_BYTES + TAIL_BYTES);
 	assert_int_equal(protection_persist_encode(&f.p, f.now, buf, (size_t)n - 1), -ENOBUFS);
 	assert_int_equal(protection_persist_encode(&f.p, f.now, NULL, 10), -EINVAL);
-	assert_int_equal(protection_persist_apply(NULL, 0, buf, (size_t)n), -EINVAL);
+	assert_int_equal(protection_persist_apply(NULL, 0, buf, (size_t)n, true), -EINVAL);
 	/* Little-endian magic first. */
 	assert_memory_equal(buf, "SBPR", 4);
 }
@@ -149,7 +152,7 @@ static void expect_refused(const uint8_t *blob, size_t len, int err)
 	fx_step_at(&f, f.now + 1);
 	before = f.p;
 	assert_int_equal(protection_persist_check(blob, len), err);
-	assert_int_equal(protection_persist_apply(&f.p, f.now, blob, len), err);
+	assert_int_equal(protection_persist_apply(&f.p, f.now, blob, len, true), err);
 	assert_memory_equal(&f.p, &before, sizeof(before));
 }
 
@@ -169,7 +172,7 @@ static void corrupted_blobs(void **state)
 	bad[0] ^= 1; /* magic */
 	expect_refused(bad, (size_t)n, -EBADMSG);
 	memcpy(bad, buf, (size_t)n);
-	bad[4] = 2; /* version */
+	bad[4] = 3; /* version */
 	expect_refused(bad, (size_t)n, -EBADMSG);
 	memcpy(bad, buf, (size_t)n);
 	bad[5] = PROT_RULE_COUNT + 1;
@@ -187,7 +190,7 @@ static void corrupted_blobs(void **state)
 		bad[o] = 3; /* rule phase */
 		expect_refused(bad, (size_t)n, -ERANGE);
 		memcpy(bad, buf, (size_t)n);
-		bad[o + 1] = 4; /* rule flags */
+		bad[o + 1] = 8; /* rule flags */
 		expect_refused(bad, (size_t)n, -ERANGE);
 		memcpy(bad, buf, (size_t)n);
 		bad[o + 2] = PROT_CHATTER_COUNT; /* chatter count */
@@ -199,6 +202,20 @@ static void corrupted_blobs(void **state)
 		bad[o + 53] = PROTECTION_MAX_CELLS; /* cell index */
 		expect_refused(bad, (size_t)n, -ERANGE);
 	}
+	/* Version 2's tail: the batteries fresh at the save. */
+	memcpy(bad, buf, (size_t)n);
+	bad[n - TAIL_BYTES] = PROTECTION_MAX_BATTERIES + 1;
+	expect_refused(bad, (size_t)n, -ERANGE);
+	memcpy(bad, buf, (size_t)n);
+	bad[n - TAIL_BYTES] = 1;
+	bad[n - 8] = 2; /* battery 1 fresh in a bank of 1 */
+	expect_refused(bad, (size_t)n, -ERANGE);
+	/* A version 1 record has no tail; a version 1 header on a version 2
+	 * record and the other way round are refused. */
+	memcpy(bad, buf, (size_t)n);
+	bad[4] = 1;
+	expect_refused(bad, (size_t)n, -EBADMSG);
+	expect_refused(buf, (size_t)n - TAIL_BYTES, -EBADMSG);
 }
 
 /* Any single corrupted byte: accepted whole or refused with nothing changed. */
@@ -220,7 +237,7 @@ static void byte_flips_never_half_apply(void **state)
 
 		memcpy(bad, buf, (size_t)n);
 		bad[i] ^= 0xA5;
-		r = protection_persist_apply(&g.p, g.now, bad, (size_t)n);
+		r = protection_persist_apply(&g.p, g.now, bad, (size_t)n, true);
 		assert_true(r == 0 || r == -EBADMSG || r == -ERANGE);
 		assert_int_equal(r, protection_persist_check(bad, (size_t)n));
 		if (r < 0)

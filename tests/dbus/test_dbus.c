@@ -1369,6 +1369,16 @@ static void changed_at_once(void **state)
 	r = update_at(t, T0 + 2000, "/org/smallbms");
 	assert_non_null(r);
 	assert_string_equal(r->names, ",Codes,RedLed,");
+	/* W3's text names the latched rules: another latched rule is a change */
+	s->prot.codes |= BMS_CODE_BIT(BMS_W3);
+	s->prot.latched_rules = UINT32_C(1) << PROT_R_OV;
+	r = update_at(t, T0 + 2100, "/org/smallbms");
+	assert_non_null(r);
+	assert_string_equal(r->names, ",Codes,");
+	s->prot.latched_rules |= UINT32_C(1) << PROT_R_CHG_HOT;
+	r = update_at(t, T0 + 2200, "/org/smallbms");
+	assert_non_null(r);
+	assert_string_equal(r->names, ",Codes,");
 	s->remote_on = false;
 	s->bus.chain_open = true;
 	s->topo_err = BANK_ERR_NO_FIT;
