@@ -7,254 +7,19 @@
  * of protection_rules.c.
  */
 #include "core/protection.h"
+#include "core/protection_internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/codes.h"
-
-/* One measured quantity: a value with where it was read, or a flag. */
-struct qv {
-	bool known;
-	bool set; /* flag quantities */
-	int32_t value;
-	int16_t battery, index;
-};
-
-struct bank_view {
-	struct qv min_cell, max_cell, min_temp, max_temp;
-	bool any_stale;    /* stale and not exempt: the stale rules */
-	int16_t stale_bat; /* first such battery */
-	bool any_unknown;  /* stale or exempt: no release on battery data */
-	bool all_fresh;    /* enumerated bank, every battery fresh */
-	bool any_fault;
-	bool fw_flag;
-	struct qv hard_uv, hard_ov;
-	uint64_t next_stale_us;
-	uint64_t fresh_mask; /* fresh on real data */
-};
 
 enum tri {
 	TRI_FALSE,
 	TRI_TRUE,
 	TRI_UNKNOWN,
 };
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-static bool elapsed(uint64_t now_us, uint64_t since_us, uint64_t span_us)
-{
-	return now_us >= since_us && now_us - since_us >= span_us;
-}
-
-static struct qv qv_none(void)
-{
-	return (struct qv){.battery = -1, .index = -1};
-}
-
-static void take_min(struct qv *q, int32_t v, int b, int i)
-{
-	if (!q->known || v < q->value)
-		*q = (struct qv){
-		        .known = true, .value = v, .battery = (int16_t)b, .index = (int16_t)i};
-}
-
-static void take_max(struct qv *q, int32_t v, int b, int i)
-{
-	if (!q->known || v > q->value)
-		*q = (struct qv){
-		        .known = true, .value = v, .battery = (int16_t)b, .index = (int16_t)i};
-}
-
-static void flag_at(struct qv *q, int b)
-{
-	if (!q->set)
-		*q = (struct qv){
-		        .known = true, .set = true, .value = 1, .battery = (int16_t)b, .index = -1};
-}
-
-/* The staleness window after a resume (protection.md section 11). */
-static bool in_window(const struct protection *p, uint64_t now_us)
-{
-	return p && p->start == PROT_START_RESUMED && now_us < p->resume_until_us;
-}
-
-static bool window_covers(const struct protection *p, uint64_t now_us, unsigned b)
-{
-	return in_window(p, now_us) && b < p->resume_n && ((p->resume_mask >> b) & 1u);
-}
-
-/* Before the bus is enumerated: is every battery of the saved bank covered? */
-static bool window_covers_bank(const struct protection *p, uint64_t now_us)
-{
-	uint64_t all;
-
-	if (!in_window(p, now_us) || p->resume_n == 0)
-		return false;
-	all = p->resume_n >= 64 ? UINT64_MAX : (UINT64_C(1) << p->resume_n) - 1;
-	return (p->resume_mask & all) == all;
-}
-
-/* p may be NULL (no window); now_us is then only used for staleness. */
-static void view_bank(struct bank_view *v, const struct protection *p, uint64_t now_us,
-                      const struct protection_input *in)
-{
-	unsigned n = in->n_batteries;
-
-	if (n > PROTECTION_MAX_BATTERIES)
-		n = PROTECTION_MAX_BATTERIES;
-	*v = (struct bank_view){.min_cell = qv_none(),
-	                        .max_cell = qv_none(),
-	                        .min_temp = qv_none(),
-	                        .max_temp = qv_none(),
-	                        .hard_uv = qv_none(),
-	                        .hard_ov = qv_none(),
-	                        .stale_bat = -1,
-	                        .next_stale_us = UINT64_MAX};
-	v->hard_uv.known = v->hard_ov.known = true;
-	v->all_fresh = in->enumerated && n > 0 && !in->chain_open && !in->enum_failed;
-	/* A bank without a single battery is unknown data, never a healthy bank;
-	 * just after a resume it is not stale if every battery was fresh. */
-	v->any_unknown = n == 0;
-	v->any_stale = n == 0 && !window_covers_bank(p, now_us);
-	v->fresh_mask = 0;
-	if (in_window(p, now_us))
-		v->next_stale_us = p->resume_until_us;
-
-	for (unsigned b = 0; b < n; b++) {
-		const struct protection_battery *bat = &in->bat[b];
-		unsigned nc =
-		        bat->n_cells < PROTECTION_MAX_CELLS ? bat->n_cells : PROTECTION_MAX_CELLS;
-		unsigned nt =
-		        bat->n_temps < PROTECTION_MAX_TEMPS ? bat->n_temps : PROTECTION_MAX_TEMPS;
-		bool timed_out =
-		        !bat->has_status || elapsed(now_us, bat->last_status_us, PROT_STALE_US);
-		/* Fresh at the save, not heard since the resume: not stale, unknown. */
-		bool covered = timed_out && window_covers(p, now_us, b);
-		bool stale = (timed_out && !covered) || bat->count_mismatch || bat->fault ||
-		             in->chain_open || in->enum_failed;
-
-		if (bat->has_status && !timed_out)
-			v->next_stale_us =
-			        min_u64(v->next_stale_us, bat->last_status_us + PROT_STALE_US);
-		if (stale || covered || bat->stale_exempt) {
-			v->any_unknown = true;
-			v->all_fresh = false;
-		} else {
-			v->fresh_mask |= UINT64_C(1) << b;
-		}
-		if (stale && !bat->stale_exempt && !v->any_stale) {
-			v->any_stale = true;
-			v->stale_bat = (int16_t)b;
-		}
-		v->any_fault |= bat->fault;
-		v->fw_flag |= bat->fw_update;
-		if (bat->hard_uv)
-			flag_at(&v->hard_uv, (int)b);
-		if (bat->hard_ov)
-			flag_at(&v->hard_ov, (int)b);
-		/* A battery that never reported has no values to count. */
-		if (!bat->has_status)
-			continue;
-		for (unsigned c = 0; c < nc; c++) {
-			if (bat->cell_mv[c] == PROTECTION_CELL_NA)
-				continue;
-			take_min(&v->min_cell, bat->cell_mv[c], (int)b, (int)c);
-			take_max(&v->max_cell, bat->cell_mv[c], (int)b, (int)c);
-		}
-		for (unsigned t = 0; t < nt; t++) {
-			if (bat->temp_dc[t] == PROTECTION_TEMP_NA)
-				continue;
-			take_min(&v->min_temp, bat->temp_dc[t], (int)b, (int)t);
-			take_max(&v->max_temp, bat->temp_dc[t], (int)b, (int)t);
-		}
-	}
-}
-
-static struct qv flag_qv(bool set)
-{
-	struct qv q = qv_none();
-
-	q.known = true;
-	q.set = set;
-	q.value = set;
-	return q;
-}
-
-static struct qv quantity(const struct protection *p, const struct bank_view *v,
-                          const struct protection_input *in, enum protection_quantity q)
-{
-	struct qv r = qv_none();
-
-	switch (q) {
-	case PROT_Q_MIN_CELL:
-		return v->min_cell;
-	case PROT_Q_MAX_CELL:
-		return v->max_cell;
-	case PROT_Q_MIN_TEMP:
-		return v->min_temp;
-	case PROT_Q_MAX_TEMP:
-		return v->max_temp;
-	case PROT_Q_BANK_MV:
-		r.known = in->bank_mv_valid;
-		r.value = in->bank_mv;
-		return r;
-	case PROT_Q_SOC:
-		r.known = in->soc_known;
-		r.value = in->soc_cpct < 0 ? 0 : in->soc_cpct > 10000 ? 10000 : in->soc_cpct;
-		return r;
-	case PROT_Q_HARD_UV:
-		return v->hard_uv;
-	case PROT_Q_HARD_OV:
-		return v->hard_ov;
-	case PROT_Q_STALE:
-		r = flag_qv(v->any_stale);
-		r.battery = v->stale_bat;
-		return r;
-	case PROT_Q_BANK_CHANGED:
-		return flag_qv(in->bank_changed);
-	case PROT_Q_TOPOLOGY:
-		return flag_qv(in->topology_bad);
-	case PROT_Q_REMOTE_OFF:
-		return flag_qv(!remote_is_on(&p->remote));
-	case PROT_Q_FW_RUNNING:
-		return flag_qv(in->fw_running || v->fw_flag);
-	case PROT_Q_FW_FAILED:
-		return flag_qv(in->fw_failed);
-	case PROT_Q_READBACK_BAD: {
-		/* Compared with what was commanded until now (the previous step). */
-		int64_t rb = in->readback_mv, bank = in->bank_mv;
-
-		r.known = in->readback_valid && in->bank_mv_valid;
-		r.value = in->readback_mv;
-		r.set = p->atc_closed ? rb * 10 < bank * 8 : rb * 10 > bank * 9;
-		return r;
-	}
-	case PROT_Q_BANK_RANGE_BAD:
-		r.known = in->bank_mv_valid;
-		r.value = in->bank_mv;
-		r.set = in->bank_mv < PROT_BANK_LOW_MV || in->bank_mv > PROT_BANK_HIGH_MV;
-		return r;
-	case PROT_Q_BANK_RANGE_OK:
-		r.known = in->bank_mv_valid;
-		r.value = in->bank_mv;
-		r.set = in->bank_mv >= PROT_BANK_LOW_MV + PROT_BANK_HYST_MV &&
-		        in->bank_mv <= PROT_BANK_HIGH_MV - PROT_BANK_HYST_MV;
-		return r;
-	case PROT_Q_COLD_START:
-		return flag_qv(p->start == PROT_START_COLD);
-	case PROT_Q_NOT_RESUMED:
-		return flag_qv(p->start != PROT_START_RUNNING);
-	case PROT_Q_NONE:
-	default:
-		return r;
-	}
-}
 
 static enum tri compare(const struct protection *p, const struct protection_input *in, struct qv q,
                         enum protection_cmp c, enum protection_level l)
@@ -299,7 +64,7 @@ static enum tri trip_condition(const struct protection *p, const struct bank_vie
 {
 	if (floor_disabled(p, r))
 		return TRI_FALSE;
-	*reading = quantity(p, v, in, r->trip_q);
+	*reading = protection_quantity(p, v, in, r->trip_q);
 	return compare(p, in, *reading, r->trip_cmp, r->trip_level);
 }
 
@@ -316,8 +81,9 @@ static bool release_condition(const struct protection *p, const struct bank_view
 		return false;
 	if ((r->flags & PROT_F_NEEDS_SYNC) && in->soc_sync_count == st->sync_count_at_trip)
 		return false;
-	if (r->release_q != PROT_Q_NONE && compare(p, in, quantity(p, v, in, r->release_q),
-	                                           r->release_cmp, r->release_level) != TRI_TRUE)
+	if (r->release_q != PROT_Q_NONE &&
+	    compare(p, in, protection_quantity(p, v, in, r->release_q), r->release_cmp,
+	            r->release_level) != TRI_TRUE)
 		return false;
 	return true;
 }
@@ -408,7 +174,7 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		const struct protection_rule *r = &rules[i];
 		struct protection_rule_state *st = &p->rule[i];
-		struct qv q = qv_none();
+		struct qv q = protection_qv_none();
 		enum tri trip;
 
 		waiting[i] = false;
@@ -480,7 +246,7 @@ static bool rule_flag_tripped(const struct protection *p, uint32_t flag)
 }
 
 /* Is rule i a cause of the pre-alarm at the moment? */
-static bool prealarm_cause(const struct protection *p, unsigned i)
+bool protection_prealarm_cause(const struct protection *p, unsigned i)
 {
 	const struct protection_rule *r = &protection_rules()[i];
 	uint8_t ph = p->rule[i].phase;
@@ -509,7 +275,7 @@ static bool update_prealarm(struct protection *p, uint64_t now_us)
 	bool on;
 
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
-		cause |= prealarm_cause(p, i);
+		cause |= protection_prealarm_cause(p, i);
 	on = cause && remote_is_on(&p->remote) && !guard;
 	if (on && !p->prealarm_on)
 		p->prealarm_since_us = now_us;
@@ -534,89 +300,6 @@ static void update_poweroff(struct protection *p, uint64_t now_us,
 	} else if (!cond) {
 		p->poweroff_running = false;
 	}
-}
-
-static void report_output(const struct protection *p, enum protection_output_id o,
-                          struct protection_output_report *rep)
-{
-	const struct protection_rule *rules = protection_rules();
-	uint32_t target = o == PROT_OUT_ATD ? PROT_T_ATD : PROT_T_ATC;
-
-	rep->n_holds = 0;
-	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
-		const struct protection_rule_state *st = &p->rule[i];
-		bool in_report;
-
-		if (o == PROT_OUT_PREALARM)
-			in_report = p->prealarm_on && prealarm_cause(p, i);
-		else
-			in_report = st->phase == PROT_PH_TRIPPED && (rules[i].target & target);
-		if (!in_report)
-			continue;
-		rep->holds[rep->n_holds++] = (struct protection_hold){
-		        .rule = (enum protection_rule_id)i,
-		        .code = rules[i].code,
-		        .name = rules[i].name,
-		        .since_us = st->phase == PROT_PH_TRIPPED ? st->tripped_since_us
-		                                                 : st->trip_start_us,
-		        .reading = st->reading,
-		        .latched = st->latched,
-		};
-	}
-	switch (o) {
-	case PROT_OUT_ATD:
-		rep->closed = p->atd_closed;
-		rep->since_us = p->atd_since_us;
-		break;
-	case PROT_OUT_ATC:
-		rep->closed = p->atc_closed;
-		rep->since_us = p->atc_since_us;
-		break;
-	default:
-		/* "closed" of the pre-alarm: inactive. */
-		rep->closed = !p->prealarm_on;
-		rep->since_us = p->prealarm_change_us;
-		break;
-	}
-}
-
-static uint32_t active_codes(const struct protection *p, const struct bank_view *v,
-                             const struct protection_input *in)
-{
-	const struct protection_rule *rules = protection_rules();
-	uint32_t codes = 0;
-
-	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
-		if (p->rule[i].phase == PROT_PH_TRIPPED && rules[i].code >= 0)
-			codes |= BMS_CODE_BIT(rules[i].code);
-		if (p->rule[i].latched)
-			codes |= BMS_CODE_BIT(BMS_W3);
-	}
-	if (v->any_stale)
-		codes |= BMS_CODE_BIT(BMS_E1);
-	if (in->chain_open || in->enum_failed)
-		codes |= BMS_CODE_BIT(BMS_E2);
-	if (in->bank_changed)
-		codes |= BMS_CODE_BIT(BMS_E3);
-	if (v->any_fault)
-		codes |= BMS_CODE_BIT(BMS_E4);
-	if (in->fw_failed)
-		codes |= BMS_CODE_BIT(BMS_E5);
-	if (in->topology_bad)
-		codes |= BMS_CODE_BIT(BMS_E6);
-	if (!in->bank_mv_valid || p->remote.adc_fault)
-		codes |= BMS_CODE_BIT(BMS_E8);
-	if (in->record_unreadable)
-		codes |= BMS_CODE_BIT(BMS_E9);
-	if (p->remote.wiring_fault)
-		codes |= BMS_CODE_BIT(BMS_W4);
-	if (in->adc_fallback)
-		codes |= BMS_CODE_BIT(BMS_W6);
-	if (in->fw_running || v->fw_flag)
-		codes |= BMS_CODE_BIT(BMS_W7);
-	if (in->more_batteries)
-		codes |= BMS_CODE_BIT(BMS_W8);
-	return codes;
 }
 
 static uint64_t later(uint64_t now_us, uint64_t d, uint64_t t)
@@ -666,7 +349,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	bool first = false, starting = p->start != PROT_START_RUNNING;
 	bool lead, atd_open, atd, atc, save, fall;
 
-	view_bank(&v, p, now_us, in);
+	protection_view_bank(&v, p, now_us, in);
 	remote_step(&p->remote, now_us, &rin);
 	if (p->start != PROT_START_RUNNING && v.all_fresh) {
 		first = p->start == PROT_START_COLD;
@@ -710,11 +393,11 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	out->atc_closed = atc;
 	out->prealarm_active = p->prealarm_on;
 	out->lead_complete = lead;
-	out->codes = active_codes(p, &v, in);
+	out->codes = protection_active_codes(p, &v, in);
 	out->blue = led_blue_mode(in->bt);
 	out->red = led_red_mode(in->fw_running || v.fw_flag, out->codes);
 	for (unsigned o = 0; o < PROT_OUT_COUNT; o++)
-		report_output(p, (enum protection_output_id)o, &out->report[o]);
+		protection_report_output(p, (enum protection_output_id)o, &out->report[o]);
 	out->request_poweroff =
 	        p->poweroff_running && elapsed(now_us, p->poweroff_since_us, PROT_POWEROFF_US);
 	out->remote_on = remote_is_on(&p->remote);
@@ -734,7 +417,7 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 	if (!p || !in || !out)
 		return -EINVAL;
 	/* Only the cell minimum is used: it does not depend on the time. */
-	view_bank(&v, NULL, 0, in);
+	protection_view_bank(&v, NULL, 0, in);
 	if ((out->codes & blocking) || !v.min_cell.known ||
 	    v.min_cell.value < p->settings.prealarm_mv)
 		return -EBUSY;
@@ -799,40 +482,4 @@ int protection_set_settings(struct protection *p, const struct protection_settin
 const struct protection_settings *protection_get_settings(const struct protection *p)
 {
 	return &p->settings;
-}
-
-int protection_code_text(const struct protection_output *out, enum bms_code code, char *buf,
-                         size_t len)
-{
-	const struct protection_rule *rules = protection_rules();
-	const char *last = NULL;
-	size_t pos;
-	int n;
-
-	if (!out || !buf || len == 0 || !bms_code_valid((int)code))
-		return -EINVAL;
-	if (!(out->codes & BMS_CODE_BIT(code)))
-		return -ENOENT;
-	if (code != BMS_W3) {
-		n = snprintf(buf, len, "%s", bms_code_summary(code));
-		return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
-	}
-	/* Section 5: "chattering: <rule>", each latched rule once (the stale
-	 * rules of ATD and ATC share a name). */
-	n = snprintf(buf, len, "chattering:");
-	if (n < 0 || (size_t)n >= len)
-		return -ENOBUFS;
-	pos = (size_t)n;
-	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
-		if (!(out->latched_rules & (UINT32_C(1) << i)))
-			continue;
-		if (last && strcmp(last, rules[i].name) == 0)
-			continue;
-		n = snprintf(buf + pos, len - pos, "%s %s", last ? "," : "", rules[i].name);
-		if (n < 0 || (size_t)n >= len - pos)
-			return -ENOBUFS;
-		pos += (size_t)n;
-		last = rules[i].name;
-	}
-	return 0;
 }
