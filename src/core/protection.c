@@ -165,8 +165,13 @@ static bool waits_for_lead(const struct protection_rule *r, const struct protect
 	return (r->flags & PROT_F_LEAD) || st->lead_wait;
 }
 
+/* first: the first complete data set of a cold start. at_once: the
+ * outputs whose rules trip without delay or lead on this step's data (all
+ * at a cold start's first data set; after a resume, those found open on the
+ * adopted lines). */
 static void pass_one(struct protection *p, uint64_t now_us, const struct bank_view *v,
-                     const struct protection_input *in, bool first, bool starting, bool waiting[])
+                     const struct protection_input *in, bool first, uint32_t at_once, bool starting,
+                     bool waiting[])
 {
 	const struct protection_rule *rules = protection_rules();
 	bool moved = soc_moved(p, in);
@@ -212,7 +217,7 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		}
 		if (trip == TRI_TRUE)
 			set_reading(st, r, q);
-		if (first && trip == TRI_TRUE) {
+		if ((r->target & at_once) && trip == TRI_TRUE) {
 			trip_rule(st, r, now_us, in, starting);
 			continue;
 		}
@@ -347,16 +352,19 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	bool waiting[PROT_RULE_COUNT];
 	struct bank_view v;
 	bool first = false, starting = p->start != PROT_START_RUNNING;
+	uint32_t at_once = 0;
 	bool lead, atd_open, atd, atc, save, fall;
 
 	protection_view_bank(&v, p, now_us, in);
 	remote_step(&p->remote, now_us, &rin);
 	if (p->start != PROT_START_RUNNING && v.all_fresh) {
 		first = p->start == PROT_START_COLD;
+		at_once = first ? UINT32_MAX : p->resume_open;
 		p->start = PROT_START_RUNNING;
+		p->resume_open = 0;
 	}
 
-	pass_one(p, now_us, &v, in, first, starting, waiting);
+	pass_one(p, now_us, &v, in, first, at_once, starting, waiting);
 	update_drain(p, now_us);
 	lead = update_prealarm(p, now_us);
 	atd_open = holds(p, PROT_T_ATD);

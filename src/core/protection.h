@@ -175,6 +175,8 @@ struct protection {
 	uint64_t resume_mask;
 	uint8_t resume_n;
 	uint64_t resume_until_us;
+	/* PROT_T_ATD/ATC: found open on the adopted lines after a resume. */
+	uint8_t resume_open;
 	/* What the last step saw, to tell a manual set or a floor change from a
 	 * discharge (PROT_F_LEAD_ON_SET). */
 	bool soc_seen;
@@ -218,6 +220,11 @@ int protection_persist_check(const uint8_t *buf, size_t len);
  * states, latches and countdowns restored (protection.md section 4). */
 int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len,
                              bool adopted);
+/* After a resume: the levels found on the adopted lines (closed = driven).
+ * An output found open stays open until the first complete fresh data set,
+ * on which the rules of that output start tripped without their delay
+ * (the record may be older than the lines: a crash before its save). */
+void protection_adopted_outputs(struct protection *p, bool atd_closed, bool atc_closed);
 
 /* The text of an active code for the journal, D-Bus and the phone: its
  * summary (protection.md section 8); for W3 "chattering: <rule>[, <rule>]"

@@ -207,6 +207,7 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 		n.resume_mask = le_get_u64(&r);
 	}
 	n.resume_until_us = now_us + PROT_STALE_US;
+	n.resume_open = 0;
 	n.fresh_n = 0;
 	n.fresh_mask = 0;
 	n.soc_seen = false;
@@ -225,4 +226,14 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 	n.next_deadline_us = now_us;
 	*p = n;
 	return 0;
+}
+
+void protection_adopted_outputs(struct protection *p, bool atd_closed, bool atc_closed)
+{
+	/* Only a resumed instance has lines to believe; a cold start holds both
+	 * outputs open anyway. */
+	if (!p || p->start != PROT_START_RESUMED)
+		return;
+	p->resume_open = (uint8_t)((atd_closed ? 0 : PROT_T_ATD) | (atc_closed ? 0 : PROT_T_ATC));
+	p->next_deadline_us = 0;
 }

@@ -90,6 +90,11 @@
  *   only when every battery of the saved bank was fresh. A battery only
  *   covered by the window is unknown data (no release, ATC stays open) and
  *   is saved as not fresh, so that restarts in a row do not stretch it.
+ * - The lines adopted after a resume outrank an older record (a crash
+ *   before the save): an output found open stays open until the first
+ *   complete fresh data set (ATD by the start-up rule; ATC is held until
+ *   then anyway), and on that set the rules of that output start tripped
+ *   without their delay or lead, as at a cold start.
  * - Anti-chatter never counts a trip made while the instance is starting
  *   (cold start or resume, up to and including the step of its first
  *   complete fresh data set): a restart is never chatter (section 11).

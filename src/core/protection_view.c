@@ -202,7 +202,9 @@ struct qv protection_quantity(const struct protection *p, const struct bank_view
 		        in->bank_mv <= PROT_BANK_HIGH_MV - PROT_BANK_HYST_MV;
 		return r;
 	case PROT_Q_COLD_START:
-		return flag_qv(p->start == PROT_START_COLD);
+		/* Also ATD found open on the adopted lines, until fresh data. */
+		return flag_qv(p->start == PROT_START_COLD ||
+		               (p->start == PROT_START_RESUMED && (p->resume_open & PROT_T_ATD)));
 	case PROT_Q_NOT_RESUMED:
 		return flag_qv(p->start != PROT_START_RUNNING);
 	case PROT_Q_NONE:

@@ -353,13 +353,27 @@ static void daemon_resume_rules(struct daemon *d, uint64_t now)
 	if (d->rec.prot_len == 0)
 		return;
 	r = protection_persist_apply(&d->prot, now, d->rec.prot, d->rec.prot_len, d->adopted);
-	if (r < 0)
+	if (r < 0) {
 		events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
 		           "saved rule states not resumed: %s; cold start", strerror(-r));
-	else if (!d->adopted)
+		return;
+	}
+	if (!d->adopted || !d->out) {
 		events_log(&d->ev, EV_STATE, LOG_NOTICE, "state",
 		           "output lines not kept from a previous instance: cold start with the "
 		           "saved rule states (both outputs open until every battery is fresh)");
+		return;
+	}
+	/* The lines say what the previous instance held open, even if it could
+	 * not save it any more; unreadable lines count as open. */
+	bool active[OUTPUT_LINE_COUNT] = {false};
+	r = outputs_read_back(d->out, active);
+	if (r < 0)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "outputs",
+		           "cannot read the adopted lines: %s; both outputs count as open",
+		           strerror(-r));
+	protection_adopted_outputs(&d->prot, r >= 0 && active[OUTPUT_LOAD_DISCONNECT],
+	                           r >= 0 && active[OUTPUT_CHARGE_DISCONNECT]);
 }
 
 int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct events *ev)

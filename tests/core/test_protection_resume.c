@@ -378,6 +378,79 @@ static void version_1_record_resumes(void **state)
 	assert_int_equal(protection_persist_check(s.buf, (size_t)s.len), -ERANGE);
 }
 
+/* Item 1: a crash between an output's change and the save leaves a record
+ * older than the lines. The lines the new instance adopted show what its
+ * predecessor held open: such an output stays open until the first complete
+ * fresh data set, on which its rules start tripped, as at a cold start. */
+static void adopted_open_lines_outrank_an_older_record(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 2);
+	fx_run_to(&f, T0 + S_US(10), MS_US(100));
+	save(&f, &s); /* ATD and ATC closed in the record */
+	t = T0 + S_US(40);
+	start_again(&f, &s, t, true);
+	protection_adopted_outputs(&f.p, false, false); /* both lines open */
+	fx_cells(&f, 2700);            /* < 2.80 V: A1 would wait 5 s and the lead */
+	f.in.bat[1].cell_mv[3] = 3760; /* > 3.75 V: A3 would wait 1 s */
+	bus_unknown(&f);
+	fx_run_to(&f, t + S_US(2), MS_US(100));
+	assert_false(f.out.atd_closed);
+	assert_false(f.out.atc_closed);
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
+	assert_false(fx_code(&f, BMS_E1));
+	bus_back(&f, 2);
+	fx_step_at(&f, t + S_US(2) + MS_US(100));
+	assert_false(f.out.atd_closed);
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_UV));
+	assert_false(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
+	assert_false(f.out.atc_closed);
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
+	/* Not counted as chatter, and later trips follow their delays again. */
+	assert_int_equal(f.out.latched_rules, 0);
+}
+
+/* With good data the open lines close on the first complete data set; lines
+ * found closed change nothing (the record decides, as before). */
+static void adopted_lines_with_good_data(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, T0 + S_US(10), MS_US(100));
+	save(&f, &s);
+	t = T0 + S_US(11);
+	start_again(&f, &s, t, true);
+	protection_adopted_outputs(&f.p, false, true);
+	bus_unknown(&f);
+	fx_step_at(&f, t);
+	assert_false(f.out.atd_closed);
+	bus_back(&f, 1);
+	fx_step_at(&f, t + MS_US(500));
+	assert_true(f.out.atd_closed);
+	assert_true(f.out.atc_closed);
+	/* Lines found closed: ATD as the record says, at once. */
+	start_again(&f, &s, t + S_US(1), true);
+	protection_adopted_outputs(&f.p, true, true);
+	bus_unknown(&f);
+	fx_step_at(&f, t + S_US(1));
+	assert_true(f.out.atd_closed);
+	assert_false(f.out.atc_closed); /* until every battery is fresh */
+	/* A cold start ignores the lines (both open until fresh anyway). */
+	start_again(&f, &s, t + S_US(2), false);
+	protection_adopted_outputs(&f.p, true, true);
+	fx_step_at(&f, t + S_US(2));
+	assert_false(f.out.atd_closed);
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +465,8 @@ int main(void)
 	        cmocka_unit_test(window_does_not_chain),
 	        cmocka_unit_test(restarts_are_not_chatter),
 	        cmocka_unit_test(version_1_record_resumes),
+	        cmocka_unit_test(adopted_open_lines_outrank_an_older_record),
+	        cmocka_unit_test(adopted_lines_with_good_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
