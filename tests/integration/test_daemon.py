@@ -293,6 +293,30 @@ def kill9_state(rig):
           "settings changed across the kills")
 
 
+def stop_start_is_cold(rig):
+    """A stop and a start (lines released, nothing adopted) is a cold start
+    (protection.md section 4, issue 13 item 4): ATD stays open until the bank
+    is enumerated and every battery has reported, whatever the saved rule
+    states say (they said ATD closed)."""
+    d = rig.start_daemon()
+    rig.wait_started()
+    d.signal(signal.SIGTERM)
+    check(d.wait_exit(30) == 0, "the first daemon did not stop cleanly")
+    since = len(rig.notify.messages)
+    d = rig.start_daemon()
+    t, _ = rig.notify.wait("READY", "1", timeout=30, since=since)
+    check(t is not None, "no READY=1 from the second daemon")
+    check(rig.wait_outputs("closed", "closed", timeout=60),
+          "ATD and ATC not closed once the batteries reported")
+    check(d.matching(r"cold start with the saved rule states"),
+          "no line saying that the start is a cold start")
+    t_enum, _, _ = d.wait(r"^smallbmsd: bus: enumerated [1-9]", timeout=1)
+    t_atd, _, _ = d.wait(r"DRY-RUN: load-disconnect -> closed", timeout=1)
+    check(t_enum is not None and t_atd is not None, "no enumeration or ATD line")
+    check(t_atd >= t_enum, "ATD closed %.2f s before the bank was enumerated:\n%s"
+          % (t_enum - t_atd, d.text()))
+
+
 def bad_configuration(rig):
     """A bad file, key or value: FILE:LINE: reason, exit 1, no start."""
     r = rig.run_tool("--check-config")
@@ -362,6 +386,7 @@ CASES = {
     "silent_battery": lambda: with_rig(silent_battery, series=2),
     "charge_readback": lambda: with_rig(charge_readback),
     "kill9_state": lambda: with_rig(kill9_state, start_sim=False),
+    "stop_start_is_cold": lambda: with_rig(stop_start_is_cold),
     "bad_configuration": lambda: with_rig(bad_configuration, start_sim=False),
     "missing_port": lambda: with_rig(missing_port, start_sim=False),
 }
