@@ -341,6 +341,29 @@ static void chatter_text_names_the_rule(void **state)
 	assert_int_equal(protection_code_text(NULL, BMS_W3, text, sizeof(text)), -EINVAL);
 }
 
+/* The stale rules of ATD and ATC share a name: W3 names it once. */
+static void chatter_text_names_stale_once(void **state)
+{
+	struct fx f;
+	char text[160];
+
+	(void)state;
+	fx_start(&f, 2);
+	for (unsigned k = 0; k < 3; k++) {
+		f.frozen[1] = true;
+		fx_run_to(&f, f.now + S_US(35), MS_US(500));
+		assert_false(f.out.atd_closed);
+		if (k < 2) {
+			f.frozen[1] = false;
+			fx_run_to(&f, f.now + S_US(6), MS_US(500));
+		}
+	}
+	assert_int_equal(f.out.latched_rules,
+	                 (UINT32_C(1) << PROT_R_STALE_ATD) | (UINT32_C(1) << PROT_R_STALE_ATC));
+	assert_int_equal(protection_code_text(&f.out, BMS_W3, text, sizeof(text)), 0);
+	assert_string_equal(text, "chattering: battery data stale");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +377,7 @@ int main(void)
 	        cmocka_unit_test(low_soc_manual_set_undone_before_lead),
 	        cmocka_unit_test(low_soc_floor_change_waits_for_lead),
 	        cmocka_unit_test(chatter_text_names_the_rule),
+	        cmocka_unit_test(chatter_text_names_stale_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
