@@ -188,24 +188,38 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 		        n > 0 && bank_current_ma(rd, n, out->topo.s, &pin->current_ma) == 0;
 	}
 
-	/* Bank voltage: a clipped reading is an ADC fault (E8); a missing or
-	 * implausible one falls back to S x mean battery voltage (W6). */
+	/* Bank voltage (protection.md section 3, monitor.md "Bank values").
+	 * The protection gets every valid ADC reading (in range, not clipped):
+	 * the bank over-voltage backstop is for exactly the case where the ADC
+	 * and the batteries disagree. Plausibility (+-10 % of S x mean battery
+	 * voltage) only decides what is shown; a disagreement, or no ADC
+	 * reading, shows S x mean battery voltage with W6. A clipped reading is
+	 * an ADC fault (E8): no bank voltage at all. */
 	if (!adc_clipped) {
 		bool adc_ok = adc_bank_ok && adc_bank_mv >= 0;
+		bool plausible = adc_ok;
 		uint32_t v = 0;
 		bool w6 = false;
 
 		if (adc_ok && out->have_topology && have_mean)
-			adc_ok = bank_adc_plausible((uint32_t)adc_bank_mv, out->topo.s, mean_mv);
+			plausible = bank_adc_plausible((uint32_t)adc_bank_mv, out->topo.s, mean_mv);
 		if (adc_ok) {
 			pin->bank_mv_valid = true;
 			pin->bank_mv = adc_bank_mv;
+		}
+		if (plausible) {
+			out->shown_mv_valid = true;
+			out->shown_mv = adc_bank_mv;
 			out->adc_bank_used = true;
 		} else if (out->have_topology && have_mean &&
 		           bank_voltage_mv(false, 0, out->topo.s, mean_mv, &v, &w6) == 0) {
-			pin->bank_mv_valid = true;
-			pin->bank_mv = (int32_t)v;
+			out->shown_mv_valid = true;
+			out->shown_mv = (int32_t)v;
 			pin->adc_fallback = w6;
+			if (!adc_ok) {
+				pin->bank_mv_valid = true;
+				pin->bank_mv = (int32_t)v;
+			}
 		}
 	}
 
@@ -230,9 +244,9 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 	pin->bt = in->bt;
 
 	struct monitor_input *m = &out->min;
-	m->valid = pin->current_valid && pin->bank_mv_valid;
+	m->valid = pin->current_valid && out->shown_mv_valid;
 	m->current_ma = pin->current_ma;
-	m->bank_mv = pin->bank_mv_valid && pin->bank_mv > 0 ? (uint32_t)pin->bank_mv : 0;
+	m->bank_mv = out->shown_mv_valid && out->shown_mv > 0 ? (uint32_t)out->shown_mv : 0;
 	m->all_fresh = all_fresh;
 	m->active_codes = in->active_codes;
 	monitor_extremes(in, n, m);

@@ -50,7 +50,12 @@ struct bank_feed_out {
 	enum bank_error topo_err; /* why no topology or E6 */
 	enum bank_id_match match; /* against the remembered bank, when one is */
 	bool identity_stored;     /* this call remembered a new bank: save the record */
-	bool adc_bank_used;       /* bank voltage is the ADC's (else fallback or none) */
+	bool adc_bank_used;       /* the shown bank voltage is the ADC's (else fallback or none) */
+	/* The bank voltage shown (monitor, STATUS, D-Bus): the ADC's when it is
+	 * plausible, else S x mean battery voltage (W6). pin.bank_mv is what the
+	 * protection uses: every valid ADC reading, plausible or not. */
+	bool shown_mv_valid;
+	int32_t shown_mv;
 };
 
 /* Starts with a remembered bank (id may be NULL: first installation). */
