@@ -206,11 +206,11 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	d->have_pout = true;
 	d->dirty = true;
 
-	daemon_set_line(d, OUTPUT_LOAD_DISCONNECT, o.atd_closed);
-	daemon_set_line(d, OUTPUT_CHARGE_DISCONNECT, o.atc_closed);
-	daemon_set_line(d, OUTPUT_PRE_ALARM, o.prealarm_active);
-	daemon_set_line(d, OUTPUT_LED_BLUETOOTH, led_level(o.blue, now));
-	daemon_set_line(d, OUTPUT_LED_ERROR, led_level(o.red, now));
+	daemon_set_line(d, OUTPUT_LOAD_DISCONNECT, o.atd_closed, now);
+	daemon_set_line(d, OUTPUT_CHARGE_DISCONNECT, o.atc_closed, now);
+	daemon_set_line(d, OUTPUT_PRE_ALARM, o.prealarm_active, now);
+	daemon_set_line(d, OUTPUT_LED_BLUETOOTH, led_level(o.blue, now), now);
+	daemon_set_line(d, OUTPUT_LED_ERROR, led_level(o.red, now), now);
 
 	if (changed)
 		send_status(d, now);
@@ -266,15 +266,15 @@ static void adc_poll(struct daemon *d, uint64_t now)
 	d->adc_last_ok_us = now;
 }
 
-static bool healthy(const struct daemon *d, uint64_t now)
+/* The heartbeat and WATCHDOG=1 say "the loop runs and every output line is
+ * at the level the protection decided" (board.md rev 3). The lines are held
+ * only while every write succeeded and the last read-back agreed with the
+ * decision (daemon_outputs.c releases them otherwise), so holding them is
+ * the condition. Bus and ADC trouble never stop it: the rules handle those
+ * with their delays and lead (protection.md sections 1 and 4). */
+static bool healthy(const struct daemon *d)
 {
-	/* The bus is healthy while it completes cycles, or while it is
-	 * legitimately retrying an absent port (the outputs are open then). */
-	bool bus_ok = !d->port_open || now - d->bus_progress_us < DAEMON_BUS_HEALTHY_US;
-	bool adc_ok =
-	        d->adc && d->adc_last_ok_us && now - d->adc_last_ok_us < DAEMON_ADC_HEALTHY_US;
-
-	return d->ready && bus_ok && adc_ok;
+	return d->ready && d->out;
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -291,9 +291,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	daemon_evaluate(d, now);
 	daemon_dbus_poll(d, now);
 
-	if (healthy(d, now)) {
+	if (healthy(d)) {
 		d->heartbeat = !d->heartbeat;
-		daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat);
+		daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat, now);
 		if (now - d->watchdog_us >= d->watchdog_every_us) {
 			notify_watchdog();
 			d->watchdog_us = now;

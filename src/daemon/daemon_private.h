@@ -33,7 +33,7 @@ struct daemon {
 	sd_event_source *bus_io, *bus_timer, *prot_timer, *tick;
 	int bus_fd;
 	bool port_open, port_reported;
-	uint64_t last_cycles, bus_progress_us;
+	uint64_t last_cycles;
 
 	struct adc *adc;
 	uint64_t adc_retry_us, adc_last_ok_us;
@@ -45,7 +45,11 @@ struct daemon {
 	bool out_stored; /* our line request is in systemd's fd store */
 	uint64_t out_retry_us;
 	uint64_t out_check_us; /* next read-back of the driven lines */
-	bool out_reported, out_error_reported;
+	/* The level each line must be at: what the protection decided for the
+	 * outputs, the LED and heartbeat levels. The read-back compares the
+	 * lines with this, never with a backend's cache (issue 13 item 2). */
+	bool line_decided[OUTPUT_LINE_COUNT];
+	bool out_reported;
 	bool poweroff_done, stopping;
 
 	struct statefile *sf;
@@ -96,9 +100,12 @@ void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr)
 /* daemon_outputs.c */
 int daemon_take_stored_fd(void);
 void daemon_outputs_open(struct daemon *d, uint64_t now);
-void daemon_set_line(struct daemon *d, enum output_line line, bool active);
-/* Reads the driven lines back (once a second); a line not at the value
- * driven releases them all (the safe state) and retries the request. */
+/* Records the decided level of a line and drives it; a failed write is a
+ * read-back mismatch: every line released (the heartbeat stops with them,
+ * the safe state), the request retried 5 s later. */
+void daemon_set_line(struct daemon *d, enum output_line line, bool active, uint64_t now);
+/* Reads the lines back (once a second); a line not at its decided level,
+ * or a failed read, releases them all (the safe state) and retries. */
 void daemon_check_outputs(struct daemon *d, uint64_t now);
 /* Drives every line inactive and releases the request (and its stored copy). */
 void daemon_release_outputs(struct daemon *d);

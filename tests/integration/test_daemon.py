@@ -14,6 +14,7 @@ lead is at its minimum (30 s) already, so the cases around it take ~40 s.
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -350,6 +351,71 @@ def missing_port(rig):
           "outputs not closed after the port appeared")
 
 
+# -- heartbeat, watchdog and the 100 ms step ------------------------------------
+
+def _watchdog_times(rig, since):
+    with rig.notify.cond:
+        return [t for t, f in rig.notify.messages[since:] if f.get("WATCHDOG") == "1"]
+
+
+def watchdog_through_trouble(rig):
+    """The heartbeat and WATCHDOG=1 mean "the loop runs and every line is at
+    the level decided" (board.md rev 3): they go on through bus trouble (no
+    poll cycle: the enumeration fails and backs off) and an ADC that cannot
+    be opened, which the rules handle (outputs open). The old daemon sent
+    no WATCHDOG=1 at all here, and systemd restarted it every 10 s."""
+    rig.feeder.stop()
+    shutil.rmtree(os.path.join(rig.tree, "devices", "iio:device0"))
+    os.kill(rig.sim.pid, signal.SIGSTOP)  # the simulator answers nothing
+    try:
+        d = rig.start_daemon()
+        t_ready, _ = rig.notify.wait("READY", "1", timeout=30)
+        check(t_ready is not None, "no READY=1")
+        since = len(rig.notify.messages)
+        t0 = time.monotonic()
+        time.sleep(9)
+        wd = _watchdog_times(rig, since)
+        # WATCHDOG_USEC is 10 s: one every 2.5 s
+        times = [t0] + wd + [time.monotonic()]
+        gap = max(b - a for a, b in zip(times, times[1:]))
+        check(len(wd) >= 2 and gap <= 4.0,
+              "WATCHDOG=1 stopped during bus and ADC trouble (%d in 9 s, gap %.1f s)"
+              % (len(wd), gap))
+        check(d.matching(r"^smallbmsd: adc: cannot open"), "the ADC opened")
+        check(d.matching(r"^smallbmsd: error E[12]\b"), "no bus trouble (E1/E2) seen")
+        check(_no_dry(d, "load-disconnect", "closed") and
+              _no_dry(d, "charge-disconnect", "closed"), "an output closed without data")
+        check(not d.matching(r"outputs: .*released"),
+              "the output lines were released for bus or ADC trouble")
+    finally:
+        os.kill(rig.sim.pid, signal.SIGCONT)
+
+
+def step_between_cycles(rig):
+    """The protection is evaluated between poll cycles (its 100 ms step and
+    timers), not only when a cycle completes: with the bus stalled, a remote
+    OFF opens ATD within its 200 ms debounce + the ADC's and the step's
+    100 ms + 10 ms (protection.md 0), long before any poll cycle could."""
+    d = rig.start_daemon()
+    rig.wait_started()
+    rig.feeder.stop()
+    os.kill(rig.sim.pid, signal.SIGSTOP)
+    try:
+        time.sleep(0.3)
+        mark = d.mark()
+        rig.feeder.remote = "off"
+        rig.feeder.bank_mv = rig.feeder.last_bank_mv
+        t_off = time.monotonic()
+        rig.feeder.feed_once()
+        t_open, _ = _wait_dry(d, "load-disconnect", "open", since=mark, timeout=5)
+        took = t_open - t_off
+        print("# remote OFF to ATD open with the bus stalled: %.3f s" % took, flush=True)
+        check(took <= 0.2 + 0.1 + 0.1 + 0.01 + JITTER_S,
+              "ATD opened %.3f s after remote OFF (bound 0.56 s)" % took)
+    finally:
+        os.kill(rig.sim.pid, signal.SIGCONT)
+
+
 CASES = {
     "ready_and_start": lambda: with_rig(ready_and_start, series=2),
     "sigterm_releases": lambda: with_rig(sigterm_releases),
@@ -364,6 +430,8 @@ CASES = {
     "kill9_state": lambda: with_rig(kill9_state, start_sim=False),
     "bad_configuration": lambda: with_rig(bad_configuration, start_sim=False),
     "missing_port": lambda: with_rig(missing_port, start_sim=False),
+    "watchdog_through_trouble": lambda: with_rig(watchdog_through_trouble),
+    "step_between_cycles": lambda: with_rig(step_between_cycles),
 }
 
 if __name__ == "__main__":
