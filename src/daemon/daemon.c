@@ -131,7 +131,9 @@ static void feed_bank(struct daemon *d, uint64_t now)
 	in->adc_read = adc_recent;
 	memcpy(in->adc, d->adc_rd, sizeof(in->adc));
 	in->remote_none = d->remote_none;
-	in->readback_none = d->readback_none;
+	/* In a dry run nothing drives the charge output: the read-back cannot
+	 * agree with the decision, so it raises no E7 (issue 13 item 17). */
+	in->readback_none = d->readback_none || d->readback_dry_run;
 	in->soc_cpct = monitor_soc_cpct(&d->mon, &in->soc_known);
 	in->soc_events = monitor_soc_events(&d->mon);
 	in->record_unreadable = d->record_unreadable;
@@ -333,6 +335,26 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup ---- */
 
+/* A board without the remote or the read-back wiring ("none"), and a dry
+ * run, change what the protection can see: said at every start (issue 13
+ * items 10 and 17), and shown on D-Bus. */
+static void say_wiring(struct daemon *d)
+{
+	if (d->remote_none)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "adc",
+		           "remote terminal not wired (remote-h-channel and remote-l-channel = "
+		           "none): it counts as always ON, the loads cannot be switched off with "
+		           "it");
+	if (d->readback_none)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "adc",
+		           "charge read-back not wired (charge-readback-channel = none): a stuck "
+		           "or failed charge switch is not detected (no E7)");
+	if (d->readback_dry_run)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "outputs",
+		           "DRY RUN: nothing drives the charge output, so the read-back cannot "
+		           "agree with it; the read-back is not checked (no E7)");
+}
+
 int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct events *ev)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -349,6 +371,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	d->adopt_fd = daemon_take_stored_fd();
 	d->remote_none = config_adc_none(cfg, ADC_REMOTE_H);
 	d->readback_none = config_adc_none(cfg, ADC_CHARGE_READBACK);
+	d->readback_dry_run = !d->readback_none && cfg->outputs_backend == OUTPUTS_BACKEND_DRYRUN;
+	say_wiring(d);
 	d->watchdog_every_us = 1000000ull;
 	if (sd_watchdog_enabled(0, &wd) > 0 && wd / 4 < d->watchdog_every_us)
 		d->watchdog_every_us = wd / 4;

@@ -27,7 +27,8 @@ struct daemon {
 	sd_event *event;
 	struct events ev;
 	struct bms_config cfg;
-	bool remote_none, readback_none;
+	bool remote_none, readback_none; /* "none" in the configuration */
+	bool readback_dry_run;           /* wired, but nothing drives ATC: not checked */
 
 	struct m8_master *master;
 	sd_event_source *bus_io, *bus_timer, *prot_timer, *tick;
