@@ -12,6 +12,13 @@ void bank_feed_init(struct bank_feed *bf, const struct bank_identity *id)
 	}
 }
 
+bool bank_feed_battery_fresh(const struct m8_bank_state *bank, const struct m8_battery *b,
+                             bool timely)
+{
+	return timely && b && b->has_status && !(b->status.flags & M8_ST_FAULT) &&
+	       !bank->chain_open && !bank->enum_failed;
+}
+
 static void map_battery(const struct m8_battery *b, struct protection_battery *pb)
 {
 	const struct m8_status *st = &b->status;
@@ -166,9 +173,7 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 		info[b].capacity_ah = bat->info.capacity_ah;
 		info[b].cells = bat->info.cells;
 		/* An internal fault or an open chain makes a battery stale (section 4). */
-		rd[b].fresh = in->fresh[b] && bat->has_status &&
-		              !(bat->status.flags & M8_ST_FAULT) && !in->bank.chain_open &&
-		              !in->bank.enum_failed;
+		rd[b].fresh = bank_feed_battery_fresh(&in->bank, bat, in->fresh[b]);
 		rd[b].current_ma = bat->status.current_ma;
 		rd[b].voltage_mv = bat->status.voltage_mv;
 		all_fresh &= rd[b].fresh;

@@ -58,6 +58,11 @@ struct bank_feed_out {
 	int32_t shown_mv;
 };
 
+/* Fresh as protection.md section 4 says: a valid STATUS within the window
+ * (timely, m8_master_battery_fresh()), no internal fault, and the chain
+ * closed and enumerated: while it is open (E2) every battery is stale. */
+bool bank_feed_battery_fresh(const struct m8_bank_state *bank, const struct m8_battery *b,
+                             bool timely);
 /* Starts with a remembered bank (id may be NULL: first installation). */
 void bank_feed_init(struct bank_feed *bf, const struct bank_identity *id);
 void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,

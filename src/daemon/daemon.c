@@ -196,6 +196,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 		daemon_save_state(d, now, "synchronised");
 	}
 	protection_step(&d->prot, now, &d->fout.pin, &o);
+	report_explain_chain(&o, &d->fout.pin);
 
 	bool changed = first || o.atd_closed != d->pout.atd_closed ||
 	               o.atc_closed != d->pout.atc_closed ||
