@@ -197,6 +197,9 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	}
 	protection_step(&d->prot, now, &d->fout.pin, &o);
 	report_explain_chain(&o, &d->fout.pin);
+	/* An output, a latch or a lead changed: saved at once (issue 13 item 1),
+	 * so a restart resumes this state, not one up to a minute old. */
+	const char *trigger = persist_trigger(first ? NULL : &d->pout, &o);
 
 	bool changed = first || o.atd_closed != d->pout.atd_closed ||
 	               o.atc_closed != d->pout.atc_closed ||
@@ -224,6 +227,8 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	}
 	if (o.save_record)
 		daemon_save_state(d, now, "bank below 9.0 V");
+	else if (trigger)
+		daemon_save_state(d, now, trigger);
 	else if (persist_due(&d->cad, now, d->dirty, false))
 		daemon_save_state(d, now, "periodic");
 	if (o.request_poweroff && !d->poweroff_done)
@@ -290,6 +295,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 	daemon_outputs_open(d, now);
 	daemon_check_outputs(d, now);
+	daemon_save_check(d);
 	adc_poll(d, now);
 	daemon_evaluate(d, now);
 	daemon_dbus_poll(d, now);
@@ -325,7 +331,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	d->stopping = true;
 	notify_stopping();
 	events_log(&d->ev, EV_LIFECYCLE, LOG_INFO, "stopping", "signal %u", si->ssi_signo);
-	daemon_save_state(d, now, "stop");
+	daemon_save_state_wait(d, now, "stop");
 	daemon_leave_outputs(d);
 	/* Bluetooth unregisters from BlueZ now, while the bus is open: sd-bus
 	 * flushes what is queued and closes the connection when the loop
@@ -379,6 +385,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 		d->watchdog_every_us = wd / 4;
 
 	daemon_load_state(d);
+	daemon_saver_start(d);
 	r = protection_init(&d->prot, &d->rec.settings.protection, -1);
 	if (r < 0) {
 		/* record_decode checked the settings; only defaults are left. */
@@ -463,6 +470,7 @@ struct daemon *daemon_free(struct daemon *d)
 	daemon_leave_outputs(d);
 	if (d->adopt_fd >= 0)
 		close(d->adopt_fd);
+	daemon_saver_stop(d);
 	statefile_free(d->sf);
 	sd_event_unref(d->event);
 	free(d);

@@ -223,7 +223,7 @@ void daemon_poweroff(struct daemon *d, uint64_t now)
 	sd_bus *bus = NULL;
 
 	d->poweroff_done = true;
-	daemon_save_state(d, now, "power-off");
+	daemon_save_state_wait(d, now, "power-off");
 	daemon_release_outputs(d);
 	if (d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN) {
 		/* A dry run sits beside a real system: never switch that off. */

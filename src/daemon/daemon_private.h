@@ -17,6 +17,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/persist.h"
+#include "daemon/saver.h"
 #include "ble/ble.h"
 #include "dbus/bms_dbus.h"
 #include "hw/adc.h"
@@ -53,7 +54,10 @@ struct daemon {
 	bool out_reported;
 	bool poweroff_done, stopping;
 
-	struct statefile *sf;
+	struct statefile *sf; /* the saver's alone once it runs */
+	struct saver *saver;  /* NULL: no state directory, or saving on the loop */
+	uint64_t save_checked_seq;
+	const char *save_why; /* of the newest request */
 	struct record rec;
 	bool record_unreadable;
 	struct persist_cadence cad;
@@ -126,4 +130,16 @@ extern const struct svc_actions daemon_actions;
 
 /* daemon_state.c */
 int daemon_load_state(struct daemon *d);
-void daemon_save_state(struct daemon *d, uint64_t now, const char *why);
+/* The writer thread, after the record is loaded; stopping it writes what
+ * is pending first. */
+void daemon_saver_start(struct daemon *d);
+void daemon_saver_stop(struct daemon *d);
+/* Hands the record to the writer and returns at once: the request's
+ * sequence number (> 0; 0 when it was written on the loop) or -errno. A
+ * failure is logged (once until a save succeeds) and leaves the state
+ * dirty. */
+int64_t daemon_save_state(struct daemon *d, uint64_t now, const char *why);
+/* The same, then waits for the write: 0 or -errno (settings, stop, power-off). */
+int daemon_save_state_wait(struct daemon *d, uint64_t now, const char *why);
+/* Reports the writer's results (every tick). */
+void daemon_save_check(struct daemon *d);

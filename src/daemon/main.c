@@ -109,7 +109,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 1;
 }
 
-
 /* A minimum and maximum of the history; a fresh record has none yet (its
  * sentinels are never shown). */
 static void print_extremes(const char *name, int32_t min, int32_t max, const char *unit)

@@ -70,7 +70,7 @@ struct svc_snapshot {
 	bool have_topology;
 	struct bank_topology topo;
 	enum bank_error topo_err;
-	uint8_t stored_s; /* S of the remembered bank, 0 when none is remembered */
+	uint8_t stored_s;  /* S of the remembered bank, 0 when none is remembered */
 	bool bank_changed; /* E3: waiting for "accept bank" */
 
 	/* the bus */

@@ -363,6 +363,37 @@ def missing_port(rig):
           "outputs not closed after the port appeared")
 
 
+def _state_signature(rig):
+    sig = []
+    for g in (0, 1):
+        try:
+            st = os.stat(os.path.join(rig.state_dir, "state.%d" % g))
+            sig.append((st.st_ino, st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            sig.append(None)
+    return sig
+
+
+def state_saved_on_change(rig):
+    """Issue 13 item 1: the protection's state is saved whenever an output
+    opens or closes (and a latch engages or a lead starts), not only once a
+    minute: an over-voltage opening ATC writes a new generation at once."""
+    d = rig.start_daemon()
+    rig.wait_started()
+    time.sleep(2)  # the saves of the start (bank stored, outputs closed) are done
+    before = _state_signature(rig)
+    check(before != [None, None], "no state record written at start")
+    mark = d.mark()
+    rig.sim_cmd("cell 1 2 3800")
+    t_open, _ = _wait_dry(d, "charge-disconnect", "open", since=mark, timeout=15)
+    deadline = t_open + 2.0
+    while time.monotonic() < deadline and _state_signature(rig) == before:
+        time.sleep(0.05)
+    check(_state_signature(rig) != before,
+          "no state record written within 2 s of ATC opening")
+    check(not d.matching(r"cannot save the state record"), "a save failed")
+
+
 # -- heartbeat, watchdog and the 100 ms step ------------------------------------
 
 def _watchdog_times(rig, since):
@@ -443,6 +474,7 @@ CASES = {
     "bad_configuration": lambda: with_rig(bad_configuration, start_sim=False),
     "missing_port": lambda: with_rig(missing_port, start_sim=False),
     "not_wired": lambda: with_rig(not_wired),
+    "state_saved_on_change": lambda: with_rig(state_saved_on_change),
     "watchdog_through_trouble": lambda: with_rig(watchdog_through_trouble),
     "step_between_cycles": lambda: with_rig(step_between_cycles),
 }
