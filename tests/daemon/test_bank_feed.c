@@ -424,8 +424,7 @@ static void test_backstop_sees_implausible_adc(void **state)
 	assert_true(o.atc_closed);
 	assert_false(o.codes & BMS_CODE_BIT(BMS_W6));
 
-	adc_bank(ADC_VALID, 15000); /* 4 x 3750 mV is the trip level: just above */
-	adc_bank(ADC_VALID, 15001);
+	adc_bank(ADC_VALID, 15001); /* 4 x 3750 mV = 15.0 V is the trip level: just above */
 	uint64_t t_over = t;
 	for (; t < t_over + 2500000; t += 100000) {
 		fx.in.now_us = t;

@@ -436,9 +436,10 @@ def watchdog_through_trouble(rig):
 
 def step_between_cycles(rig):
     """The protection is evaluated between poll cycles (its 100 ms step and
-    timers), not only when a cycle completes: with the bus stalled, a remote
-    OFF opens ATD within its 200 ms debounce + the ADC's and the step's
-    100 ms + 10 ms (protection.md 0), long before any poll cycle could."""
+    timers), not only when a cycle brings data: with the bus stalled (the
+    simulator stopped, no battery answers), a remote OFF opens ATD within
+    its 200 ms debounce + the ADC's and the step's 100 ms + 10 ms
+    (protection.md 0), inside the 1.0 s a poll cycle may take."""
     d = rig.start_daemon()
     rig.wait_started()
     rig.feeder.stop()
