@@ -155,6 +155,12 @@ static void print_topology(struct out *o, const struct ctl_bms *b)
 			         b->batteries, b->series, b->parallel, b->battery_type,
 			         fmt_scaled(v, sizeof(v), b->nominal_voltage_mv, 3, 1),
 			         b->capacity_ah);
+		else if (b->series)
+			snprintf(text, sizeof(text),
+			         "%" PRIu32 " batteries, %" PRIu32
+			         " in series (remembered), INVALID: %s",
+			         b->batteries, b->series,
+			         *b->topology_error ? b->topology_error : "unknown");
 		else
 			snprintf(text, sizeof(text), "%" PRIu32 " batteries, INVALID: %s",
 			         b->batteries, *b->topology_error ? b->topology_error : "unknown");
@@ -217,7 +223,13 @@ void ctl_print_status(struct out *o, const struct ctl_bms *b, uint64_t now)
 	print_output(o, "pre_alarm", "Pre-alarm", &b->prealarm, true, now);
 	print_codes(o, b);
 	out_str(o, "balancer", "Balancer", b->balancer);
-	out_bool(o, "remote_on", "Remote", b->remote_on, b->remote_on ? "on" : "OFF");
+	out_bool(o, "remote_on", "Remote", b->remote_on,
+	         !b->remote_wired ? "not wired (counts as on)"
+	         : b->remote_on   ? "on"
+	                          : "OFF");
+	out_bool(o, "remote_wired", NULL, b->remote_wired, NULL);
+	out_bool(o, "readback_wired", "Read-back", b->readback_wired,
+	         b->readback_wired ? "wired" : "not wired (no E7 check)");
 	print_topology(o, b);
 	print_bus(o, b);
 	if (o->json) {

@@ -298,6 +298,8 @@ static const struct prop_desc bms_props[] = {
         B("BlueLed", "s", blue_led),
         B("RedLed", "s", red_led),
         B("RemoteOn", "b", remote_on),
+        B("RemoteWired", "b", remote_wired),
+        B("ReadbackWired", "b", readback_wired),
         B("Balancer", "s", balancer),
         B("BankChanged", "b", bank_changed),
         B("TopologyValid", "b", topology_valid),

@@ -64,6 +64,7 @@ struct ctl_bms {
 	struct ctl_codes codes;
 	const char *blue_led, *red_led;
 	bool remote_on;
+	bool remote_wired, readback_wired;
 	const char *balancer;
 	bool bank_changed;
 	bool topology_valid;

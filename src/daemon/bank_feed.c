@@ -12,6 +12,13 @@ void bank_feed_init(struct bank_feed *bf, const struct bank_identity *id)
 	}
 }
 
+bool bank_feed_battery_fresh(const struct m8_bank_state *bank, const struct m8_battery *b,
+                             bool timely)
+{
+	return timely && b && b->has_status && !(b->status.flags & M8_ST_FAULT) &&
+	       !bank->chain_open && !bank->enum_failed;
+}
+
 static void map_battery(const struct m8_battery *b, struct protection_battery *pb)
 {
 	const struct m8_status *st = &b->status;
@@ -166,9 +173,7 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 		info[b].capacity_ah = bat->info.capacity_ah;
 		info[b].cells = bat->info.cells;
 		/* An internal fault or an open chain makes a battery stale (section 4). */
-		rd[b].fresh = in->fresh[b] && bat->has_status &&
-		              !(bat->status.flags & M8_ST_FAULT) && !in->bank.chain_open &&
-		              !in->bank.enum_failed;
+		rd[b].fresh = bank_feed_battery_fresh(&in->bank, bat, in->fresh[b]);
 		rd[b].current_ma = bat->status.current_ma;
 		rd[b].voltage_mv = bat->status.voltage_mv;
 		all_fresh &= rd[b].fresh;
@@ -188,24 +193,38 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 		        n > 0 && bank_current_ma(rd, n, out->topo.s, &pin->current_ma) == 0;
 	}
 
-	/* Bank voltage: a clipped reading is an ADC fault (E8); a missing or
-	 * implausible one falls back to S x mean battery voltage (W6). */
+	/* Bank voltage (protection.md section 3, monitor.md "Bank values").
+	 * The protection gets every valid ADC reading (in range, not clipped):
+	 * the bank over-voltage backstop is for exactly the case where the ADC
+	 * and the batteries disagree. Plausibility (+-10 % of S x mean battery
+	 * voltage) only decides what is shown; a disagreement, or no ADC
+	 * reading, shows S x mean battery voltage with W6. A clipped reading is
+	 * an ADC fault (E8): no bank voltage at all. */
 	if (!adc_clipped) {
 		bool adc_ok = adc_bank_ok && adc_bank_mv >= 0;
+		bool plausible = adc_ok;
 		uint32_t v = 0;
 		bool w6 = false;
 
 		if (adc_ok && out->have_topology && have_mean)
-			adc_ok = bank_adc_plausible((uint32_t)adc_bank_mv, out->topo.s, mean_mv);
+			plausible = bank_adc_plausible((uint32_t)adc_bank_mv, out->topo.s, mean_mv);
 		if (adc_ok) {
 			pin->bank_mv_valid = true;
 			pin->bank_mv = adc_bank_mv;
+		}
+		if (plausible) {
+			out->shown_mv_valid = true;
+			out->shown_mv = adc_bank_mv;
 			out->adc_bank_used = true;
 		} else if (out->have_topology && have_mean &&
 		           bank_voltage_mv(false, 0, out->topo.s, mean_mv, &v, &w6) == 0) {
-			pin->bank_mv_valid = true;
-			pin->bank_mv = (int32_t)v;
+			out->shown_mv_valid = true;
+			out->shown_mv = (int32_t)v;
 			pin->adc_fallback = w6;
+			if (!adc_ok) {
+				pin->bank_mv_valid = true;
+				pin->bank_mv = (int32_t)v;
+			}
 		}
 	}
 
@@ -230,9 +249,9 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 	pin->bt = in->bt;
 
 	struct monitor_input *m = &out->min;
-	m->valid = pin->current_valid && pin->bank_mv_valid;
+	m->valid = pin->current_valid && out->shown_mv_valid;
 	m->current_ma = pin->current_ma;
-	m->bank_mv = pin->bank_mv_valid && pin->bank_mv > 0 ? (uint32_t)pin->bank_mv : 0;
+	m->bank_mv = out->shown_mv_valid && out->shown_mv > 0 ? (uint32_t)out->shown_mv : 0;
 	m->all_fresh = all_fresh;
 	m->active_codes = in->active_codes;
 	monitor_extremes(in, n, m);

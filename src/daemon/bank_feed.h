@@ -50,9 +50,19 @@ struct bank_feed_out {
 	enum bank_error topo_err; /* why no topology or E6 */
 	enum bank_id_match match; /* against the remembered bank, when one is */
 	bool identity_stored;     /* this call remembered a new bank: save the record */
-	bool adc_bank_used;       /* bank voltage is the ADC's (else fallback or none) */
+	bool adc_bank_used;       /* the shown bank voltage is the ADC's (else fallback or none) */
+	/* The bank voltage shown (monitor, STATUS, D-Bus): the ADC's when it is
+	 * plausible, else S x mean battery voltage (W6). pin.bank_mv is what the
+	 * protection uses: every valid ADC reading, plausible or not. */
+	bool shown_mv_valid;
+	int32_t shown_mv;
 };
 
+/* Fresh as protection.md section 4 says: a valid STATUS within the window
+ * (timely, m8_master_battery_fresh()), no internal fault, and the chain
+ * closed and enumerated: while it is open (E2) every battery is stale. */
+bool bank_feed_battery_fresh(const struct m8_bank_state *bank, const struct m8_battery *b,
+                             bool timely);
 /* Starts with a remembered bank (id may be NULL: first installation). */
 void bank_feed_init(struct bank_feed *bf, const struct bank_identity *id);
 void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,

@@ -99,8 +99,8 @@ static void send_status(struct daemon *d, uint64_t now)
 	        .prealarm_active = d->pout.prealarm_active,
 	        .soc_known = d->fout.pin.soc_known,
 	        .soc_cpct = d->fout.pin.soc_cpct,
-	        .bank_mv_valid = d->fout.pin.bank_mv_valid,
-	        .bank_mv = d->fout.pin.bank_mv,
+	        .bank_mv_valid = d->fout.shown_mv_valid,
+	        .bank_mv = d->fout.shown_mv,
 	        .current_valid = d->fout.pin.current_valid,
 	        .current_ma = d->fout.pin.current_ma,
 	        .codes = d->pout.codes,
@@ -140,7 +140,9 @@ static void feed_bank(struct daemon *d, uint64_t now)
 	in->adc_read = adc_recent;
 	memcpy(in->adc, d->adc_rd, sizeof(in->adc));
 	in->remote_none = d->remote_none;
-	in->readback_none = d->readback_none;
+	/* In a dry run nothing drives the charge output: the read-back cannot
+	 * agree with the decision, so it raises no E7 (issue 13 item 17). */
+	in->readback_none = d->readback_none || d->readback_dry_run;
 	in->soc_cpct = monitor_soc_cpct(&d->mon, &in->soc_known);
 	in->soc_events = monitor_soc_events(&d->mon);
 	in->record_unreadable = d->record_unreadable;
@@ -204,6 +206,10 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 		daemon_save_state(d, now, "synchronised");
 	}
 	protection_step(&d->prot, now, &d->fout.pin, &o);
+	report_explain_chain(&o, &d->fout.pin);
+	/* An output, a latch or a lead changed: saved at once (issue 13 item 1),
+	 * so a restart resumes this state, not one up to a minute old. */
+	const char *trigger = persist_trigger(first ? NULL : &d->pout, &o);
 
 	bool changed = first || o.atd_closed != d->pout.atd_closed ||
 	               o.atc_closed != d->pout.atc_closed ||
@@ -216,11 +222,11 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	d->have_pout = true;
 	d->dirty = true;
 
-	daemon_set_line(d, OUTPUT_LOAD_DISCONNECT, o.atd_closed);
-	daemon_set_line(d, OUTPUT_CHARGE_DISCONNECT, o.atc_closed);
-	daemon_set_line(d, OUTPUT_PRE_ALARM, o.prealarm_active);
-	daemon_set_line(d, OUTPUT_LED_BLUETOOTH, led_level(o.blue, now));
-	daemon_set_line(d, OUTPUT_LED_ERROR, led_level(o.red, now));
+	daemon_set_line(d, OUTPUT_LOAD_DISCONNECT, o.atd_closed, now);
+	daemon_set_line(d, OUTPUT_CHARGE_DISCONNECT, o.atc_closed, now);
+	daemon_set_line(d, OUTPUT_PRE_ALARM, o.prealarm_active, now);
+	daemon_set_line(d, OUTPUT_LED_BLUETOOTH, led_level(o.blue, now), now);
+	daemon_set_line(d, OUTPUT_LED_ERROR, led_level(o.red, now), now);
 
 	if (changed)
 		send_status(d, now);
@@ -231,6 +237,8 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	}
 	if (o.save_record)
 		daemon_save_state(d, now, "bank below 9.0 V");
+	else if (trigger)
+		daemon_save_state(d, now, trigger);
 	else if (persist_due(&d->cad, now, d->dirty, false))
 		daemon_save_state(d, now, "periodic");
 	if (o.request_poweroff && !d->poweroff_done)
@@ -276,15 +284,15 @@ static void adc_poll(struct daemon *d, uint64_t now)
 	d->adc_last_ok_us = now;
 }
 
-static bool healthy(const struct daemon *d, uint64_t now)
+/* The heartbeat and WATCHDOG=1 say "the loop runs and every output line is
+ * at the level the protection decided" (board.md rev 3). The lines are held
+ * only while every write succeeded and the last read-back agreed with the
+ * decision (daemon_outputs.c releases them otherwise), so holding them is
+ * the condition. Bus and ADC trouble never stop it: the rules handle those
+ * with their delays and lead (protection.md sections 1 and 4). */
+static bool healthy(const struct daemon *d)
 {
-	/* The bus is healthy while it completes cycles, or while it is
-	 * legitimately retrying an absent port (the outputs are open then). */
-	bool bus_ok = !d->port_open || now - d->bus_progress_us < DAEMON_BUS_HEALTHY_US;
-	bool adc_ok =
-	        d->adc && d->adc_last_ok_us && now - d->adc_last_ok_us < DAEMON_ADC_HEALTHY_US;
-
-	return d->ready && bus_ok && adc_ok;
+	return d->ready && d->out;
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -297,13 +305,14 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 	daemon_outputs_open(d, now);
 	daemon_check_outputs(d, now);
+	daemon_save_check(d);
 	adc_poll(d, now);
 	daemon_evaluate(d, now);
 	daemon_dbus_poll(d, now);
 
-	if (healthy(d, now)) {
+	if (healthy(d)) {
 		d->heartbeat = !d->heartbeat;
-		daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat);
+		daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat, now);
 		if (now - d->watchdog_us >= d->watchdog_every_us) {
 			notify_watchdog();
 			d->watchdog_us = now;
@@ -332,7 +341,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	d->stopping = true;
 	notify_stopping();
 	events_log(&d->ev, EV_LIFECYCLE, LOG_INFO, "stopping", "signal %u", si->ssi_signo);
-	daemon_save_state(d, now, "stop");
+	daemon_save_state_wait(d, now, "stop");
 	daemon_leave_outputs(d);
 	/* Bluetooth unregisters from BlueZ now, while the bus is open: sd-bus
 	 * flushes what is queued and closes the connection when the loop
@@ -376,6 +385,26 @@ static void daemon_resume_rules(struct daemon *d, uint64_t now)
 	                           r >= 0 && active[OUTPUT_CHARGE_DISCONNECT]);
 }
 
+/* A board without the remote or the read-back wiring ("none"), and a dry
+ * run, change what the protection can see: said at every start (issue 13
+ * items 10 and 17), and shown on D-Bus. */
+static void say_wiring(struct daemon *d)
+{
+	if (d->remote_none)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "adc",
+		           "remote terminal not wired (remote-h-channel and remote-l-channel = "
+		           "none): it counts as always ON, the loads cannot be switched off with "
+		           "it");
+	if (d->readback_none)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "adc",
+		           "charge read-back not wired (charge-readback-channel = none): a stuck "
+		           "or failed charge switch is not detected (no E7)");
+	if (d->readback_dry_run)
+		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "outputs",
+		           "DRY RUN: nothing drives the charge output, so the read-back cannot "
+		           "agree with it; the read-back is not checked (no E7)");
+}
+
 int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct events *ev)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -392,11 +421,14 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	d->adopt_fd = daemon_take_stored_fd();
 	d->remote_none = config_adc_none(cfg, ADC_REMOTE_H);
 	d->readback_none = config_adc_none(cfg, ADC_CHARGE_READBACK);
+	d->readback_dry_run = !d->readback_none && cfg->outputs_backend == OUTPUTS_BACKEND_DRYRUN;
+	say_wiring(d);
 	d->watchdog_every_us = 1000000ull;
 	if (sd_watchdog_enabled(0, &wd) > 0 && wd / 4 < d->watchdog_every_us)
 		d->watchdog_every_us = wd / 4;
 
 	daemon_load_state(d);
+	daemon_saver_start(d);
 	r = protection_init(&d->prot, &d->rec.settings.protection, -1);
 	if (r < 0) {
 		/* record_decode checked the settings; only defaults are left. */
@@ -476,6 +508,7 @@ struct daemon *daemon_free(struct daemon *d)
 	daemon_leave_outputs(d);
 	if (d->adopt_fd >= 0)
 		close(d->adopt_fd);
+	daemon_saver_stop(d);
 	statefile_free(d->sf);
 	sd_event_unref(d->event);
 	free(d);

@@ -14,7 +14,6 @@
 #include "daemon/events.h"
 
 #define DAEMON_TICK_US         100000ull /* heartbeat, LEDs, ADC */
-#define DAEMON_BUS_HEALTHY_US  3000000ull
 #define DAEMON_ADC_HEALTHY_US  1000000ull
 #define DAEMON_STATUS_EVERY_US 5000000ull
 #define DAEMON_RETRY_US        5000000ull /* ADC and GPIO reopen */

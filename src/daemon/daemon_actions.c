@@ -19,10 +19,8 @@
 
 static int save_now(struct daemon *d, uint64_t now, const char *why, char *err, size_t errlen)
 {
-	/* daemon_save_state clears dirty only after a record was written. */
-	d->dirty = true;
-	daemon_save_state(d, now, why);
-	if (d->dirty) {
+	/* A change is acknowledged only once it is on disk. */
+	if (daemon_save_state_wait(d, now, why) < 0) {
 		snprintf(err, errlen, "the state record could not be saved in %s",
 		         d->cfg.state_dir);
 		return -EIO;

@@ -42,11 +42,9 @@ static void bus_sync(struct daemon *d, uint64_t now)
 			           "port %s not open; retrying every second", d->cfg.bus_port);
 		d->port_open = bank.port_open;
 		d->port_reported = true;
-		d->bus_progress_us = now;
 	}
 	if (bank.cycles != d->last_cycles) {
 		d->last_cycles = bank.cycles;
-		d->bus_progress_us = now;
 		daemon_evaluate(d, now);
 	}
 }
@@ -76,12 +74,10 @@ void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr)
 	struct daemon *d = userdata;
 	const struct m8_battery *b = m8_master_battery(d->master, addr);
 	const char *serial = b ? b->info.serial : "?";
-	uint64_t now = now_us(d);
 
 	switch (type) {
 	case M8_EV_ENUMERATED:
 		events_log(&d->ev, EV_BATTERY, LOG_NOTICE, "bus", "enumerated %u batteries", addr);
-		d->bus_progress_us = now;
 		break;
 	case M8_EV_ENUM_FAILED:
 		events_log(&d->ev, EV_BATTERY, LOG_ERR, "bus", "enumeration failed (%u in a row)",

@@ -22,6 +22,28 @@ static void dryrun_report(void *userdata, enum output_line line, bool active, co
 		fprintf(stderr, "%s\n", text);
 }
 
+/* A line that cannot be driven or verified (a failed write, a read-back
+ * that disagrees with the decision or fails): the outputs cannot be
+ * trusted. Let go of all of them, which opens both disconnects and stops
+ * the heartbeat (board.md), and start over in 5 s. */
+static void outputs_failed(struct daemon *d, uint64_t now, const char *what)
+{
+	events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
+	           "%s; every line released (safe state), requesting them anew in 5 s", what);
+	daemon_release_outputs(d);
+	d->out_retry_us = now + DAEMON_RETRY_US;
+}
+
+/* Right after the lines are taken: what they hold now is the starting
+ * point (all inactive for a new request, the previous instance's levels
+ * for an adopted one); the first evaluation drives them to the decision
+ * before the first read-back, a second later. */
+static int outputs_taken(struct daemon *d, uint64_t now)
+{
+	d->out_check_us = now + DAEMON_READBACK_US;
+	return outputs_read_back(d->out, d->line_decided);
+}
+
 void daemon_outputs_open(struct daemon *d, uint64_t now)
 {
 	const struct outputs_ops *ops = d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN
@@ -45,6 +67,9 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 			d->adopted = true;
 			events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "outputs",
 			           "resumed the GPIO line request kept across the restart");
+			r = outputs_taken(d, now);
+			if (r < 0)
+				outputs_failed(d, now, "cannot read the resumed lines");
 			return;
 		}
 		/* Not ours to drive: let it go, so that the lines can be taken anew. */
@@ -82,39 +107,55 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 	if (fd >= 0)
 		d->out_stored = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" GPIO_ADOPT_FDNAME,
 		                                       &fd, 1) > 0;
+	r = outputs_taken(d, now);
+	if (r < 0)
+		outputs_failed(d, now, "cannot read the lines just requested");
 }
 
-void daemon_set_line(struct daemon *d, enum output_line line, bool active)
+void daemon_set_line(struct daemon *d, enum output_line line, bool active, uint64_t now)
 {
+	char what[128];
+
+	if ((unsigned)line >= OUTPUT_LINE_COUNT)
+		return;
+	d->line_decided[line] = active;
 	if (!d->out)
 		return;
 	int r = outputs_set(d->out, line, active);
-	if (r < 0 && !d->out_error_reported) {
-		events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs", "cannot drive %s: %s",
-		           output_line_name(line), strerror(-r));
-		d->out_error_reported = true;
-	}
+	if (r >= 0)
+		return;
+	snprintf(what, sizeof(what), "cannot drive %s %s: %s", output_line_name(line),
+	         output_state_word(line, active), strerror(-r));
+	outputs_failed(d, now, what);
 }
 
 void daemon_check_outputs(struct daemon *d, uint64_t now)
 {
 	bool active[OUTPUT_LINE_COUNT];
+	char what[128];
 
 	if (!d->out || now < d->out_check_us)
 		return;
 	d->out_check_us = now + DAEMON_READBACK_US;
 	int r = outputs_read_back(d->out, active);
-	if (r >= 0)
+	if (r < 0) {
+		snprintf(what, sizeof(what), "read-back of the output lines failed: %s",
+		         strerror(-r));
+		outputs_failed(d, now, what);
 		return;
-	/* A line that is not where we drive it (a short, a second consumer,
-	 * a failing chip) means the outputs cannot be trusted: let go of all
-	 * of them, which opens both disconnects, and start over. */
-	events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
-	           "read-back of the output lines failed: %s; every line released (safe "
-	           "state), requesting them anew in 5 s",
-	           r == -EIO ? "a line is not at the value driven" : strerror(-r));
-	daemon_release_outputs(d);
-	d->out_retry_us = now + DAEMON_RETRY_US;
+	}
+	/* A line not where the daemon decided (a failed write, a short, a
+	 * second consumer, a failing chip). */
+	for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++) {
+		if (active[l] == d->line_decided[l])
+			continue;
+		snprintf(what, sizeof(what), "read-back: %s is %s, decided %s",
+		         output_line_name((enum output_line)l),
+		         output_state_word((enum output_line)l, active[l]),
+		         output_state_word((enum output_line)l, d->line_decided[l]));
+		outputs_failed(d, now, what);
+		return;
+	}
 }
 
 void daemon_release_outputs(struct daemon *d)
@@ -125,10 +166,17 @@ void daemon_release_outputs(struct daemon *d)
 	}
 	/* Releasing the request leaves every line undriven: the safe state.
 	 * Driving them inactive first makes the release visible in a dry run
-	 * and leaves no window where a released line might float high. */
+	 * and leaves no window where a released line might float high. A write
+	 * that fails here changes nothing: the release follows anyway. The
+	 * decided levels stay: they are the protection's, not the lines'. */
 	if (d->out)
-		for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++)
-			daemon_set_line(d, (enum output_line)l, false);
+		for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++) {
+			int r = outputs_set(d->out, (enum output_line)l, false);
+			if (r < 0)
+				events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
+				           "cannot drive %s inactive before the release: %s",
+				           output_line_name((enum output_line)l), strerror(-r));
+		}
 	outputs_close(d->out);
 	d->out = NULL;
 }
@@ -176,7 +224,7 @@ void daemon_poweroff(struct daemon *d, uint64_t now)
 	sd_bus *bus = NULL;
 
 	d->poweroff_done = true;
-	daemon_save_state(d, now, "power-off");
+	daemon_save_state_wait(d, now, "power-off");
 	daemon_release_outputs(d);
 	if (d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN) {
 		/* A dry run sits beside a real system: never switch that off. */

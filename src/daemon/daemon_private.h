@@ -17,6 +17,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/persist.h"
+#include "daemon/saver.h"
 #include "ble/ble.h"
 #include "dbus/bms_dbus.h"
 #include "hw/adc.h"
@@ -27,13 +28,14 @@ struct daemon {
 	sd_event *event;
 	struct events ev;
 	struct bms_config cfg;
-	bool remote_none, readback_none;
+	bool remote_none, readback_none; /* "none" in the configuration */
+	bool readback_dry_run;           /* wired, but nothing drives ATC: not checked */
 
 	struct m8_master *master;
 	sd_event_source *bus_io, *bus_timer, *prot_timer, *tick;
 	int bus_fd;
 	bool port_open, port_reported;
-	uint64_t last_cycles, bus_progress_us;
+	uint64_t last_cycles;
 
 	struct adc *adc;
 	uint64_t adc_retry_us, adc_last_ok_us;
@@ -46,10 +48,17 @@ struct daemon {
 	bool adopted;    /* the request was the previous instance's (resume) */
 	uint64_t out_retry_us;
 	uint64_t out_check_us; /* next read-back of the driven lines */
-	bool out_reported, out_error_reported;
+	/* The level each line must be at: what the protection decided for the
+	 * outputs, the LED and heartbeat levels. The read-back compares the
+	 * lines with this, never with a backend's cache (issue 13 item 2). */
+	bool line_decided[OUTPUT_LINE_COUNT];
+	bool out_reported;
 	bool poweroff_done, stopping;
 
-	struct statefile *sf;
+	struct statefile *sf; /* the saver's alone once it runs */
+	struct saver *saver;  /* NULL: no state directory, or saving on the loop */
+	uint64_t save_checked_seq;
+	const char *save_why; /* of the newest request */
 	struct record rec;
 	bool record_unreadable;
 	struct persist_cadence cad;
@@ -97,9 +106,12 @@ void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr)
 /* daemon_outputs.c */
 int daemon_take_stored_fd(void);
 void daemon_outputs_open(struct daemon *d, uint64_t now);
-void daemon_set_line(struct daemon *d, enum output_line line, bool active);
-/* Reads the driven lines back (once a second); a line not at the value
- * driven releases them all (the safe state) and retries the request. */
+/* Records the decided level of a line and drives it; a failed write is a
+ * read-back mismatch: every line released (the heartbeat stops with them,
+ * the safe state), the request retried 5 s later. */
+void daemon_set_line(struct daemon *d, enum output_line line, bool active, uint64_t now);
+/* Reads the lines back (once a second); a line not at its decided level,
+ * or a failed read, releases them all (the safe state) and retries. */
 void daemon_check_outputs(struct daemon *d, uint64_t now);
 /* Drives every line inactive and releases the request (and its stored copy). */
 void daemon_release_outputs(struct daemon *d);
@@ -119,4 +131,16 @@ extern const struct svc_actions daemon_actions;
 
 /* daemon_state.c */
 int daemon_load_state(struct daemon *d);
-void daemon_save_state(struct daemon *d, uint64_t now, const char *why);
+/* The writer thread, after the record is loaded; stopping it writes what
+ * is pending first. */
+void daemon_saver_start(struct daemon *d);
+void daemon_saver_stop(struct daemon *d);
+/* Hands the record to the writer and returns at once: the request's
+ * sequence number (> 0; 0 when it was written on the loop) or -errno. A
+ * failure is logged (once until a save succeeds) and leaves the state
+ * dirty. */
+int64_t daemon_save_state(struct daemon *d, uint64_t now, const char *why);
+/* The same, then waits for the write: 0 or -errno (settings, stop, power-off). */
+int daemon_save_state_wait(struct daemon *d, uint64_t now, const char *why);
+/* Reports the writer's results (every tick). */
+void daemon_save_check(struct daemon *d);

@@ -59,6 +59,9 @@ void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s
 	s->have_topology = fo->have_topology;
 	s->topo = fo->topo;
 	s->topo_err = fo->topo_err;
+	s->stored_s = d->feed.have_identity ? d->feed.identity.s : 0;
+	s->remote_wired = !d->remote_none;
+	s->readback_wired = !d->readback_none;
 	s->bank_changed = fo->pin.bank_changed;
 
 	m8_master_bank(d->master, &s->bus);
@@ -75,7 +78,8 @@ void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s
 		b->has_status = mb->has_status;
 		b->status = mb->status;
 		b->status_us = mb->status_us;
-		b->fresh = m8_master_battery_fresh(d->master, a, now);
+		b->fresh = bank_feed_battery_fresh(&s->bus, mb,
+		                                   m8_master_battery_fresh(d->master, a, now));
 		b->lost = mb->lost;
 		b->stats = mb->stats;
 	}

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The state record of the running daemon: loaded at start, saved on the
- * cadence of persist.h. */
+ * cadence of persist.h and whenever the protection's state changes (an
+ * output, a latch, a lead), written by a thread of its own (saver.h) so
+ * that the fsyncs never hold up the loop. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,25 +25,100 @@ static void collect_record(struct daemon *d, uint64_t now)
 	r->prot_len = n > 0 ? (uint16_t)n : 0;
 }
 
-void daemon_save_state(struct daemon *d, uint64_t now, const char *why)
+static void save_failed(struct daemon *d, const char *why, int r, const char *err)
 {
+	d->dirty = true; /* the next periodic save tries again */
+	if (!d->save_failed_reported)
+		events_log(&d->ev, EV_STATE, LOG_ERR, "state",
+		           "cannot save the state record (%s): %s%s%s", why, strerror(-r),
+		           err && err[0] ? ": " : "", err ? err : "");
+	d->save_failed_reported = true;
+}
+
+static int write_record(void *userdata, const uint8_t *buf, size_t len)
+{
+	return statefile_save(userdata, buf, len);
+}
+
+void daemon_saver_start(struct daemon *d)
+{
+	if (!d->sf)
+		return;
+	int r = saver_new(&d->saver, write_record, d->sf);
+	if (r < 0) {
+		/* Still saved, on the loop: slower, never lost. */
+		d->saver = NULL;
+		events_log(&d->ev, EV_STATE, LOG_ERR, "state",
+		           "cannot start the state writer thread: %s; saving on the loop",
+		           strerror(-r));
+	}
+}
+
+void daemon_saver_stop(struct daemon *d)
+{
+	d->saver = saver_free(d->saver);
+	daemon_save_check(d);
+}
+
+void daemon_save_check(struct daemon *d)
+{
+	uint64_t done = 0;
+	int r = 0;
+
+	if (!d->saver)
+		return;
+	saver_status(d->saver, &done, &r);
+	if (done == d->save_checked_seq)
+		return;
+	d->save_checked_seq = done;
+	if (r < 0)
+		save_failed(d, d->save_why, r, NULL);
+	else
+		d->save_failed_reported = false;
+}
+
+int64_t daemon_save_state(struct daemon *d, uint64_t now, const char *why)
+{
+	uint8_t buf[RECORD_MAX_SIZE];
 	char err[256] = "";
 
 	if (!d->sf)
-		return;
+		return -ENODEV; /* reported as E9 when the directory could not be opened */
 	collect_record(d, now);
-	int r = persist_save(d->sf, &d->rec, err, sizeof(err));
-	if (r < 0) {
-		if (!d->save_failed_reported)
-			events_log(&d->ev, EV_STATE, LOG_ERR, "state",
-			           "cannot save the state record (%s): %s%s%s", why, strerror(-r),
-			           err[0] ? ": " : "", err);
-		d->save_failed_reported = true;
-		return;
+	int len = persist_encode(&d->rec, buf, sizeof(buf), err, sizeof(err));
+	if (len < 0) {
+		save_failed(d, why, len, err);
+		return len;
 	}
-	d->save_failed_reported = false;
 	d->dirty = false;
 	persist_saved(&d->cad, now);
+	if (!d->saver) {
+		int r = statefile_save(d->sf, buf, (size_t)len);
+		if (r < 0) {
+			save_failed(d, why, r, NULL);
+			return r;
+		}
+		d->save_failed_reported = false;
+		return 0;
+	}
+	int64_t seq = saver_submit(d->saver, buf, (size_t)len);
+	if (seq < 0) {
+		save_failed(d, why, (int)seq, NULL);
+		return seq;
+	}
+	d->save_why = why;
+	return seq;
+}
+
+int daemon_save_state_wait(struct daemon *d, uint64_t now, const char *why)
+{
+	int64_t seq = daemon_save_state(d, now, why);
+
+	if (seq <= 0 || !d->saver)
+		return seq < 0 ? (int)seq : 0;
+	int r = saver_wait(d->saver, (uint64_t)seq);
+	daemon_save_check(d);
+	return r;
 }
 
 int daemon_load_state(struct daemon *d)

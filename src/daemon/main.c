@@ -109,6 +109,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 1;
 }
 
+/* A minimum and maximum of the history; a fresh record has none yet (its
+ * sentinels are never shown). */
+static void print_extremes(const char *name, int32_t min, int32_t max, const char *unit)
+{
+	if (min == HISTORY_MIN_NONE || max == HISTORY_MAX_NONE)
+		printf("  %s = none yet\n", name);
+	else
+		printf("  %s = %d .. %d %s\n", name, (int)min, (int)max, unit);
+}
+
 static void print_state(const char *dir, const struct record *r, enum persist_load_result how)
 {
 	char codes[8];
@@ -144,13 +154,12 @@ static void print_state(const char *dir, const struct record *r, enum persist_lo
 	       "  charged energy = %.3f kWh\n"
 	       "  synchronisations = %u\n"
 	       "  cycles = %u\n"
-	       "  last full charge = %s\n"
-	       "  bank voltage = %d .. %d mV\n"
-	       "  cell voltage = %d .. %d mV\n"
-	       "  temperature = %d .. %d (0.1 degC)\n",
+	       "  last full charge = %s\n",
 	       h->deepest_ah, h->drawn_ah, h->discharged_wh / 1000.0, h->charged_wh / 1000.0,
-	       h->syncs, h->cycles, full, h->min_bank_mv, h->max_bank_mv, h->min_cell_mv,
-	       h->max_cell_mv, h->min_temp_dc, h->max_temp_dc);
+	       h->syncs, h->cycles, full);
+	print_extremes("bank voltage", h->min_bank_mv, h->max_bank_mv, "mV");
+	print_extremes("cell voltage", h->min_cell_mv, h->max_cell_mv, "mV");
+	print_extremes("temperature", h->min_temp_dc, h->max_temp_dc, "(0.1 degC)");
 	for (unsigned i = 0; i < h->n_errors && i < HISTORY_ERRORS; i++) {
 		const char *name =
 		        bms_code_valid(h->errors[i].code) ? bms_code_name(h->errors[i].code) : "?";

@@ -79,14 +79,35 @@ int persist_load(struct statefile *sf, const char *dir, struct record *out, char
 	return PERSIST_UNREADABLE;
 }
 
+int persist_encode(const struct record *r, uint8_t *buf, size_t cap, char *err, size_t errlen)
+{
+	return record_encode(r, buf, cap, err, errlen);
+}
+
 int persist_save(struct statefile *sf, const struct record *r, char *err, size_t errlen)
 {
 	uint8_t buf[RECORD_MAX_SIZE];
-	int len = record_encode(r, buf, sizeof(buf), err, errlen);
+	int len = persist_encode(r, buf, sizeof(buf), err, errlen);
 
 	if (len < 0)
 		return len;
 	return statefile_save(sf, buf, (size_t)len);
+}
+
+const char *persist_trigger(const struct protection_output *before,
+                            const struct protection_output *now)
+{
+	if (!before || !now)
+		return NULL;
+	if (now->atd_closed != before->atd_closed)
+		return now->atd_closed ? "load output closed" : "load output opened";
+	if (now->atc_closed != before->atc_closed)
+		return now->atc_closed ? "charge output closed" : "charge output opened";
+	if (now->latched_rules & ~before->latched_rules)
+		return "latch engaged";
+	if (now->prealarm_active && !before->prealarm_active)
+		return "lead started";
+	return NULL;
 }
 
 bool persist_due(const struct persist_cadence *c, uint64_t now_us, bool dirty, bool urgent)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/protection.h"
 #include "core/record.h"
 #include "store/statefile.h"
 
@@ -35,6 +36,16 @@ int persist_load(struct statefile *sf, const char *dir, struct record *out, char
                  size_t errlen);
 /* Encodes (checking it) and saves r. */
 int persist_save(struct statefile *sf, const struct record *r, char *err, size_t errlen);
+/* Encodes (checking it) r into buf; its length or -errno. The daemon hands
+ * the bytes to its writer thread (saver.h). */
+int persist_encode(const struct record *r, uint8_t *buf, size_t cap, char *err, size_t errlen);
+
+/* Why the protection's state must be saved at once (protection.md section
+ * 4): an output opened or closed, a latch engaged, or a lead started (the
+ * pre-alarm turned active); NULL when none of these happened between the
+ * previous step's output (NULL at the first step) and this one. */
+const char *persist_trigger(const struct protection_output *before,
+                            const struct protection_output *now);
 
 /* The cadence, pure: a save is due when urgent (settings, a new bank, stop,
  * bank low) or when dirty and PERSIST_PERIOD_US passed since the last one

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/codes.h"
+#include "core/protection_rules.h"
 #include "daemon/report.h"
 
 /* "battery 2 cell 3: 2790 mV", "battery 1 sensor 2: 61.0 degC", "bank: 9.50 %". */
@@ -58,4 +59,28 @@ void report_holds(const struct protection_output_report *rep, char *buf, size_t 
 	}
 	if (rep->n_holds == 0)
 		snprintf(buf, cap, "start-up (waiting for the bank)");
+}
+
+void report_explain_chain(struct protection_output *o, const struct protection_input *in)
+{
+	const char *why = in->chain_open    ? "battery data stale: chain open (no battery reports "
+	                                      "CHAIN_END)"
+	                  : in->enum_failed ? "battery data stale: enumeration failed"
+	                                    : NULL;
+
+	if (!why)
+		return;
+	for (unsigned out = 0; out < PROT_OUT_COUNT; out++) {
+		struct protection_output_report *rep = &o->report[out];
+
+		for (unsigned i = 0; i < rep->n_holds && i < PROT_RULE_COUNT; i++) {
+			struct protection_hold *h = &rep->holds[i];
+
+			if (h->rule != PROT_R_STALE_ATD && h->rule != PROT_R_STALE_ATC)
+				continue;
+			h->name = why;
+			h->reading.battery = -1;
+			h->reading.index = -1;
+		}
+	}
 }

@@ -31,6 +31,8 @@
 	X(BLUE, "BlueLed", "s", PROP_NOW)                                                          \
 	X(RED, "RedLed", "s", PROP_NOW)                                                            \
 	X(REMOTE, "RemoteOn", "b", PROP_NOW)                                                       \
+	X(REMOTE_WIRED, "RemoteWired", "b", PROP_NOW)                                              \
+	X(READBACK_WIRED, "ReadbackWired", "b", PROP_NOW)                                          \
 	X(BALANCER, "Balancer", "s", PROP_NOW)                                                     \
 	X(BANK_CHANGED, "BankChanged", "b", PROP_NOW)                                              \
 	X(TOPO_VALID, "TopologyValid", "b", PROP_NOW)                                              \
@@ -148,6 +150,12 @@ static void value(const void *src, const struct svc_snapshot *unused, unsigned i
 	case P_REMOTE:
 		v->n = s->remote_on;
 		break;
+	case P_REMOTE_WIRED:
+		v->n = s->remote_wired;
+		break;
+	case P_READBACK_WIRED:
+		v->n = s->readback_wired;
+		break;
 	case P_BALANCER:
 		v->s = balancer_status_name(s->balancer);
 		break;
@@ -162,10 +170,12 @@ static void value(const void *src, const struct svc_snapshot *unused, unsigned i
 		            : bank_error_str(s->topo_err != BANK_OK ? s->topo_err : BANK_ERR_EMPTY);
 		break;
 	case P_BATTERIES:
-		v->n = topo ? t->n : 0;
+		/* Without a valid topology (E6), what is known: the batteries
+		 * the bus enumerated, and S when a bank is remembered. */
+		v->n = topo ? t->n : s->n_batteries;
 		break;
 	case P_SERIES:
-		v->n = topo ? t->s : 0;
+		v->n = topo ? t->s : s->stored_s;
 		break;
 	case P_PARALLEL:
 		v->n = topo ? t->p : 0;

@@ -54,8 +54,9 @@ struct outputs_ops {
 	int (*open)(const struct outputs_config *cfg, struct outputs **ret);
 	/* Drives one line; a value equal to the last one set is not written. */
 	int (*set)(struct outputs *o, enum output_line line, bool active);
-	/* Reads the driven values back into active[]; -EIO when one differs
-	 * from what was set. */
+	/* Reads the lines' levels into active[]; -EIO (or -errno) when they
+	 * cannot be read. Comparing them with the decided levels is the
+	 * caller's: a backend's own idea of what it wrote is no reference. */
 	int (*read_back)(struct outputs *o, bool active[OUTPUT_LINE_COUNT]);
 	/* The fd that holds the lines (for the systemd fd store), or
 	 * -EOPNOTSUPP. libgpiod 2.1 cannot adopt it: a restarted daemon

@@ -62,11 +62,15 @@ struct svc_snapshot {
 	bool have_protection; /* false until the first evaluation */
 	struct protection_output prot; /* outputs, holds, codes, LED modes, remote */
 	bool remote_on;
+	/* "none" in the configuration: the board lacks the remote terminal or
+	 * the charge read-back wiring (issue 13 item 10). */
+	bool remote_wired, readback_wired;
 
 	/* topology */
 	bool have_topology;
 	struct bank_topology topo;
 	enum bank_error topo_err;
+	uint8_t stored_s;  /* S of the remembered bank, 0 when none is remembered */
 	bool bank_changed; /* E3: waiting for "accept bank" */
 
 	/* the bus */

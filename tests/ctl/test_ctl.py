@@ -196,6 +196,15 @@ def status_human(rig):
         check(label in out, "status lacks %r:\n%s" % (label, out))
     check(re.search(r"^Load output: +closed since ", out, re.M), "load output not closed:\n%s" % out)
     check("%d batteries, %dS%dP" % (BANK, SERIES, PARALLEL) in out, "topology:\n%s" % out)
+    # issue 13 item 10: the rig's board has no read-back wiring ("none")
+    check(re.search(r"^Read-back: +not wired", out, re.M), "read-back not 'not wired':\n%s" % out)
+    check(re.search(r"^Remote: +on$", out, re.M), "remote not 'on':\n%s" % out)
+    doc = ctl_json(rig, "status")
+    check(doc.get("readback_wired") is False and doc.get("remote_wired") is True,
+          "readback_wired %r, remote_wired %r" % (doc.get("readback_wired"),
+                                                 doc.get("remote_wired")))
+    _, v = busctl_get(rig, "/org/smallbms", "org.smallbms.Bms1", "ReadbackWired")
+    check(v == "false", "busctl ReadbackWired %s" % v)
 
 
 def status_json(rig):
@@ -489,10 +498,33 @@ def batteries_come_and_go(rig):
         proc.stderr.close()
 
 
+def chain_open_stale(rig):
+    """Issue 13 item 12: while the chain is open (E2) every battery is
+    stale: Fresh is false for all, although each still answers, and the
+    reason says the chain is open, not 'battery data stale (battery 1)'."""
+    rig.sim_cmd("open-chain %d" % BANK)  # the last battery no longer ends the chain
+    try:
+        doc = wait_for("E2", lambda: (lambda d: d if any(c["name"] == "E2" for c in d["codes"])
+                                      else None)(ctl_json(rig, "status")), 30)
+        bats = ctl_json(rig, "batteries")["batteries"]
+        check([b["fresh"] for b in bats] == [False] * BANK,
+              "fresh while the chain is open: %r" % [b["fresh"] for b in bats])
+        doc = ctl_json(rig, "status")
+        e1 = [r for r in doc["charge_disconnect"]["reasons"] if r["code"] == "E1"]
+        check(e1, "no E1 reason for ATC: %r" % doc["charge_disconnect"]["reasons"])
+        check("chain open" in e1[0]["text"] and "battery 1" not in e1[0]["text"],
+              "E1 reason %r" % e1[0]["text"])
+    finally:
+        rig.sim_cmd("open-chain 0")
+    wait_for("every battery fresh again",
+             lambda: [b["fresh"] for b in ctl_json(rig, "batteries")["batteries"]]
+             == [True] * BANK, 30)
+
+
 CHECKS = [
     usage_errors, status_human, status_json, batteries, battery_one, get_settings,
     set_settings, set_soc, history, identify, permission_denied, reasons, monitor_change, monitor_count,
-    batteries_come_and_go,
+    chain_open_stale, batteries_come_and_go,
 ]
 
 

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "core/protection_settings.h"
+#include "core/codes.h"
 #include "daemon/bank_feed.h"
 
 #define NOW 100000000ull
@@ -206,11 +208,12 @@ static void test_adc_bank_voltage(void **state)
 	assert_false(fx.out.pin.adc_fallback);
 	assert_true(fx.out.adc_bank_used);
 
-	/* Missing channel: S x mean battery voltage, W6. */
+	/* Missing channel: S x mean battery voltage, W6, for both. */
 	adc_bank(ADC_MISSING, 0);
 	run();
 	assert_true(fx.out.pin.bank_mv_valid);
 	assert_int_equal(fx.out.pin.bank_mv, 26400);
+	assert_int_equal(fx.out.shown_mv, 26400);
 	assert_true(fx.out.pin.adc_fallback);
 
 	/* ADC not open at all: the same. */
@@ -220,20 +223,28 @@ static void test_adc_bank_voltage(void **state)
 	assert_int_equal(fx.out.pin.bank_mv, 26400);
 	assert_true(fx.out.pin.adc_fallback);
 
-	/* Implausible (beyond 10 % of S x mean): fallback, W6. */
+	/* Implausible (beyond 10 % of S x mean): the protection still gets the
+	 * ADC's reading; the monitor shows S x mean, W6. */
 	adc_bank(ADC_VALID, 29100);
 	run();
-	assert_int_equal(fx.out.pin.bank_mv, 26400);
+	assert_int_equal(fx.out.pin.bank_mv, 29100);
+	assert_true(fx.out.shown_mv_valid);
+	assert_int_equal(fx.out.shown_mv, 26400);
+	assert_int_equal(fx.out.min.bank_mv, 26400);
+	assert_false(fx.out.adc_bank_used);
 	assert_true(fx.out.pin.adc_fallback);
 	adc_bank(ADC_VALID, 29000); /* within 10 % */
 	run();
 	assert_int_equal(fx.out.pin.bank_mv, 29000);
+	assert_int_equal(fx.out.shown_mv, 29000);
+	assert_int_equal(fx.out.min.bank_mv, 29000);
 	assert_false(fx.out.pin.adc_fallback);
 
 	/* Clipped is an ADC fault: no bank voltage (E8), no fallback. */
 	adc_bank(ADC_CLIPPED, 0);
 	run();
 	assert_false(fx.out.pin.bank_mv_valid);
+	assert_false(fx.out.shown_mv_valid);
 	assert_false(fx.out.pin.adc_fallback);
 
 	/* Missing ADC and no fresh battery: nothing to stand in. */
@@ -381,6 +392,62 @@ static void test_soc_and_flags(void **state)
 	assert_int_equal(fx.out.min.bank_mv, 13200);
 }
 
+/* Issue 13 item 3: the bank over-voltage backstop (A3) uses every valid ADC
+ * reading, whatever the batteries report; plausibility only decides what is
+ * shown, and a disagreement raises W6. The 12 V bank of the issue: 15.0 V
+ * on the ADC, 13.6 V from the battery (+10.3 %), must trip A3 after 2 s. */
+static void test_backstop_sees_implausible_adc(void **state)
+{
+	struct protection_settings ps;
+	struct protection prot;
+	struct protection_output o;
+
+	bank(1, 0);
+	fx.bat[0].status.voltage_mv = 13600;
+	for (unsigned c = 0; c < 4; c++)
+		fx.bat[0].status.cell_mv[c] = 3400;
+	fx.in.soc_known = true;
+	fx.in.soc_cpct = 8000;
+	adc_bank(ADC_VALID, 13600);
+	run();
+	assert_true(fx.out.have_topology);
+	protection_settings_default(&ps);
+	assert_int_equal(protection_init(&prot, &ps, -1), 0);
+
+	uint64_t t = NOW;
+	for (unsigned i = 0; i < 10; i++, t += 100000) {
+		fx.in.now_us = t;
+		fx.bat[0].status_us = t;
+		run();
+		protection_step(&prot, t, &fx.out.pin, &o);
+	}
+	assert_true(o.atc_closed);
+	assert_false(o.codes & BMS_CODE_BIT(BMS_W6));
+
+	adc_bank(ADC_VALID, 15001); /* 4 x 3750 mV = 15.0 V is the trip level: just above */
+	uint64_t t_over = t;
+	for (; t < t_over + 2500000; t += 100000) {
+		fx.in.now_us = t;
+		fx.bat[0].status_us = t;
+		run();
+		/* the backstop sees the ADC; the monitor shows the batteries' sum */
+		assert_true(fx.out.pin.bank_mv_valid);
+		assert_int_equal(fx.out.pin.bank_mv, 15001);
+		assert_true(fx.out.pin.adc_fallback);
+		assert_int_equal(fx.out.min.bank_mv, 13600);
+		assert_true(fx.out.shown_mv_valid);
+		assert_int_equal(fx.out.shown_mv, 13600);
+		assert_false(fx.out.adc_bank_used);
+		protection_step(&prot, t, &fx.out.pin, &o);
+		assert_true(o.codes & BMS_CODE_BIT(BMS_W6));
+		if (t - t_over < 2000000)
+			assert_true(o.atc_closed);
+	}
+	assert_false(o.atc_closed);
+	assert_true(o.codes & BMS_CODE_BIT(BMS_A3));
+	assert_true(o.atd_closed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +460,7 @@ int main(void)
 	        cmocka_unit_test(test_identity_first_and_later),
 	        cmocka_unit_test(test_topology_first_install),
 	        cmocka_unit_test(test_soc_and_flags),
+	        cmocka_unit_test(test_backstop_sees_implausible_adc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,12 +210,27 @@ static void test_set(void **state)
 	assert_non_null(strstr(f->out, "uv_trip_mv = 2700 mV"));
 }
 
+/* Issue 13 item 16: a fresh record has no extremes yet; --show-state says
+ * so instead of printing the sentinels (2147483647 .. -2147483648). */
+static void test_show_state_fresh(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, (const char *[]){"--show-state", NULL}), 0);
+	assert_null(strstr(f->out, "2147483647"));
+	assert_null(strstr(f->out, "-2147483648"));
+	assert_non_null(strstr(f->out, "  bank voltage = none yet\n"));
+	assert_non_null(strstr(f->out, "  cell voltage = none yet\n"));
+	assert_non_null(strstr(f->out, "  temperature = none yet\n"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_help_version_usage, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_set, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_show_state_fresh, setup, teardown),
 	};
 
 	if (argc < 2) {

@@ -18,8 +18,10 @@
 struct fake_outputs {
 	struct outputs base;
 	int read_back_result;
+	int set_result[OUTPUT_LINE_COUNT]; /* what set() returns, per line */
 	unsigned read_backs, closes, sets;
 	bool value[OUTPUT_LINE_COUNT];
+	bool stuck[OUTPUT_LINE_COUNT]; /* the line reads the opposite of value */
 	bool set_after_close;
 };
 
@@ -34,8 +36,10 @@ static int fake_set(struct outputs *o, enum output_line line, bool active)
 
 	if (f->closes)
 		f->set_after_close = true;
-	f->value[line] = active;
 	f->sets++;
+	if (f->set_result[line] < 0)
+		return f->set_result[line];
+	f->value[line] = active;
 	return 0;
 }
 
@@ -44,7 +48,8 @@ static int fake_read_back(struct outputs *o, bool active[OUTPUT_LINE_COUNT])
 	struct fake_outputs *f = fake_of(o);
 
 	f->read_backs++;
-	memcpy(active, f->value, sizeof(f->value));
+	for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++)
+		active[l] = f->value[l] != f->stuck[l];
 	return f->read_back_result;
 }
 
@@ -81,6 +86,8 @@ static int setup(void **state)
 	for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++)
 		x->f.value[l] = true; /* everything driven active */
 	x->d.out = &x->f.base;
+	for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++)
+		x->d.line_decided[l] = true; /* and so decided */
 	events_init(&x->d.ev);
 	*state = x;
 	return 0;
@@ -146,6 +153,54 @@ static void test_nothing_to_check_without_outputs(void **state)
 	assert_int_equal(x->f.read_backs, 0);
 }
 
+/* Issue 13 item 2: a failed write is handled as a read-back mismatch at
+ * once: every line released (inactive first), retried 5 s later. */
+static void test_failed_set_releases(void **state)
+{
+	struct fixture *x = *state;
+
+	x->f.set_result[OUTPUT_CHARGE_DISCONNECT] = -EIO;
+	daemon_set_line(&x->d, OUTPUT_CHARGE_DISCONNECT, false, T0);
+	assert_null(x->d.out);
+	assert_int_equal(x->f.closes, 1);
+	assert_false(x->f.set_after_close);
+	for (unsigned l = 0; l < OUTPUT_LINE_COUNT; l++)
+		if (l != OUTPUT_CHARGE_DISCONNECT)
+			assert_false(x->f.value[l]);
+	assert_int_equal(x->d.out_retry_us, T0 + DAEMON_RETRY_US);
+}
+
+/* Issue 13 item 2: the read-back compares each line with what the daemon
+ * decided, not with what the backend believes it wrote. */
+static void test_read_back_against_decision(void **state)
+{
+	struct fixture *x = *state;
+
+	daemon_set_line(&x->d, OUTPUT_LOAD_DISCONNECT, false, T0);
+	assert_false(x->d.line_decided[OUTPUT_LOAD_DISCONNECT]);
+	/* the line stays high although the backend reported the write done */
+	x->f.stuck[OUTPUT_LOAD_DISCONNECT] = true;
+	daemon_check_outputs(&x->d, T0);
+	assert_int_equal(x->f.read_backs, 1);
+	assert_null(x->d.out);
+	assert_int_equal(x->f.closes, 1);
+	assert_int_equal(x->d.out_retry_us, T0 + DAEMON_RETRY_US);
+}
+
+/* The decision is remembered while no line is held, and a line whose level
+ * agrees with it passes. */
+static void test_decision_kept_without_outputs(void **state)
+{
+	struct fixture *x = *state;
+
+	daemon_set_line(&x->d, OUTPUT_PRE_ALARM, false, T0);
+	daemon_check_outputs(&x->d, T0);
+	assert_non_null(x->d.out);
+	x->d.out = NULL;
+	daemon_set_line(&x->d, OUTPUT_PRE_ALARM, true, T0);
+	assert_true(x->d.line_decided[OUTPUT_PRE_ALARM]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +208,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_mismatch_releases_every_line, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_read_error_releases_too, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_nothing_to_check_without_outputs, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_failed_set_releases, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_read_back_against_decision, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_decision_kept_without_outputs, setup,
 	                                        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

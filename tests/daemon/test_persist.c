@@ -152,6 +152,35 @@ static void test_unreadable(void **state)
 	free(def);
 }
 
+/* Issue 13 item 1: what makes the protection's state be saved at once. */
+static void test_trigger(void **state)
+{
+	struct protection_output a, b;
+
+	memset(&a, 0, sizeof(a));
+	a.atd_closed = a.atc_closed = true;
+	b = a;
+	assert_null(persist_trigger(NULL, &a)); /* the first step: nothing before */
+	assert_null(persist_trigger(&a, &b));
+	b.codes = 0x10; /* a code alone is no trigger */
+	b.atc_closed = false;
+	assert_string_equal(persist_trigger(&a, &b), "charge output opened");
+	assert_string_equal(persist_trigger(&b, &a), "charge output closed");
+	b = a;
+	b.atd_closed = false;
+	assert_string_equal(persist_trigger(&a, &b), "load output opened");
+	assert_string_equal(persist_trigger(&b, &a), "load output closed");
+	b = a;
+	b.prealarm_active = true;
+	assert_string_equal(persist_trigger(&a, &b), "lead started");
+	assert_null(persist_trigger(&b, &a)); /* the pre-alarm ending is none */
+	b = a;
+	a.latched_rules = 0x4;
+	b.latched_rules = 0x6;
+	assert_string_equal(persist_trigger(&a, &b), "latch engaged");
+	assert_null(persist_trigger(&b, &a)); /* a latch cleared is none */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +188,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_new_installation, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
+	        cmocka_unit_test(test_trigger),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

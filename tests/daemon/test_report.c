@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/codes.h"
+#include "core/protection_settings.h"
 #include "daemon/report.h"
 
 static void test_readings(void **state)
@@ -58,11 +59,61 @@ static void test_holds(void **state)
 	assert_string_equal(buf, "start-up (waiting for the bank)");
 }
 
+/* Issue 13 item 12: with the chain open, the stale rule's holds say so
+ * instead of naming battery 1, which is fine. The real protection decides. */
+static void test_chain_open_reason(void **state)
+{
+	struct protection_settings ps;
+	struct protection p;
+	struct protection_input in;
+	struct protection_output o;
+	char why[600];
+
+	protection_settings_default(&ps);
+	assert_int_equal(protection_init(&p, &ps, -1), 0);
+	memset(&in, 0, sizeof(in));
+	in.n_batteries = 2;
+	in.enumerated = true;
+	in.series_s = 1;
+	in.cells_per_battery = 4;
+	in.bank_mv_valid = in.remote_vh_valid = in.remote_vl_valid = true;
+	in.bank_mv = 13200;
+	for (unsigned b = 0; b < 2; b++) {
+		in.bat[b].has_status = true;
+		in.bat[b].last_status_us = 1000000;
+		in.bat[b].n_cells = 4;
+		for (unsigned c = 0; c < 4; c++)
+			in.bat[b].cell_mv[c] = 3300;
+	}
+	protection_step(&p, 1000000, &in, &o);
+	assert_true(o.atc_closed);
+	in.chain_open = true;
+	protection_step(&p, 1000000, &in, &o);
+	assert_false(o.atc_closed);
+	report_explain_chain(&o, &in);
+	report_holds(&o.report[PROT_OUT_ATC], why, sizeof(why));
+	assert_non_null(strstr(why, "E1 battery data stale: chain open"));
+	assert_null(strstr(why, "battery 1"));
+	for (unsigned i = 0; i < o.report[PROT_OUT_ATC].n_holds; i++)
+		if (o.report[PROT_OUT_ATC].holds[i].code == BMS_E1)
+			assert_int_equal(o.report[PROT_OUT_ATC].holds[i].reading.battery, -1);
+
+	/* a closed chain: the hold is left as the rule made it */
+	in.chain_open = false;
+	in.bat[0].last_status_us = 0;
+	protection_step(&p, 4000000, &in, &o);
+	report_explain_chain(&o, &in);
+	report_holds(&o.report[PROT_OUT_ATC], why, sizeof(why));
+	assert_non_null(strstr(why, "E1 battery data stale"));
+	assert_null(strstr(why, "chain open"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_readings),
 	        cmocka_unit_test(test_holds),
+	        cmocka_unit_test(test_chain_open_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

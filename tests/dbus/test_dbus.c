@@ -270,6 +270,8 @@ static void fill(struct svc_snapshot *s, unsigned n_batteries)
 	s->prot.report[PROT_OUT_PREALARM] =
 	        (struct protection_output_report){.closed = false, .since_us = T0 - 2000000};
 	s->remote_on = true;
+	s->remote_wired = true;
+	s->readback_wired = true;
 
 	s->have_topology = true;
 	s->topo = (struct bank_topology){.type = 1,
@@ -724,6 +726,8 @@ static void bms1_properties(void **state)
 	        S("BlueLed", "blink"),
 	        S("RedLed", "blink-fast"),
 	        N("RemoteOn", "b", 1),
+	        N("RemoteWired", "b", 1),
+	        N("ReadbackWired", "b", 1),
 	        S("Balancer", "balanced"),
 	        N("BankChanged", "b", 1),
 	        N("TopologyValid", "b", 1),
@@ -777,16 +781,83 @@ static void bms1_unknowns(void **state)
 	assert_int_equal(sd_bus_message_read(r, "s", &str), 1);
 	assert_string_equal(str, strerror(ENOENT));
 	sd_bus_message_unref(r);
+	/* the batteries enumerated are known without a topology (issue 13 item 13) */
 	r = get(t, "/org/smallbms", "org.smallbms.Bms1", "Batteries", "u");
 	uint32_t u;
 	assert_int_equal(sd_bus_message_read(r, "u", &u), 1);
-	assert_int_equal(u, 0);
+	assert_int_equal(u, s->n_batteries);
 	sd_bus_message_unref(r);
 	r = get(t, "/org/smallbms", "org.smallbms.Bms1", "MinCellMv", "q");
 	uint16_t q;
 	assert_int_equal(sd_bus_message_read(r, "q", &q), 1);
 	assert_int_equal(q, 0xFFFF);
 	sd_bus_message_unref(r);
+}
+
+static uint32_t get_u(struct t *t, const char *name)
+{
+	uint32_t v = 0;
+	sd_bus_message *r = get(t, "/org/smallbms", "org.smallbms.Bms1", name, "u");
+
+	assert_int_equal(sd_bus_message_read(r, "u", &v), 1);
+	sd_bus_message_unref(r);
+	return v;
+}
+
+static bool get_b(struct t *t, const char *name)
+{
+	int v = 0;
+	sd_bus_message *r = get(t, "/org/smallbms", "org.smallbms.Bms1", name, "b");
+
+	assert_int_equal(sd_bus_message_read(r, "b", &v), 1);
+	sd_bus_message_unref(r);
+	return v;
+}
+
+/* Issue 13 item 13: with E6 the topology shows what is known (the
+ * batteries enumerated, S when stored) and the error beside it, not 0/0. */
+static void bms1_topology_error_shows_known(void **state)
+{
+	struct t *t = *state;
+	struct svc_snapshot *s = &t->f.snap;
+	sd_bus_message *r;
+	const char *str;
+
+	s->have_topology = false;
+	s->topo_err = BANK_ERR_S_NOT_DIVISOR;
+	s->bus.count = 8;
+	s->n_batteries = 8;
+	s->stored_s = 0;
+	republish(&t->f);
+	assert_false(get_b(t, "TopologyValid"));
+	assert_int_equal(get_u(t, "Batteries"), 8);
+	assert_int_equal(get_u(t, "Series"), 0); /* not stored: unknown */
+	assert_int_equal(get_u(t, "Parallel"), 0);
+	r = get(t, "/org/smallbms", "org.smallbms.Bms1", "TopologyError", "s");
+	assert_int_equal(sd_bus_message_read(r, "s", &str), 1);
+	assert_string_equal(str, bank_error_str(BANK_ERR_S_NOT_DIVISOR));
+	sd_bus_message_unref(r);
+
+	s->stored_s = 3; /* a remembered bank's S, which 8 batteries do not fit */
+	republish(&t->f);
+	assert_int_equal(get_u(t, "Batteries"), 8);
+	assert_int_equal(get_u(t, "Series"), 3);
+	assert_int_equal(get_u(t, "Parallel"), 0);
+}
+
+/* Issue 13 item 10: a board without the remote or read-back wiring says so. */
+static void bms1_wiring(void **state)
+{
+	struct t *t = *state;
+	struct svc_snapshot *s = &t->f.snap;
+
+	assert_true(get_b(t, "RemoteWired"));
+	assert_true(get_b(t, "ReadbackWired"));
+	s->remote_wired = false;
+	s->readback_wired = false;
+	republish(&t->f);
+	assert_false(get_b(t, "RemoteWired"));
+	assert_false(get_b(t, "ReadbackWired"));
 }
 
 static void history1_complex(sd_bus_message *r, const char *name, const void *ctx)
@@ -1384,7 +1455,8 @@ static void changed_at_once(void **state)
 	s->topo_err = BANK_ERR_NO_FIT;
 	r = update_at(t, T0 + 3000, "/org/smallbms");
 	assert_non_null(r);
-	assert_string_equal(r->names, ",RemoteOn,TopologyValid,TopologyError,Batteries,Series,"
+	/* Batteries stays: the two enumerated are still known (issue 13 item 13) */
+	assert_string_equal(r->names, ",RemoteOn,TopologyValid,TopologyError,Series,"
 	                              "Parallel,BatteryType,CellsPerBattery,CellsInSeries,"
 	                              "CapacityAh,NominalVoltageMv,BusChainOpen,");
 	/* a new reason of an open output counts; the seconds in the state do not */
@@ -1470,6 +1542,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(bms1_properties, setup, teardown),
 	        cmocka_unit_test_setup_teardown(bms1_unknowns, setup, teardown),
+	        cmocka_unit_test_setup_teardown(bms1_topology_error_shows_known, setup, teardown),
+	        cmocka_unit_test_setup_teardown(bms1_wiring, setup, teardown),
 	        cmocka_unit_test_setup_teardown(history1_properties, setup, teardown),
 	        cmocka_unit_test_setup_teardown(battery1_properties, setup, teardown),
 	        cmocka_unit_test_setup_teardown(settings1_properties, setup, teardown),
