@@ -37,6 +37,9 @@ void m8m_cancel_all(struct m8_master *m)
 		cancel_xfer(&m->cur);
 	m->have_cur = false;
 	m->resend = false;
+	if (m->have_pending)
+		cancel_xfer(&m->pending);
+	m->have_pending = false;
 	for (unsigned i = 0; i <= M8_ADDR_MAX; i++) {
 		if (m->parked[i])
 			cancel_xfer(&m->park[i]);
@@ -92,6 +95,55 @@ void m8m_battery_join(struct m8_master *m, unsigned addr, const struct m8_info *
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * The time bytes really went out or came in: the port's clock read right
+ * after the write or read, never before the caller's time. The caller's
+ * time is when its loop woke up, which may be well before the bytes moved.
+ */
+static uint64_t port_time(struct m8_master *m, uint64_t now_us)
+{
+	uint64_t t = m->ops->clock ? m->ops->clock(m->userdata) : now_us;
+	m->clock_us = max_u64(m->clock_us, max_u64(t, now_us));
+	return m->clock_us;
+}
+
+uint64_t m8m_worst_us(uint8_t payload_len)
+{
+	return M8_WIRE_US(M8_HEADER_LEN + M8_CRC_LEN + payload_len) + M8_REPLY_TIMEOUT_US +
+	       M8_WIRE_US(M8_MAX_FRAME) + M8_IDLE_GAP_US;
+}
+
+uint64_t m8m_send_at(const struct m8_master *m, const struct xfer *x)
+{
+	if (x->cmd == M8_CMD_ASSIGN)
+		return m->last_rx_us + M8_ASSIGN_GAP_US;
+	return 0;
+}
+
+bool m8m_fits(const struct m8_master *m, const struct xfer *x, uint64_t now_us, uint64_t extra_us)
+{
+	uint64_t limit = m8m_run_limit_us(m);
+	if (limit == NO_DEADLINE)
+		return true;
+	uint64_t at = max_u64(now_us, m8m_send_at(m, x));
+	return at + m8m_worst_us(x->len) + extra_us <= limit;
+}
+
+bool m8m_requeue_front(struct m8_master *m, const struct xfer *x)
+{
+	if (m->q_len >= QUEUE_LEN)
+		return false;
+	m->q_head = (m->q_head + QUEUE_LEN - 1) % QUEUE_LEN;
+	m->queue[m->q_head] = *x;
+	m->q_len++;
+	return true;
 }
 
 static unsigned earliest_park(const struct m8_master *m)
@@ -157,11 +209,15 @@ static void transmit(struct m8_master *m, struct xfer *x, uint64_t now_us)
 		hangup(m, now_us);
 		return;
 	}
-	uint64_t end_us = now_us + M8_WIRE_US(n);
+	/* The bytes are in the tty's buffer and on their way: the wire time
+	 * runs from now, which is never before they really started. */
+	uint64_t sent_us = port_time(m, now_us);
+	uint64_t end_us = sent_us + M8_WIRE_US(n);
 	if (m->cur.kind == K_RESET) {
 		m->have_cur = false;
 		m->io = IO_IDLE;
 		m->ready_at_us = end_us;
+		m8m_enum_reset_sent(m, sent_us, end_us);
 		return;
 	}
 	m->io = IO_WAIT;
@@ -196,6 +252,8 @@ static void complete(struct m8_master *m, int result, const struct m8_frame *f, 
 		break;
 	case K_REJOIN:
 	case K_EXTEND:
+	case K_REJOIN_INFO:
+	case K_EXTEND_INFO:
 		m8m_assign_done(m, result, f, now_us);
 		break;
 	case K_USER:
@@ -229,6 +287,7 @@ static void on_frame(const struct m8_frame *f, void *userdata)
 	struct m8_battery *b = m8m_bat_of(m, m->cur.target);
 	if (b)
 		b->stats.last_reply_us = now_us;
+	m->cur.answered = true;
 	if (f->cmd != M8_CMD_NAK) {
 		complete(m, 0, f, now_us);
 		return;
@@ -238,7 +297,12 @@ static void on_frame(const struct m8_frame *f, void *userdata)
 	if (f->payload[1] == M8_NAK_BUSY) {
 		if (m->cur.busy_since_us == 0)
 			m->cur.busy_since_us = now_us;
-		if (now_us + M8_BUSY_RETRY_US - m->cur.busy_since_us <= M8_BUSY_MAX_US) {
+		/* A repeat that would not be over within the poll cycle's
+		 * bound waits for the next cycle's start. */
+		uint64_t retry_us = now_us + M8_BUSY_RETRY_US;
+		if (!m8m_fits(m, &m->cur, retry_us, 0))
+			retry_us = max_u64(retry_us, m->cy.next_at_us);
+		if (retry_us - m->cur.busy_since_us <= M8_BUSY_MAX_US) {
 			unsigned t = m->cur.target;
 			if (m->parked[t])
 				cancel_xfer(&m->park[t]);
@@ -246,7 +310,7 @@ static void on_frame(const struct m8_frame *f, void *userdata)
 				m->n_parked++;
 			m->park[t] = m->cur;
 			m->parked[t] = true;
-			m->park_at_us[t] = now_us + M8_BUSY_RETRY_US;
+			m->park_at_us[t] = retry_us;
 			m->have_cur = false;
 			m->io = IO_IDLE;
 			m->ready_at_us = now_us;
@@ -306,10 +370,6 @@ void m8m_make_assign(struct xfer *x, enum xfer_kind kind, uint8_t n)
 static bool schedule(struct m8_master *m, struct xfer *x, uint64_t now_us)
 {
 	m->wake_us = NO_DEADLINE;
-	if (m->enum_requested) {
-		m->enum_requested = false;
-		m8m_enum_start(m, now_us);
-	}
 	switch (m->phase) {
 	case PH_BACKOFF:
 		if (now_us < m->enum_retry_at_us) {
@@ -405,7 +465,7 @@ static ssize_t drain(struct m8_master *m, uint64_t now_us)
 		if (n == 0)
 			break;
 		total += n;
-		take_bytes(m, buf, (size_t)n, now_us);
+		take_bytes(m, buf, (size_t)n, port_time(m, now_us));
 	}
 	return total;
 }
@@ -420,10 +480,23 @@ static bool drain_first(struct m8_master *m, uint64_t now_us)
 	return drain(m, now_us) != 0;
 }
 
+/* A retry that no longer fits in the cycle: the try before it stands. */
+static void retry_out_of_time(struct m8_master *m, uint64_t now_us)
+{
+	m->resend = false;
+	if (m->cur.kind == K_USER && m8m_requeue_front(m, &m->cur)) {
+		m->have_cur = false;
+		return;
+	}
+	complete(m, -ETIMEDOUT, NULL, now_us);
+}
+
 static void step(struct m8_master *m, uint64_t now_us)
 {
+	now_us = port_time(m, now_us);
 	/* Bounded: each pass sends a request or waits for something. */
 	for (int guard = 0; guard < 256; guard++) {
+		now_us = max_u64(now_us, m->clock_us);
 		if (m->fd < 0) {
 			if (now_us < m->reopen_at_us)
 				return;
@@ -467,23 +540,49 @@ static void step(struct m8_master *m, uint64_t now_us)
 		}
 		if (drain_first(m, now_us))
 			continue;
+		m8m_cycle_begin_if_due(m, now_us);
 		if (m->resend && m->have_cur) {
-			transmit(m, &m->cur, now_us);
+			if (!m8m_fits(m, &m->cur, now_us, 0))
+				retry_out_of_time(m, now_us);
+			else
+				transmit(m, &m->cur, now_us);
 			continue;
 		}
 		if (m->n_parked > 0 && now_us >= m8m_earliest_park_us(m)) {
 			unsigned t = earliest_park(m);
+			if (!m8m_fits(m, &m->park[t], now_us, 0)) {
+				/* again at the next cycle's start */
+				m->park_at_us[t] = max_u64(m->cy.next_at_us, now_us + 1);
+				continue;
+			}
 			struct xfer x = m->park[t];
 			m->parked[t] = false;
 			m->n_parked--;
 			transmit(m, &x, now_us);
 			continue;
 		}
-		struct xfer x;
-		if (!schedule(m, &x, now_us)) {
-			if (m->wake_us <= now_us)
-				continue;
+		if (m->enum_requested) {
+			m->enum_requested = false;
+			m8m_enum_start(m, now_us);
+		}
+		if (!m->have_pending) {
+			if (!schedule(m, &m->pending, now_us)) {
+				if (m->wake_us <= now_us)
+					continue;
+				return;
+			}
+			m->have_pending = true;
+		}
+		uint64_t at = m8m_send_at(m, &m->pending);
+		if (now_us < at) {
+			m->wake_us = at;
 			return;
+		}
+		struct xfer x = m->pending;
+		m->have_pending = false;
+		if (!m8m_fits(m, &x, now_us, 0)) {
+			m8m_unsent(m, &x, now_us);
+			continue;
 		}
 		transmit(m, &x, now_us);
 	}
@@ -621,8 +720,10 @@ const struct m8_battery *m8_master_battery(const struct m8_master *m, unsigned a
 bool m8_master_battery_fresh(const struct m8_master *m, unsigned addr, uint64_t now_us)
 {
 	const struct m8_battery *b = m8_master_battery(m, addr);
-	if (!b || m->fd < 0 || !b->has_status || now_us < b->status_us ||
-	    now_us - b->status_us >= M8_STALE_US)
+	/* The STATUS is stamped with the port's clock when it was read, which
+	 * can be later than the caller's loop time: that is age 0. */
+	if (!b || m->fd < 0 || !b->has_status ||
+	    (now_us > b->status_us && now_us - b->status_us >= M8_STALE_US))
 		return false;
 	return b->status.n_cells == b->info.cells && b->status.n_temps == b->info.sensors;
 }

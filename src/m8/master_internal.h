@@ -40,6 +40,8 @@ enum xfer_kind {
 	K_INFO,
 	K_REJOIN,
 	K_EXTEND,
+	K_REJOIN_INFO, /* who took the address after a garbled ASSIGN answer */
+	K_EXTEND_INFO,
 	K_USER,
 };
 
@@ -58,6 +60,7 @@ struct xfer {
 	unsigned tries_left; /* transmissions left after this one */
 	uint8_t target;      /* battery for the statistics, 0 = none */
 	bool corrupt;        /* a corrupted frame arrived while it was out */
+	bool answered;       /* a matching reply or NAK arrived (maybe unusable) */
 	uint64_t busy_since_us;
 	m8_request_cb cb;
 	void *cb_userdata;
@@ -76,7 +79,8 @@ struct m8_master {
 	enum io_state io;
 	uint64_t reopen_at_us, ready_at_us, wait_until_us, wait_hard_us, gap_until_us;
 	uint64_t last_rx_us, wake_us, drained_us;
-	bool dirty; /* garbage or a discarded frame since the request went out */
+	uint64_t clock_us; /* the latest time the port's clock told */
+	bool dirty;        /* garbage or a discarded frame since the request went out */
 	uint8_t next_seq;
 	struct m8_parser parser;
 	uint64_t bad_frames_seen;
@@ -91,6 +95,10 @@ struct m8_master {
 	uint64_t park_at_us[M8_ADDR_MAX + 1];
 	struct xfer queue[QUEUE_LEN];
 	unsigned q_head, q_len;
+	/* The next request, chosen and waiting for its time (an ASSIGN 10 ms
+	 * after the last reply) or set as a follow-up. */
+	bool have_pending;
+	struct xfer pending;
 
 	unsigned count;
 	struct m8_battery bat[M8_ADDR_MAX];
@@ -110,6 +118,7 @@ struct m8_master {
 	struct {
 		bool active, polls_done, info_done, rejoin_done, extend_done;
 		uint64_t start_us, next_at_us;
+		uint64_t limit_us; /* all of its traffic over by then */
 		unsigned pos, start_idx;
 	} cy;
 	unsigned info_turn;
@@ -128,10 +137,26 @@ void m8m_make_xfer(struct xfer *x, enum xfer_kind kind, uint8_t addr, uint8_t cm
                    unsigned tries_left);
 void m8m_make_assign(struct xfer *x, enum xfer_kind kind, uint8_t n);
 uint64_t m8m_earliest_park_us(const struct m8_master *m);
+bool m8m_requeue_front(struct m8_master *m, const struct xfer *x);
+/* Sending x at now_us (or at its earliest, if later) ends, at worst, within
+ * the time the poll cycle has left, with extra_us to spare (m8bus.md 7). */
+bool m8m_fits(const struct m8_master *m, const struct xfer *x, uint64_t now_us, uint64_t extra_us);
+/* The worst case of one transmission: request, 50 ms, the longest frame
+ * that can still be streaming in, the idle gap. */
+uint64_t m8m_worst_us(uint8_t payload_len);
+/* The earliest x may go out: an ASSIGN 10 ms after the last byte received. */
+uint64_t m8m_send_at(const struct m8_master *m, const struct xfer *x);
 void m8m_enum_start(struct m8_master *m, uint64_t now_us);
+void m8m_enum_reset_sent(struct m8_master *m, uint64_t sent_us, uint64_t end_us);
 void m8m_enum_done(struct m8_master *m, int result, const struct m8_frame *f, uint64_t now_us);
 bool m8m_enum_next(struct m8_master *m, struct xfer *x, uint64_t now_us);
 bool m8m_status_done(struct m8_master *m, int result, const struct m8_frame *f, uint64_t now_us);
 void m8m_info_done(struct m8_master *m, int result, const struct m8_frame *f, uint64_t now_us);
 void m8m_assign_done(struct m8_master *m, int result, const struct m8_frame *f, uint64_t now_us);
 bool m8m_run_next(struct m8_master *m, struct xfer *x, uint64_t now_us);
+void m8m_cycle_begin_if_due(struct m8_master *m, uint64_t now_us);
+/* The end of the time the traffic sent now may use (NO_DEADLINE outside the
+ * poll phase). */
+uint64_t m8m_run_limit_us(const struct m8_master *m);
+/* A chosen request that did not go out (no time left): it is due again. */
+void m8m_unsent(struct m8_master *m, const struct xfer *x, uint64_t now_us);

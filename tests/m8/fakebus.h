@@ -23,10 +23,13 @@ struct fake_bat {
 	unsigned drop;   /* replies to lose */
 	unsigned busy;   /* requests to refuse with NAK busy */
 	bool bad_status; /* STATUS with a cell count different from INFO */
+	unsigned garble; /* replies to send with one byte inverted */
+	unsigned nak;    /* requests to refuse with NAK bad parameter */
 };
 
 struct fake_sent {
-	uint64_t t_us;
+	uint64_t t_us;         /* when the request went out (its first byte) */
+	uint64_t reply_end_us; /* its reply's last byte, 0 = no reply */
 	struct m8_frame f;
 };
 
@@ -51,6 +54,12 @@ struct fakebus {
 	struct fake_sent sent[FAKE_MAX_LOG];
 	size_t n_sent;
 	uint64_t now_us;
+	/* A busy loop: each call of the master happens lag_us[i] (in turn)
+	 * after the loop read the time it passes. The port's clock tells the
+	 * truth (now_us). */
+	uint64_t lag_us[8];
+	unsigned n_lag, lag_i;
+	uint64_t passed_us; /* the last time passed to the master */
 	/* master */
 	struct m8_master *m;
 	unsigned events[8];
