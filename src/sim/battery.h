@@ -41,6 +41,7 @@ struct sim_battery {
 	bool miss_reset_armed;
 	bool ignoring_reset;
 	unsigned drop;
+	unsigned garble; /* replies to send with one byte inverted */
 	unsigned busy;
 };
 

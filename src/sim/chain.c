@@ -181,9 +181,15 @@ int sim_chain_request(struct sim_chain *c, const struct m8_frame *req, uint64_t 
 				r = 0;
 			}
 			if (r > 0) {
-				r = encode_reply(c, &f, end_us + delay, have ? &one : reply);
+				struct sim_reply *out = have ? &one : reply;
+				r = encode_reply(c, &f, end_us + delay, out);
 				if (r < 0)
 					return r;
+				if (b->garble > 0) {
+					/* a byte inside the frame, so it fails its CRC */
+					b->garble--;
+					out->bytes[out->len / 2] ^= 0xFF;
+				}
 				if (have)
 					collide(reply, &one);
 				have = true;

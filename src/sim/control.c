@@ -255,6 +255,10 @@ static int parse_tokens(const struct tokens *tk, unsigned n, unsigned cells, uns
 		cmd->kind = SIM_CMD_DROP;
 		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
 	}
+	if (strcmp(name, "garble") == 0) {
+		cmd->kind = SIM_CMD_GARBLE;
+		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
+	}
 	if (strcmp(name, "busy") == 0) {
 		cmd->kind = SIM_CMD_BUSY;
 		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
@@ -413,6 +417,9 @@ void sim_cmd_apply(struct sim_world *w, const struct sim_cmd *cmd, char *out, si
 		break;
 	case SIM_CMD_DROP:
 		b->drop = (unsigned)cmd->value;
+		break;
+	case SIM_CMD_GARBLE:
+		b->garble = (unsigned)cmd->value;
 		break;
 	case SIM_CMD_MISS_RESET:
 		b->miss_reset_armed = true;

@@ -270,6 +270,42 @@ static void test_garbage_and_corruption(void **state)
 	assert_true(bank(c).enumerated);
 }
 
+static bool b2_polled_since(struct m8_master *m, void *arg)
+{
+	return m8_master_battery(m, 2)->status_us > *(uint64_t *)arg;
+}
+
+/* Issue 13 item 11: a battery that answers with corrupted bytes answered. */
+static void test_garbled_battery_stays_polled(void **state)
+{
+	struct ctx *c = *state;
+	const char *const args[] = {"--series", "4", NULL};
+	unsigned four = 4;
+	enumerate_bank(c, args, 4);
+	const struct m8_battery *b2 = m8_master_battery(c->m, 2);
+
+	/* right after a poll of battery 2, then 0.9 s on: its every reply is
+	 * garbled for 1.6 s, which covers two cycles' polls */
+	uint64_t t = sim_now_us();
+	assert_true(sim_drive_until(c->m, 2 * S, b2_polled_since, &t));
+	sim_drive(c->m, 900 * MS);
+	uint64_t crc = b2->stats.crc_errors;
+	ctl(c, "garble 2 1000000");
+	uint64_t g0 = sim_now_us();
+	while (sim_now_us() < g0 + 1600 * MS) {
+		sim_drive(c->m, 50 * MS);
+		assert_false(b2->lost);
+	}
+	ctl(c, "garble 2 0");
+	uint64_t g1 = sim_now_us();
+	assert_true(b2->stats.crc_errors >= crc + 2);
+	assert_int_equal(c->events[M8_EV_LOST], 0);
+	/* still in the every-cycle poll: fresh again at the next cycle */
+	assert_true(sim_drive_until(c->m, 1500 * MS, b2_polled_since, &g1));
+	assert_true(all_fresh(c->m, &four));
+	assert_false(b2->lost);
+}
+
 static void test_wrong_seq_addr(void **state)
 {
 	struct ctx *c = *state;
@@ -357,6 +393,7 @@ int main(int argc, char **argv)
 	        T(test_brownout_rejoin),
 	        T(test_silent_battery_stale),
 	        T(test_garbage_and_corruption),
+	        T(test_garbled_battery_stays_polled),
 	        T(test_wrong_seq_addr),
 	        T(test_nak_busy),
 	        T(test_sim_restart),

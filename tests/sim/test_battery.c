@@ -499,6 +499,20 @@ static void wrong_seq_addr_and_corrupt(void **state)
 	free(f);
 }
 
+static void one_battery_garbled(void **state)
+{
+	struct fx *f = fx_new("12.8/100", 2);
+
+	enumerate(f, 2);
+	f->chain.bat[1].garble = 2;
+	assert_int_equal(send(f, 1, M8_CMD_GET_STATUS, NULL, 0), FRAME);
+	assert_int_equal(send(f, 2, M8_CMD_GET_STATUS, NULL, 0), GARBLED);
+	assert_int_equal(send(f, 1, M8_CMD_GET_INFO, NULL, 0), FRAME);
+	assert_int_equal(send(f, 2, M8_CMD_GET_INFO, NULL, 0), GARBLED);
+	assert_int_equal(send(f, 2, M8_CMD_GET_STATUS, NULL, 0), FRAME);
+	free(f);
+}
+
 static void silent_battery_cuts_the_chain(void **state)
 {
 	struct fx *f = fx_new("12.8/100", 3);
@@ -625,6 +639,7 @@ int main(void)
 	        cmocka_unit_test(fw_abort_and_abandon),
 	        cmocka_unit_test(busy_and_drop),
 	        cmocka_unit_test(wrong_seq_addr_and_corrupt),
+	        cmocka_unit_test(one_battery_garbled),
 	        cmocka_unit_test(silent_battery_cuts_the_chain),
 	        cmocka_unit_test(open_chain),
 	        cmocka_unit_test(brownout_and_reassign),
