@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The bus master's inside, shared by its three files: master.c (the link:
- * one request on the wire, reply matching, timeouts, retries, NAK busy, the
- * idle gap; scheduling and the public calls), master_enum.c (enumeration,
- * m8bus.md section 3) and master_poll.c (the poll cycle of section 7,
- * re-joining and the request queue). Not for use outside src/m8.
+ * The bus master's inside, shared by its four files: master.c (bookkeeping,
+ * scheduling and the public calls), master_link.c (the link: one request on
+ * the wire, reply matching, timeouts, retries, NAK busy, the idle gap, the
+ * port's clock), master_enum.c (enumeration, m8bus.md section 3) and
+ * master_poll.c (the poll cycle of section 7 and its bound, re-joining and
+ * the request queue). Not for use outside src/m8.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "m8/master.h"
 
@@ -126,8 +128,19 @@ struct m8_master {
 	uint64_t cycles, last_cycle_us;
 };
 
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 void m8m_emit(struct m8_master *m, enum m8_event_type ev, unsigned addr);
 struct m8_battery *m8m_bat_of(struct m8_master *m, uint8_t addr);
+void m8m_cancel_xfer(struct xfer *x);
 void m8m_cancel_all(struct m8_master *m);
 void m8m_update_chain(struct m8_master *m);
 bool m8m_serial_taken(const struct m8_master *m, const char *serial, unsigned except_addr);
@@ -137,6 +150,17 @@ void m8m_make_xfer(struct xfer *x, enum xfer_kind kind, uint8_t addr, uint8_t cm
                    unsigned tries_left);
 void m8m_make_assign(struct xfer *x, enum xfer_kind kind, uint8_t n);
 uint64_t m8m_earliest_park_us(const struct m8_master *m);
+
+/* master_link.c */
+uint64_t m8m_port_time(struct m8_master *m, uint64_t now_us);
+void m8m_hangup(struct m8_master *m, uint64_t now_us);
+void m8m_enter_gap(struct m8_master *m, uint64_t now_us);
+void m8m_transmit(struct m8_master *m, struct xfer *x, uint64_t now_us);
+void m8m_complete(struct m8_master *m, int result, const struct m8_frame *f, uint64_t now_us);
+void m8m_on_wait_timeout(struct m8_master *m, uint64_t now_us);
+ssize_t m8m_drain(struct m8_master *m, uint64_t now_us);
+bool m8m_drain_first(struct m8_master *m, uint64_t now_us);
+
 bool m8m_requeue_front(struct m8_master *m, const struct xfer *x);
 /* Sending x at now_us (or at its earliest, if later) ends, at worst, within
  * the time the poll cycle has left, with extra_us to spare (m8bus.md 7). */

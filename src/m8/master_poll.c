@@ -365,3 +365,37 @@ bool m8m_run_next(struct m8_master *m, struct xfer *x, uint64_t now_us)
 	m->wake_us = m->cy.next_at_us;
 	return false;
 }
+
+/* ---- the cycle's bound (m8bus.md section 7) ---- */
+
+uint64_t m8m_worst_us(uint8_t payload_len)
+{
+	return M8_WIRE_US(M8_HEADER_LEN + M8_CRC_LEN + payload_len) + M8_REPLY_TIMEOUT_US +
+	       M8_WIRE_US(M8_MAX_FRAME) + M8_IDLE_GAP_US;
+}
+
+uint64_t m8m_send_at(const struct m8_master *m, const struct xfer *x)
+{
+	if (x->cmd == M8_CMD_ASSIGN)
+		return m->last_rx_us + M8_ASSIGN_GAP_US;
+	return 0;
+}
+
+bool m8m_fits(const struct m8_master *m, const struct xfer *x, uint64_t now_us, uint64_t extra_us)
+{
+	uint64_t limit = m8m_run_limit_us(m);
+	if (limit == NO_DEADLINE)
+		return true;
+	uint64_t at = max_u64(now_us, m8m_send_at(m, x));
+	return at + m8m_worst_us(x->len) + extra_us <= limit;
+}
+
+bool m8m_requeue_front(struct m8_master *m, const struct xfer *x)
+{
+	if (m->q_len >= QUEUE_LEN)
+		return false;
+	m->q_head = (m->q_head + QUEUE_LEN - 1) % QUEUE_LEN;
+	m->queue[m->q_head] = *x;
+	m->q_len++;
+	return true;
+}
