@@ -183,7 +183,13 @@ static void stats_and_quit(void **state)
 	w->chain.stats =
 	        (struct sim_chain_stats){.requests = 9, .replies = 5, .resets = 3, .assigns = 2};
 	assert_int_equal(sim_control_line(w, "stats", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok requests=9 replies=5 resets=3 assigns=2");
+	assert_string_equal(out,
+	                    "ok requests=9 replies=5 resets=3 assigns=2 assign-gap-min-us=none");
+	w->chain.stats.assign_gaps = 1;
+	w->chain.stats.assign_gap_min_us = 10087;
+	assert_int_equal(sim_control_line(w, "stats", out, sizeof(out)), 0);
+	assert_string_equal(out,
+	                    "ok requests=9 replies=5 resets=3 assigns=2 assign-gap-min-us=10087");
 	assert_false(w->quit);
 	ok(w, "quit");
 	assert_true(w->quit);
