@@ -187,6 +187,11 @@ static int f_write(void *userdata, int fd, const uint8_t *buf, size_t len)
 		fb->corrupt--;
 		reply[rlen / 2] ^= 0x10;
 	}
+	if (fb->garble_pm > 0) {
+		fb->rng = fb->rng * 1103515245u + 12345u;
+		if ((fb->rng >> 8) % 1000 < fb->garble_pm)
+			reply[(fb->rng >> 4) % (uint32_t)rlen] ^= 0x04;
+	}
 	size_t at = fb->rx_len;
 	if (fb->garbage_before) {
 		fb->garbage_before = false;

@@ -46,6 +46,8 @@ struct fakebus {
 	uint64_t reply_delay_us;
 	unsigned corrupt, wrong_seq, wrong_addr;
 	bool garbage_before; /* a junk byte in front of the next reply */
+	unsigned garble_pm;  /* garble each reply with this chance, per mille */
+	uint32_t rng;
 	/* line */
 	uint8_t rx[4096];
 	size_t rx_len;

@@ -874,6 +874,35 @@ static void test_garbled_status_staleness(void **state)
 	assert_all_fresh(fb);
 }
 
+static void test_noisy_bus_never_demotes(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fake_run_for(fb, 3 * S);
+	size_t from = fb->n_sent;
+
+	/* A third of all replies garbled (about 1 % of the bytes) for 10 min:
+	 * every battery answers every request, so none is ever demoted to the
+	 * 5 s probe, and each is asked every cycle. */
+	fb->garble_pm = 333;
+	fb->rng = 13;
+	uint64_t stale_samples = 0;
+	for (int i = 0; i < 6000; i++) {
+		fake_run_for(fb, 100 * MS);
+		for (unsigned a = 1; a <= 4; a++)
+			stale_samples += !m8_master_battery_fresh(fb->m, a, fb->now_us);
+	}
+	assert_int_equal(fb->events[M8_EV_LOST], 0);
+	for (unsigned a = 1; a <= 4; a++) {
+		assert_true(fake_count(fb, from, a, M8_CMD_GET_STATUS) >= 600);
+		assert_true(m8_master_battery(fb->m, a)->stats.crc_errors > 100);
+	}
+	assert_int_equal(fake_count(fb, from, 0, M8_CMD_ASSIGN), 0);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
+	print_message("stale: %llu battery-samples of 100 ms in 10 min\n",
+	              (unsigned long long)stale_samples);
+}
+
 /* ---- issue 13: a cycle's traffic stays inside 1.0 s (item 9) ---- */
 
 /* When request i's exchange ended on the wire: its reply's last byte, or
@@ -1137,6 +1166,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_extend_garbled_no_reset, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_garbled_status_stays_polled, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_garbled_status_staleness, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_noisy_bus_never_demotes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cycle_bound_all_traffic, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cycle_bound_busy_and_queue, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_gaps_from_the_wire, setup, teardown),
