@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The bus master engine: the link (one request on the wire at a time, reply
- * matching, the 50 ms timeout, retries, NAK busy, the 2 ms idle gap after
- * anything odd), the scheduler that asks master_enum.c and master_poll.c for
- * the next request, and the public calls.
+ * The bus master engine: the bank bookkeeping shared by the other files, the
+ * scheduler that drives the link (master_link.c) and asks master_enum.c and
+ * master_poll.c for the next request, and the public calls.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,7 +23,7 @@ struct m8_battery *m8m_bat_of(struct m8_master *m, uint8_t addr)
 	return &m->bat[addr - 1];
 }
 
-static void cancel_xfer(struct xfer *x)
+void m8m_cancel_xfer(struct xfer *x)
 {
 	if (x->kind == K_USER && x->cb)
 		x->cb(x->cb_userdata, -ECANCELED, NULL);
@@ -34,12 +33,15 @@ static void cancel_xfer(struct xfer *x)
 void m8m_cancel_all(struct m8_master *m)
 {
 	if (m->have_cur)
-		cancel_xfer(&m->cur);
+		m8m_cancel_xfer(&m->cur);
 	m->have_cur = false;
 	m->resend = false;
+	if (m->have_pending)
+		m8m_cancel_xfer(&m->pending);
+	m->have_pending = false;
 	for (unsigned i = 0; i <= M8_ADDR_MAX; i++) {
 		if (m->parked[i])
-			cancel_xfer(&m->park[i]);
+			m8m_cancel_xfer(&m->park[i]);
 		m->parked[i] = false;
 	}
 	m->n_parked = 0;
@@ -47,7 +49,7 @@ void m8m_cancel_all(struct m8_master *m)
 		struct xfer *x = &m->queue[m->q_head];
 		m->q_head = (m->q_head + 1) % QUEUE_LEN;
 		m->q_len--;
-		cancel_xfer(x);
+		m8m_cancel_xfer(x);
 	}
 }
 
@@ -87,13 +89,6 @@ void m8m_battery_join(struct m8_master *m, unsigned addr, const struct m8_info *
 		m->count = addr;
 }
 
-/* ---- the link ---- */
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 static unsigned earliest_park(const struct m8_master *m)
 {
 	unsigned best = 0;
@@ -109,175 +104,6 @@ static unsigned earliest_park(const struct m8_master *m)
 uint64_t m8m_earliest_park_us(const struct m8_master *m)
 {
 	return m->n_parked > 0 ? m->park_at_us[earliest_park(m)] : NO_DEADLINE;
-}
-
-static void hangup(struct m8_master *m, uint64_t now_us)
-{
-	m8m_cancel_all(m);
-	if (m->fd >= 0)
-		m->ops->close(m->userdata, m->fd);
-	m->fd = -1;
-	m->io = IO_IDLE;
-	m->parser.have = 0;
-	m->reopen_at_us = now_us + M8_REOPEN_US;
-	m->cy.active = false;
-	m8m_emit(m, M8_EV_PORT, 0);
-}
-
-static void enter_gap(struct m8_master *m, uint64_t now_us)
-{
-	m->io = IO_GAP;
-	m->gap_until_us = now_us + M8_IDLE_GAP_US;
-	m->parser.have = 0;
-}
-
-static void transmit(struct m8_master *m, struct xfer *x, uint64_t now_us)
-{
-	struct m8_frame f = {.addr = x->addr, .cmd = x->cmd, .len = x->len};
-	uint8_t out[M8_MAX_FRAME];
-
-	x->seq = m->next_seq++;
-	f.seq = x->seq;
-	memcpy(f.payload, x->payload, x->len);
-	int n = m8_frame_encode(&f, out, sizeof(out));
-	if (n < 0)
-		return;
-
-	if (x != &m->cur)
-		m->cur = *x;
-	m->have_cur = true;
-	m->resend = false;
-	m->dirty = false;
-	struct m8_battery *b = m8m_bat_of(m, m->cur.target);
-	if (b)
-		b->stats.requests++;
-
-	int r = m->ops->write(m->userdata, m->fd, out, (size_t)n);
-	if (r < 0 && r != -EAGAIN) {
-		hangup(m, now_us);
-		return;
-	}
-	uint64_t end_us = now_us + M8_WIRE_US(n);
-	if (m->cur.kind == K_RESET) {
-		m->have_cur = false;
-		m->io = IO_IDLE;
-		m->ready_at_us = end_us;
-		return;
-	}
-	m->io = IO_WAIT;
-	m->wait_until_us = end_us + M8_REPLY_TIMEOUT_US;
-	m->wait_hard_us = m->wait_until_us + M8_WIRE_US(M8_MAX_FRAME);
-	m->bad_frames_seen = m->parser.stats.crc_errors + m->parser.stats.len_errors;
-}
-
-/* The outstanding transaction ended: a reply, a NAK or no answer. */
-static void complete(struct m8_master *m, int result, const struct m8_frame *f, uint64_t now_us)
-{
-	m->io = IO_IDLE;
-	m->ready_at_us = now_us;
-	switch (m->cur.kind) {
-	case K_ENUM_ASSIGN:
-	case K_ENUM_INFO:
-	case K_ENUM_CHECK:
-	case K_ENUM_VERIFY:
-		m->have_cur = false;
-		m8m_enum_done(m, result, f, now_us);
-		return;
-	case K_STATUS:
-	case K_PROBE:
-		if (m8m_status_done(m, result, f, now_us)) {
-			m->resend = true;
-			m->dirty = true;
-			return;
-		}
-		break;
-	case K_INFO:
-		m8m_info_done(m, result, f, now_us);
-		break;
-	case K_REJOIN:
-	case K_EXTEND:
-		m8m_assign_done(m, result, f, now_us);
-		break;
-	case K_USER:
-		if (m->cur.cb)
-			m->cur.cb(m->cur.cb_userdata, result, f);
-		break;
-	case K_RESET:
-		break;
-	}
-	m->have_cur = false;
-}
-
-static bool reply_matches(const struct xfer *x, const struct m8_frame *f)
-{
-	if (f->seq != x->seq || f->addr != x->reply_addr)
-		return false;
-	if (f->cmd == (x->cmd | M8_REPLY_BIT))
-		return true;
-	return f->cmd == M8_CMD_NAK && f->len == 2 && f->payload[0] == x->cmd;
-}
-
-static void on_frame(const struct m8_frame *f, void *userdata)
-{
-	struct m8_master *m = userdata;
-	uint64_t now_us = m->last_rx_us;
-
-	if (m->io != IO_WAIT || !m->have_cur || !reply_matches(&m->cur, f)) {
-		m->dirty = true;
-		return;
-	}
-	struct m8_battery *b = m8m_bat_of(m, m->cur.target);
-	if (b)
-		b->stats.last_reply_us = now_us;
-	if (f->cmd != M8_CMD_NAK) {
-		complete(m, 0, f, now_us);
-		return;
-	}
-	if (b)
-		b->stats.naks++;
-	if (f->payload[1] == M8_NAK_BUSY) {
-		if (m->cur.busy_since_us == 0)
-			m->cur.busy_since_us = now_us;
-		if (now_us + M8_BUSY_RETRY_US - m->cur.busy_since_us <= M8_BUSY_MAX_US) {
-			unsigned t = m->cur.target;
-			if (m->parked[t])
-				cancel_xfer(&m->park[t]);
-			else
-				m->n_parked++;
-			m->park[t] = m->cur;
-			m->parked[t] = true;
-			m->park_at_us[t] = now_us + M8_BUSY_RETRY_US;
-			m->have_cur = false;
-			m->io = IO_IDLE;
-			m->ready_at_us = now_us;
-			return;
-		}
-	}
-	complete(m, -EREMOTEIO, f, now_us);
-}
-
-static void on_wait_timeout(struct m8_master *m, uint64_t now_us)
-{
-	/* A reply still streaming in gets until the line goes quiet. */
-	if (m8_parser_busy(&m->parser) && now_us < m->wait_hard_us &&
-	    now_us < m->last_rx_us + M8_IDLE_GAP_US) {
-		m->wait_until_us = m->last_rx_us + M8_IDLE_GAP_US;
-		return;
-	}
-	struct m8_battery *b = m8m_bat_of(m, m->cur.target);
-	if (b)
-		b->stats.timeouts++;
-	if (m8_parser_busy(&m->parser))
-		m8_parser_idle(&m->parser);
-	if (m->cur.tries_left > 0) {
-		m->cur.tries_left--;
-		m->resend = true;
-		m->io = IO_IDLE;
-	} else {
-		complete(m, -ETIMEDOUT, NULL, now_us);
-	}
-	if (m->fd >= 0)
-		enter_gap(m, now_us);
 }
 
 /* ---- scheduling ---- */
@@ -306,10 +132,6 @@ void m8m_make_assign(struct xfer *x, enum xfer_kind kind, uint8_t n)
 static bool schedule(struct m8_master *m, struct xfer *x, uint64_t now_us)
 {
 	m->wake_us = NO_DEADLINE;
-	if (m->enum_requested) {
-		m->enum_requested = false;
-		m8m_enum_start(m, now_us);
-	}
 	switch (m->phase) {
 	case PH_BACKOFF:
 		if (now_us < m->enum_retry_at_us) {
@@ -355,75 +177,23 @@ static void try_open(struct m8_master *m, uint64_t now_us)
 	}
 }
 
-static void take_bytes(struct m8_master *m, const uint8_t *buf, size_t n, uint64_t now_us)
+/* A retry that no longer fits in the cycle: the try before it stands. */
+static void retry_out_of_time(struct m8_master *m, uint64_t now_us)
 {
-	if (m->io != IO_WAIT) {
-		/* Nobody asked: flush it and let the line settle. */
-		m->last_rx_us = now_us;
-		m->parser.stats.garbage_bytes += n;
-		enter_gap(m, now_us);
+	m->resend = false;
+	if (m->cur.kind == K_USER && m8m_requeue_front(m, &m->cur)) {
+		m->have_cur = false;
 		return;
 	}
-	uint64_t garbage = m->parser.stats.garbage_bytes;
-	m->last_rx_us = now_us;
-	m8_parser_feed(&m->parser, buf, n, on_frame, m);
-	uint64_t bad = m->parser.stats.crc_errors + m->parser.stats.len_errors;
-	if (bad != m->bad_frames_seen) {
-		struct m8_battery *b = m8m_bat_of(m, m->cur.target);
-		if (b)
-			b->stats.crc_errors += bad - m->bad_frames_seen;
-		m->bad_frames_seen = bad;
-		if (m->have_cur)
-			m->cur.corrupt = true;
-		m->dirty = true;
-	}
-	if (m->parser.stats.garbage_bytes != garbage)
-		m->dirty = true;
-	if (m->io != IO_WAIT && (m->dirty || m8_parser_busy(&m->parser))) {
-		enter_gap(m, now_us);
-		m->dirty = false;
-	}
-}
-
-/*
- * Reads everything the port holds; returns the byte count, or -1 after a
- * hang-up. When this process runs late, bytes that crossed the line back to
- * back can reach us with a pause between reads, so a pause between reads is
- * never taken for idle line: only a read that finds nothing proves it.
- */
-static ssize_t drain(struct m8_master *m, uint64_t now_us)
-{
-	uint8_t buf[512];
-	ssize_t total = 0;
-
-	while (m->fd >= 0) {
-		ssize_t n = m->ops->read(m->userdata, m->fd, buf, sizeof(buf));
-		if (n < 0) {
-			hangup(m, now_us);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		total += n;
-		take_bytes(m, buf, (size_t)n, now_us);
-	}
-	return total;
-}
-
-/* Looks at the port once per point in time before a decision that needs
- * to know the line is quiet. True when something arrived (or it hung up). */
-static bool drain_first(struct m8_master *m, uint64_t now_us)
-{
-	if (m->drained_us == now_us)
-		return false;
-	m->drained_us = now_us;
-	return drain(m, now_us) != 0;
+	m8m_complete(m, -ETIMEDOUT, NULL, now_us);
 }
 
 static void step(struct m8_master *m, uint64_t now_us)
 {
+	now_us = m8m_port_time(m, now_us);
 	/* Bounded: each pass sends a request or waits for something. */
 	for (int guard = 0; guard < 256; guard++) {
+		now_us = max_u64(now_us, m->clock_us);
 		if (m->fd < 0) {
 			if (now_us < m->reopen_at_us)
 				return;
@@ -437,18 +207,18 @@ static void step(struct m8_master *m, uint64_t now_us)
 			                now_us >= m->last_rx_us + M8_IDLE_GAP_US;
 			if (now_us < m->wait_until_us && !idle_due)
 				return;
-			if (drain_first(m, now_us))
+			if (m8m_drain_first(m, now_us))
 				continue;
 			if (idle_due)
 				m8_parser_idle(&m->parser);
 			if (now_us >= m->wait_until_us)
-				on_wait_timeout(m, now_us);
+				m8m_on_wait_timeout(m, now_us);
 			continue;
 		}
 		case IO_GAP:
 			if (now_us < m->gap_until_us)
 				return;
-			if (drain_first(m, now_us))
+			if (m8m_drain_first(m, now_us))
 				continue;
 			m->io = IO_IDLE;
 			m->parser.have = 0;
@@ -457,7 +227,7 @@ static void step(struct m8_master *m, uint64_t now_us)
 			break;
 		}
 		if (m->dirty) {
-			enter_gap(m, now_us);
+			m8m_enter_gap(m, now_us);
 			m->dirty = false;
 			continue;
 		}
@@ -465,27 +235,53 @@ static void step(struct m8_master *m, uint64_t now_us)
 			m->wake_us = m->ready_at_us;
 			return;
 		}
-		if (drain_first(m, now_us))
+		if (m8m_drain_first(m, now_us))
 			continue;
+		m8m_cycle_begin_if_due(m, now_us);
 		if (m->resend && m->have_cur) {
-			transmit(m, &m->cur, now_us);
+			if (!m8m_fits(m, &m->cur, now_us, 0))
+				retry_out_of_time(m, now_us);
+			else
+				m8m_transmit(m, &m->cur, now_us);
 			continue;
 		}
 		if (m->n_parked > 0 && now_us >= m8m_earliest_park_us(m)) {
 			unsigned t = earliest_park(m);
+			if (!m8m_fits(m, &m->park[t], now_us, 0)) {
+				/* again at the next cycle's start */
+				m->park_at_us[t] = max_u64(m->cy.next_at_us, now_us + 1);
+				continue;
+			}
 			struct xfer x = m->park[t];
 			m->parked[t] = false;
 			m->n_parked--;
-			transmit(m, &x, now_us);
+			m8m_transmit(m, &x, now_us);
 			continue;
 		}
-		struct xfer x;
-		if (!schedule(m, &x, now_us)) {
-			if (m->wake_us <= now_us)
-				continue;
+		if (m->enum_requested) {
+			m->enum_requested = false;
+			m8m_enum_start(m, now_us);
+		}
+		if (!m->have_pending) {
+			if (!schedule(m, &m->pending, now_us)) {
+				if (m->wake_us <= now_us)
+					continue;
+				return;
+			}
+			m->have_pending = true;
+		}
+		uint64_t at = m8m_send_at(m, &m->pending);
+		if (now_us < at) {
+			m->wake_us = at;
 			return;
 		}
-		transmit(m, &x, now_us);
+		struct xfer x = m->pending;
+		m->have_pending = false;
+		if (!m8m_fits(m, &x, now_us, 0)) {
+			m8m_unsent(m, &x, now_us);
+			continue;
+		}
+		m8m_transmit(m, &x, now_us);
 	}
 }
 
@@ -560,7 +356,7 @@ uint64_t m8_master_next_deadline_us(const struct m8_master *m)
 void m8_master_on_readable(struct m8_master *m, uint64_t now_us)
 {
 	m->drained_us = now_us;
-	(void)drain(m, now_us);
+	(void)m8m_drain(m, now_us);
 	step(m, now_us);
 }
 
@@ -621,8 +417,10 @@ const struct m8_battery *m8_master_battery(const struct m8_master *m, unsigned a
 bool m8_master_battery_fresh(const struct m8_master *m, unsigned addr, uint64_t now_us)
 {
 	const struct m8_battery *b = m8_master_battery(m, addr);
-	if (!b || m->fd < 0 || !b->has_status || now_us < b->status_us ||
-	    now_us - b->status_us >= M8_STALE_US)
+	/* The STATUS is stamped with the port's clock when it was read, which
+	 * can be later than the caller's loop time: that is age 0. */
+	if (!b || m->fd < 0 || !b->has_status ||
+	    (now_us > b->status_us && now_us - b->status_us >= M8_STALE_US))
 		return false;
 	return b->status.n_cells == b->info.cells && b->status.n_temps == b->info.sensors;
 }

@@ -2,10 +2,16 @@
 /*
  * The M8-bus master: enumeration (m8bus.md section 3), the polling schedule
  * (section 7) and the per-battery data the daemon reads. It does no I/O of
- * its own and reads no clock: the caller polls m8_master_fd() for input,
- * calls m8_master_on_readable() / m8_master_on_timeout() with the monotonic
- * time, and arms a timer at m8_master_next_deadline_us(). The port is an ops
- * struct, so tests can drive the engine with a scripted port.
+ * its own and reads no clock of its own: the caller polls m8_master_fd() for
+ * input, calls m8_master_on_readable() / m8_master_on_timeout() with the
+ * monotonic time, and arms a timer at m8_master_next_deadline_us(); the
+ * port's clock op tells when bytes really went out or came in. The port is
+ * an ops struct, so tests can drive the engine with a scripted port.
+ *
+ * A poll cycle's traffic (polls, retries, busy repeats, GET_INFO, ASSIGNs,
+ * queued requests) stays within 1.0 s of its start: an exchange goes out only
+ * if its worst case (request, 50 ms, a longest frame, the idle gap) ends by
+ * then; what does not fit goes first in the next cycle.
  */
 #pragma once
 
@@ -43,6 +49,11 @@ struct m8_port_ops {
 	ssize_t (*read)(void *userdata, int fd, uint8_t *buf, size_t cap);
 	int (*write)(void *userdata, int fd, const uint8_t *buf, size_t len);
 	void (*close)(void *userdata, int fd);
+	/* The monotonic time (us, the callers' clock) right now. The master
+	 * reads it right after a write and after a read that returned bytes,
+	 * so that bus timing runs from when bytes really went out or came in,
+	 * not from when the caller's loop woke up. NULL: the caller's time. */
+	uint64_t (*clock)(void *userdata);
 };
 
 /* The real tty (serial.c). */
@@ -77,8 +88,9 @@ struct m8_battery {
 	struct m8_info info;
 	struct m8_status status; /* the last valid STATUS */
 	bool has_status;
-	uint64_t status_us;   /* when it arrived (monotonic) */
-	unsigned miss_cycles; /* cycles in a row without a valid STATUS */
+	uint64_t status_us;   /* when it was read from the port (monotonic) */
+	unsigned miss_cycles; /* cycles in a row unanswered (a garbled reply,
+	                       * a NAK, a malformed STATUS are answers) */
 	bool lost;            /* unanswered in M8_LOST_CYCLES cycles running */
 	struct m8_link_stats stats;
 	/* scheduling */
@@ -133,8 +145,10 @@ void m8_master_bank(const struct m8_master *m, struct m8_bank_state *out);
 /* addr 1..count, NULL otherwise. */
 const struct m8_battery *m8_master_battery(const struct m8_master *m, unsigned addr);
 /* A valid STATUS younger than 3 s whose counts match the INFO, with the port
- * open. (The chain-open and internal-fault rules of protection.md section 4
- * are the daemon's: it has the bank flags and the STATUS.) */
+ * open. A STATUS stamped after now_us (the port's clock ran ahead of the
+ * caller's loop time) is of age 0. (The chain-open and internal-fault rules
+ * of protection.md section 4 are the daemon's: it has the bank flags and the
+ * STATUS.) */
 bool m8_master_battery_fresh(const struct m8_master *m, unsigned addr, uint64_t now_us);
 /* Frame-level counters of the parser (garbage, CRC, LEN, idle drops). */
 const struct m8_parser_stats *m8_master_parser_stats(const struct m8_master *m);

@@ -157,6 +157,18 @@ void m8m_enum_done(struct m8_master *m, int result, const struct m8_frame *f, ui
 	m->en.step = EN_ASSIGN;
 }
 
+/* RESETs go out 20 ms apart and the first ASSIGN 100 ms after the last, timed
+ * from when each really went out (sent_us) and ended (end_us). */
+void m8m_enum_reset_sent(struct m8_master *m, uint64_t sent_us, uint64_t end_us)
+{
+	if (m->phase != PH_ENUM)
+		return;
+	if (m->en.resets < 3)
+		m->en.next_at_us = sent_us + M8_RESET_SPACING_US;
+	else
+		m->en.next_at_us = end_us + M8_RESET_SETTLE_US;
+}
+
 bool m8m_enum_next(struct m8_master *m, struct xfer *x, uint64_t now_us)
 {
 	if (m->n_parked > 0) {
@@ -169,15 +181,12 @@ bool m8m_enum_next(struct m8_master *m, struct xfer *x, uint64_t now_us)
 	}
 	switch (m->en.step) {
 	case EN_RESET:
+		/* the spacing is set once it is out (m8m_enum_reset_sent) */
 		m8m_make_xfer(x, K_RESET, M8_ADDR_BROADCAST, M8_CMD_RESET, 0);
 		x->target = 0;
-		if (++m->en.resets < 3) {
-			m->en.next_at_us = now_us + M8_RESET_SPACING_US;
-		} else {
-			m->en.next_at_us = now_us + M8_WIRE_US(M8_HEADER_LEN + M8_CRC_LEN) +
-			                   M8_RESET_SETTLE_US;
+		m->en.next_at_us = NO_DEADLINE;
+		if (++m->en.resets >= 3)
 			m->en.step = EN_ASSIGN;
-		}
 		return true;
 	case EN_ASSIGN:
 		m8m_make_assign(x, K_ENUM_ASSIGN, (uint8_t)m->en.n);

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -105,9 +106,19 @@ static void port_close(void *userdata, int fd)
 		close(fd);
 }
 
+/* CLOCK_MONOTONIC, as the daemon's sd-event loop and its timers use. */
+static uint64_t port_clock(void *userdata)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0; /* the master then keeps the caller's time */
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
 const struct m8_port_ops m8_serial_port_ops = {
         .open = port_open,
         .read = port_read,
         .write = port_write,
         .close = port_close,
+        .clock = port_clock,
 };

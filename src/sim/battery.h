@@ -41,6 +41,7 @@ struct sim_battery {
 	bool miss_reset_armed;
 	bool ignoring_reset;
 	unsigned drop;
+	unsigned garble; /* replies to send with one byte inverted */
 	unsigned busy;
 };
 
@@ -49,6 +50,11 @@ struct sim_chain_stats {
 	uint64_t replies;  /* reply frames put on the line */
 	uint64_t resets;   /* RESET frames received */
 	uint64_t assigns;  /* ASSIGN frames received */
+	/* From the last reply's last byte to when the next ASSIGN's first
+	 * byte had come in (m8bus.md section 3: at least 10 ms), over the
+	 * ASSIGNs that had a reply before them. */
+	uint64_t assign_gaps;
+	uint64_t assign_gap_min_us;
 };
 
 struct sim_chain {
@@ -59,6 +65,7 @@ struct sim_chain {
 	unsigned corrupt, wrong_seq, wrong_addr;
 	struct sim_rng rng;
 	struct sim_chain_stats stats;
+	uint64_t last_reply_end_us; /* 0 = no reply yet */
 	struct sim_battery bat[SIM_MAX_BATTERIES];
 };
 

@@ -155,8 +155,20 @@ int sim_chain_request(struct sim_chain *c, const struct m8_frame *req, uint64_t 
 	c->stats.requests++;
 	if (req->cmd == M8_CMD_RESET && req->addr == M8_ADDR_BROADCAST)
 		c->stats.resets++;
-	if (req->cmd == M8_CMD_ASSIGN)
+	if (req->cmd == M8_CMD_ASSIGN) {
+		/* when its first byte had come in (a byte after its start) */
+		uint64_t first_us =
+		        end_us - wire_us(M8_HEADER_LEN + M8_CRC_LEN + req->len) + wire_us(1);
 		c->stats.assigns++;
+		if (c->last_reply_end_us) {
+			uint64_t gap = first_us > c->last_reply_end_us
+			                       ? first_us - c->last_reply_end_us
+			                       : 0;
+			if (c->stats.assign_gaps == 0 || gap < c->stats.assign_gap_min_us)
+				c->stats.assign_gap_min_us = gap;
+			c->stats.assign_gaps++;
+		}
+	}
 	sim_chain_tick(c, end_us);
 
 	for (k = 0; k < c->n; k++) {
@@ -181,9 +193,15 @@ int sim_chain_request(struct sim_chain *c, const struct m8_frame *req, uint64_t 
 				r = 0;
 			}
 			if (r > 0) {
-				r = encode_reply(c, &f, end_us + delay, have ? &one : reply);
+				struct sim_reply *out = have ? &one : reply;
+				r = encode_reply(c, &f, end_us + delay, out);
 				if (r < 0)
 					return r;
+				if (b->garble > 0) {
+					/* a byte inside the frame, so it fails its CRC */
+					b->garble--;
+					out->bytes[out->len / 2] ^= 0xFF;
+				}
 				if (have)
 					collide(reply, &one);
 				have = true;
@@ -201,5 +219,6 @@ int sim_chain_request(struct sim_chain *c, const struct m8_frame *req, uint64_t 
 		reply->bytes[at] ^= 0xFF;
 	}
 	c->stats.replies++;
+	c->last_reply_end_us = reply->start_us + wire_us(reply->len);
 	return 1;
 }

@@ -255,6 +255,10 @@ static int parse_tokens(const struct tokens *tk, unsigned n, unsigned cells, uns
 		cmd->kind = SIM_CMD_DROP;
 		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
 	}
+	if (strcmp(name, "garble") == 0) {
+		cmd->kind = SIM_CMD_GARBLE;
+		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
+	}
 	if (strcmp(name, "busy") == 0) {
 		cmd->kind = SIM_CMD_BUSY;
 		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
@@ -414,6 +418,9 @@ void sim_cmd_apply(struct sim_world *w, const struct sim_cmd *cmd, char *out, si
 	case SIM_CMD_DROP:
 		b->drop = (unsigned)cmd->value;
 		break;
+	case SIM_CMD_GARBLE:
+		b->garble = (unsigned)cmd->value;
+		break;
 	case SIM_CMD_MISS_RESET:
 		b->miss_reset_armed = true;
 		break;
@@ -458,11 +465,18 @@ void sim_cmd_apply(struct sim_world *w, const struct sim_cmd *cmd, char *out, si
 	case SIM_CMD_WRONG_ADDR:
 		w->chain.wrong_addr = (unsigned)cmd->value;
 		break;
-	case SIM_CMD_STATS:
-		snprintf(out, outlen, "ok requests=%llu replies=%llu resets=%llu assigns=%llu",
+	case SIM_CMD_STATS: {
+		char gap[32] = "none";
+		if (s->assign_gaps > 0)
+			snprintf(gap, sizeof(gap), "%llu",
+			         (unsigned long long)s->assign_gap_min_us);
+		snprintf(out, outlen,
+		         "ok requests=%llu replies=%llu resets=%llu assigns=%llu "
+		         "assign-gap-min-us=%s",
 		         (unsigned long long)s->requests, (unsigned long long)s->replies,
-		         (unsigned long long)s->resets, (unsigned long long)s->assigns);
+		         (unsigned long long)s->resets, (unsigned long long)s->assigns, gap);
 		break;
+	}
 	case SIM_CMD_BANK:
 		bank_report(w, out, outlen);
 		break;

@@ -69,12 +69,15 @@ static int battery_reply(struct fakebus *fb, unsigned pos, const struct m8_frame
 	struct fake_bat *b = &fb->bat[pos - 1];
 	struct m8_frame r = {.addr = b->addr, .cmd = req->cmd | M8_REPLY_BIT, .seq = req->seq};
 
-	if (b->busy > 0) {
-		b->busy--;
+	if (b->busy > 0 || b->nak > 0) {
 		r.cmd = M8_CMD_NAK;
 		r.len = 2;
 		r.payload[0] = req->cmd;
-		r.payload[1] = M8_NAK_BUSY;
+		r.payload[1] = b->busy > 0 ? M8_NAK_BUSY : M8_NAK_BAD_PARAM;
+		if (b->busy > 0)
+			b->busy--;
+		else
+			b->nak--;
 	} else if (req->cmd == M8_CMD_ASSIGN || req->cmd == M8_CMD_GET_INFO) {
 		struct m8_info info;
 		info_of(fb, pos, &info);
@@ -103,7 +106,12 @@ static int battery_reply(struct fakebus *fb, unsigned pos, const struct m8_frame
 		fb->wrong_addr--;
 		r.addr = (uint8_t)(r.addr % M8_ADDR_MAX + 1);
 	}
-	return m8_frame_encode(&r, out, M8_MAX_FRAME);
+	int n = m8_frame_encode(&r, out, M8_MAX_FRAME);
+	if (n > 0 && b->garble > 0) {
+		b->garble--;
+		out[n / 2] ^= 0x10;
+	}
+	return n;
 }
 
 static int f_write(void *userdata, int fd, const uint8_t *buf, size_t len)
@@ -122,6 +130,7 @@ static int f_write(void *userdata, int fd, const uint8_t *buf, size_t len)
 	memcpy(req.payload, buf + 5, req.len);
 	assert_true(fb->n_sent < FAKE_MAX_LOG);
 	fb->sent[fb->n_sent].t_us = fb->now_us;
+	fb->sent[fb->n_sent].reply_end_us = 0;
 	fb->sent[fb->n_sent].f = req;
 	fb->n_sent++;
 
@@ -156,6 +165,9 @@ static int f_write(void *userdata, int fd, const uint8_t *buf, size_t len)
 		if (hears) {
 			uint8_t one[M8_MAX_FRAME];
 			int n = battery_reply(fb, pos, &req, one);
+			/* a refused ASSIGN leaves the battery unaddressed */
+			if (n > 0 && req.cmd == M8_CMD_ASSIGN && one[2] == M8_CMD_NAK)
+				b->addr = 0;
 			if (n > 0 && rlen > 0) {
 				for (int i = 0; i < n; i++)
 					reply[i] &= one[i];
@@ -175,6 +187,11 @@ static int f_write(void *userdata, int fd, const uint8_t *buf, size_t len)
 		fb->corrupt--;
 		reply[rlen / 2] ^= 0x10;
 	}
+	if (fb->garble_pm > 0) {
+		fb->rng = fb->rng * 1103515245u + 12345u;
+		if ((fb->rng >> 8) % 1000 < fb->garble_pm)
+			reply[(fb->rng >> 4) % (uint32_t)rlen] ^= 0x04;
+	}
 	size_t at = fb->rx_len;
 	if (fb->garbage_before) {
 		fb->garbage_before = false;
@@ -183,7 +200,14 @@ static int f_write(void *userdata, int fd, const uint8_t *buf, size_t len)
 	memcpy(fb->rx + at, reply, (size_t)rlen);
 	fb->rx_len = at + (size_t)rlen;
 	fb->rx_at_us = fb->now_us + M8_WIRE_US(len) + fb->reply_delay_us + M8_WIRE_US(rlen);
+	fb->sent[fb->n_sent - 1].reply_end_us = fb->rx_at_us;
 	return 0;
+}
+
+static uint64_t f_clock(void *userdata)
+{
+	const struct fakebus *fb = userdata;
+	return fb->now_us;
 }
 
 const struct m8_port_ops fake_ops = {
@@ -191,6 +215,7 @@ const struct m8_port_ops fake_ops = {
         .read = f_read,
         .write = f_write,
         .close = f_close,
+        .clock = f_clock,
 };
 
 static void on_event(void *userdata, enum m8_event_type ev, unsigned addr)
@@ -219,6 +244,19 @@ struct m8_master *fake_master(struct fakebus *fb)
 	return fb->m;
 }
 
+static uint64_t next_lag(struct fakebus *fb)
+{
+	if (fb->n_lag == 0)
+		return 0;
+	return fb->lag_us[fb->lag_i++ % fb->n_lag];
+}
+
+/*
+ * Without a lag the loop wakes at the next deadline or when a reply is
+ * complete and passes that time. With one, it reads its clock at a deadline
+ * but calls the master lag later; for input, the loop's clock is from before
+ * the reply came (it woke for something else and was busy).
+ */
 void fake_run_until(struct fakebus *fb, uint64_t t_us)
 {
 	unsigned same = 0;
@@ -235,11 +273,22 @@ void fake_run_until(struct fakebus *fb, uint64_t t_us)
 			next = fb->now_us;
 		same = next == fb->now_us ? same + 1 : 0;
 		assert_true(same < 1000); /* the master must make progress */
-		fb->now_us = next;
-		if (rx && rx_at <= next && m8_master_fd(fb->m) >= 0)
-			m8_master_on_readable(fb->m, fb->now_us);
+		bool input = rx && rx_at <= next && m8_master_fd(fb->m) >= 0;
+		uint64_t lag = next_lag(fb), passed;
+		if (input) {
+			fb->now_us = next;
+			passed = next - lag;
+		} else {
+			passed = next;
+			fb->now_us = next + lag;
+		}
+		if (passed < fb->passed_us)
+			passed = fb->passed_us;
+		fb->passed_us = passed;
+		if (input)
+			m8_master_on_readable(fb->m, passed);
 		else
-			m8_master_on_timeout(fb->m, fb->now_us);
+			m8_master_on_timeout(fb->m, passed);
 	}
 }
 

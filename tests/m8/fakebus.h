@@ -23,10 +23,13 @@ struct fake_bat {
 	unsigned drop;   /* replies to lose */
 	unsigned busy;   /* requests to refuse with NAK busy */
 	bool bad_status; /* STATUS with a cell count different from INFO */
+	unsigned garble; /* replies to send with one byte inverted */
+	unsigned nak;    /* requests to refuse with NAK bad parameter */
 };
 
 struct fake_sent {
-	uint64_t t_us;
+	uint64_t t_us;         /* when the request went out (its first byte) */
+	uint64_t reply_end_us; /* its reply's last byte, 0 = no reply */
 	struct m8_frame f;
 };
 
@@ -43,6 +46,8 @@ struct fakebus {
 	uint64_t reply_delay_us;
 	unsigned corrupt, wrong_seq, wrong_addr;
 	bool garbage_before; /* a junk byte in front of the next reply */
+	unsigned garble_pm;  /* garble each reply with this chance, per mille */
+	uint32_t rng;
 	/* line */
 	uint8_t rx[4096];
 	size_t rx_len;
@@ -51,6 +56,12 @@ struct fakebus {
 	struct fake_sent sent[FAKE_MAX_LOG];
 	size_t n_sent;
 	uint64_t now_us;
+	/* A busy loop: each call of the master happens lag_us[i] (in turn)
+	 * after the loop read the time it passes. The port's clock tells the
+	 * truth (now_us). */
+	uint64_t lag_us[8];
+	unsigned n_lag, lag_i;
+	uint64_t passed_us; /* the last time passed to the master */
 	/* master */
 	struct m8_master *m;
 	unsigned events[8];

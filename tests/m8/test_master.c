@@ -471,19 +471,37 @@ static void test_nak_busy(void **state)
 	from = fb->n_sent;
 	fake_run_for(fb, 12 * S);
 	uint64_t nak_delay = M8_WIRE_US(7) + fb->reply_delay_us + M8_WIRE_US(9);
-	uint64_t period = nak_delay + 50 * MS;
 	a = fake_find(fb, from, 1, M8_CMD_GET_STATUS);
 	uint64_t busy_since = sent(fb, a)->t_us + nak_delay;
+	/* Each repeat 50 ms after the NAK, unless its worst case would end
+	 * past its cycle's 1.0 s (cycles start on the second from c0): then at
+	 * the next cycle's start. None after 5 s from the first NAK. */
+	uint64_t c0 = sent(fb, fake_find(fb, 0, 0xFFFF, M8_CMD_GET_STATUS))->t_us;
+	uint64_t worst = M8_WIRE_US(7) + 50 * MS + M8_WIRE_US(M8_MAX_FRAME) + 2 * MS;
+	uint64_t nak = busy_since;
 	long last = a;
+	unsigned repeats = 0, deferred = 0;
 	for (;;) {
+		uint64_t limit = c0 + ((nak - c0) / S + 1) * S;
+		uint64_t at = nak + 50 * MS;
+		if (at + worst > limit) {
+			at = at > limit ? at : limit;
+			deferred++;
+		}
 		long nx = fake_find(fb, (size_t)last + 1, 1, M8_CMD_GET_STATUS);
-		if (nx < 0 || sent(fb, nx)->t_us != sent(fb, last)->t_us + period)
+		assert_true(nx > last);
+		if (at - busy_since > 5 * S) {
+			/* given up: no repeat then; the next one is a poll */
+			assert_true(sent(fb, nx)->t_us != at);
 			break;
+		}
+		assert_int_equal(sent(fb, nx)->t_us, at);
+		nak = at + nak_delay;
 		last = nx;
+		repeats++;
 	}
-	assert_true(sent(fb, last)->t_us - busy_since <= 5 * S);
-	assert_true(sent(fb, last)->t_us + period - busy_since > 5 * S);
-	assert_true(last - a > 90);
+	assert_true(repeats > 80);
+	assert_true(deferred >= 4);
 	assert_true(m8_master_battery_fresh(fb->m, 2, fb->now_us));
 }
 
@@ -588,10 +606,15 @@ static void test_rejoin_other_serial(void **state)
 	fb->bat[1].addr = 0;
 	memcpy(fb->bat[1].serial, "OTHER0001", 10);
 	fake_run_for(fb, 8 * S);
-	assert_true(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET) >= 3);
+	/* not taken for the battery it had, but no RESET either: the other
+	 * battery holds address 2 now and counts from its own first STATUS */
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
 	assert_true(bank(fb).enumerated);
+	assert_int_equal(bank(fb).count, 3);
 	assert_string_equal(m8_master_battery(fb->m, 2)->info.serial, "OTHER0001");
 	assert_int_equal(fb->events[M8_EV_REPLACED], 1);
+	assert_int_equal(fb->events[M8_EV_ENUMERATED], 1);
+	assert_all_fresh(fb);
 }
 
 static void test_info_turn_catches_swap(void **state)
@@ -721,6 +744,345 @@ static void test_cycle_cut_at_1s(void **state)
 	assert_all_fresh(fb);
 }
 
+/* ---- issue 13: re-joins without a RESET (item 8) ---- */
+
+static void test_rejoin_garbled_no_reset(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fake_run_for(fb, 2 * S);
+	size_t from = fb->n_sent;
+
+	/* battery 2 browns out (isolating 3 and 4), and its answer to the
+	 * re-join ASSIGN comes garbled: it took the address all the same */
+	fb->bat[1].addr = 0;
+	fb->bat[1].garble = 1;
+	fake_run_for(fb, 8 * S);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
+	long a = fake_find(fb, from, 0, M8_CMD_ASSIGN);
+	assert_true(a >= 0);
+	assert_int_equal(sent(fb, a)->f.payload[0], 2);
+	/* who holds 2 now is asked, not guessed */
+	assert_int_equal(sent(fb, a + 1)->f.cmd, M8_CMD_GET_INFO);
+	assert_int_equal(sent(fb, a + 1)->f.addr, 2);
+	assert_int_equal(fake_count(fb, from, 0, M8_CMD_ASSIGN), 1);
+	assert_int_equal(fb->bat[1].addr, 2);
+	assert_int_equal(bank(fb).count, 4);
+	assert_int_equal(fb->events[M8_EV_ENUMERATED], 1);
+	assert_all_fresh(fb);
+}
+
+static void test_rejoin_nak_no_reset(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fake_run_for(fb, 2 * S);
+	size_t from = fb->n_sent;
+
+	/* battery 2 browns out and refuses its first re-join ASSIGN */
+	fb->bat[1].addr = 0;
+	fb->bat[1].nak = 1;
+	fake_run_for(fb, 10 * S);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
+	long a = fake_find(fb, from, 0, M8_CMD_ASSIGN);
+	long b = fake_find(fb, (size_t)a + 1, 0, M8_CMD_ASSIGN);
+	assert_true(a >= 0 && b > a);
+	/* tried again at the re-join pace */
+	uint64_t spacing = sent(fb, b)->t_us - sent(fb, a)->t_us;
+	assert_true(spacing >= 2 * S && spacing < 3 * S);
+	assert_int_equal(m8_master_battery(fb->m, 2)->stats.naks, 1);
+	assert_int_equal(fb->events[M8_EV_ENUMERATED], 1);
+	assert_all_fresh(fb);
+}
+
+static void test_extend_garbled_no_reset(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fb->open_after = 2;
+	fake_run_for(fb, 3 * S);
+	assert_true(bank(fb).chain_open);
+	assert_int_equal(bank(fb).count, 2);
+	size_t from = fb->n_sent;
+
+	/* the cord is repaired; battery 3's answer to the extending ASSIGN is
+	 * garbled, then it answers GET_INFO 3 */
+	fb->open_after = 0;
+	fb->bat[2].garble = 1;
+	fake_run_for(fb, 12 * S);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
+	long a = fake_find(fb, from, 0, M8_CMD_ASSIGN);
+	assert_true(a >= 0);
+	assert_int_equal(sent(fb, a)->f.payload[0], 3);
+	assert_int_equal(sent(fb, a + 1)->f.cmd, M8_CMD_GET_INFO);
+	assert_int_equal(sent(fb, a + 1)->f.addr, 3);
+	assert_int_equal(bank(fb).count, 4);
+	assert_false(bank(fb).chain_open);
+	assert_all_fresh(fb);
+}
+
+/* ---- issue 13: a garbled reply is an answer (item 11) ---- */
+
+static void test_garbled_status_stays_polled(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fake_run_for(fb, 3 * S);
+	const struct m8_battery *b2 = m8_master_battery(fb->m, 2);
+	uint64_t last = b2->status_us;
+
+	/* battery 2's every reply is garbled for 1.6 s, over two cycles */
+	fake_run_until(fb, last + 900 * MS);
+	size_t from = fb->n_sent;
+	fb->bat[1].garble = 100000;
+	uint64_t g0 = fb->now_us;
+	while (fb->now_us < g0 + 1600 * MS) {
+		fake_run_for(fb, 50 * MS);
+		assert_false(b2->lost);
+		assert_true(m8_master_battery_fresh(fb->m, 2, fb->now_us));
+	}
+	fb->bat[1].garble = 0;
+	uint64_t g1 = fb->now_us;
+	/* polled every cycle (with its retry), never demoted, no re-join */
+	assert_int_equal(fake_count(fb, from, 2, M8_CMD_GET_STATUS), 4);
+	assert_true(b2->stats.crc_errors >= 4);
+	assert_int_equal(fb->events[M8_EV_LOST], 0);
+	assert_int_equal(fake_count(fb, from, 0, M8_CMD_ASSIGN), 0);
+	/* fresh again at the first good reply, in the next cycle */
+	fake_run_until(fb, g1 + 1 * S);
+	assert_true(b2->status_us > g1);
+	assert_true(m8_master_battery_fresh(fb->m, 2, fb->now_us));
+	assert_all_fresh(fb);
+}
+
+static void test_garbled_status_staleness(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 2);
+	fake_run_for(fb, 3 * S);
+	const struct m8_battery *b2 = m8_master_battery(fb->m, 2);
+	uint64_t last = b2->status_us;
+	size_t from = fb->n_sent;
+
+	/* garbled for 5.5 s: the data ages from the last valid STATUS */
+	fb->bat[1].garble = 100000;
+	fake_run_until(fb, last + 3 * S - 1);
+	assert_true(m8_master_battery_fresh(fb->m, 2, fb->now_us));
+	fake_run_until(fb, last + 3 * S);
+	assert_false(m8_master_battery_fresh(fb->m, 2, fb->now_us));
+	fake_run_until(fb, last + 5500 * MS);
+	assert_false(m8_master_battery_fresh(fb->m, 2, fb->now_us));
+	assert_int_equal(b2->status_us, last);
+	assert_false(b2->lost);
+	assert_int_equal(fb->events[M8_EV_LOST], 0);
+	/* every cycle, not once in 5 s; and it holds its address: no ASSIGN */
+	assert_int_equal(fake_count(fb, from, 2, M8_CMD_GET_STATUS), 2 * 5);
+	assert_int_equal(fake_count(fb, from, 0, M8_CMD_ASSIGN), 0);
+
+	fb->bat[1].garble = 0;
+	uint64_t g1 = fb->now_us;
+	fake_run_until(fb, g1 + 1 * S);
+	assert_true(b2->status_us > g1);
+	assert_all_fresh(fb);
+}
+
+static void test_noisy_bus_never_demotes(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fake_run_for(fb, 3 * S);
+	size_t from = fb->n_sent;
+
+	/* A third of all replies garbled (about 1 % of the bytes) for 10 min:
+	 * every battery answers every request, so none is ever demoted to the
+	 * 5 s probe, and each is asked every cycle. */
+	fb->garble_pm = 333;
+	fb->rng = 13;
+	uint64_t stale_samples = 0;
+	for (int i = 0; i < 6000; i++) {
+		fake_run_for(fb, 100 * MS);
+		for (unsigned a = 1; a <= 4; a++)
+			stale_samples += !m8_master_battery_fresh(fb->m, a, fb->now_us);
+	}
+	assert_int_equal(fb->events[M8_EV_LOST], 0);
+	for (unsigned a = 1; a <= 4; a++) {
+		assert_true(fake_count(fb, from, a, M8_CMD_GET_STATUS) >= 600);
+		assert_true(m8_master_battery(fb->m, a)->stats.crc_errors > 100);
+	}
+	assert_int_equal(fake_count(fb, from, 0, M8_CMD_ASSIGN), 0);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
+	print_message("stale: %llu battery-samples of 100 ms in 10 min\n",
+	              (unsigned long long)stale_samples);
+}
+
+/* ---- issue 13: a cycle's traffic stays inside 1.0 s (item 9) ---- */
+
+/* When request i's exchange ended on the wire: its reply's last byte, or
+ * the 50 ms after its last byte that make it unanswered. */
+static uint64_t exchange_end(const struct fakebus *fb, size_t i)
+{
+	const struct fake_sent *s = &fb->sent[i];
+	if (s->reply_end_us)
+		return s->reply_end_us;
+	return s->t_us + M8_WIRE_US(7 + s->f.len) + 50 * MS;
+}
+
+/*
+ * Poll cycles start every second on the second (the first GET_STATUS after
+ * the enumeration set the beat). From request `from` on, every second must
+ * begin with a request at its very start (the cycle before it is over), and
+ * every exchange must end within the second it started in. Returns the
+ * seconds checked.
+ */
+static unsigned assert_cycles_bounded(const struct fakebus *fb, size_t from)
+{
+	uint64_t c0 = sent(fb, fake_find(fb, 0, 0xFFFF, M8_CMD_GET_STATUS))->t_us;
+	uint64_t start = UINT64_MAX;
+	unsigned seconds = 0;
+	size_t i0 = from;
+	while (from < fb->n_sent && (fb->sent[from].t_us - c0) % S != 0)
+		from++; /* to the first request of a cycle */
+	if (from == fb->n_sent)
+		fail_msg("no cycle starts on the second after request %zu: the cycles drift", i0);
+	for (size_t i = from; i < fb->n_sent; i++) {
+		const struct fake_sent *s = &fb->sent[i];
+		uint64_t second = c0 + (s->t_us - c0) / S * S;
+		if (second != start) {
+			if (s->t_us != second)
+				fail_msg("the cycle of second %llu starts %llu us late",
+				         (unsigned long long)((second - c0) / S),
+				         (unsigned long long)(s->t_us - second));
+			start = second;
+			seconds++;
+		}
+		if (exchange_end(fb, i) > start + 1 * S)
+			fail_msg("request %zu (addr %u cmd 0x%02x) ends %llu us after its cycle's "
+			         "start",
+			         i, s->f.addr, s->f.cmd,
+			         (unsigned long long)(exchange_end(fb, i) - start));
+	}
+	return seconds;
+}
+
+static void test_cycle_bound_all_traffic(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 30);
+	/* 45 ms replies: the polls alone fill a cycle */
+	fb->reply_delay_us = 45 * MS;
+	fake_run_for(fb, 8 * S);
+	assert_int_equal(bank(fb).count, 30);
+	size_t from = fb->n_sent;
+
+	/* retries, a battery that goes quiet (probes, re-join ASSIGNs) and
+	 * the GET_INFO turn on top */
+	fb->bat[6].drop = 3;
+	fb->bat[12].drop = 1;
+	fb->bat[29].silent = true;
+	fake_run_for(fb, 10 * S);
+	assert_true(assert_cycles_bounded(fb, from) >= 9);
+	assert_true(fake_count(fb, from, 0, M8_CMD_ASSIGN) >= 1);
+	assert_true(fake_count(fb, from, 0xFFFF, M8_CMD_GET_INFO) >= 9);
+	for (unsigned a = 1; a <= 29; a++)
+		assert_true(m8_master_battery_fresh(fb->m, a, fb->now_us));
+}
+
+static void test_cycle_bound_busy_and_queue(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 12);
+	fb->reply_delay_us = 40 * MS;
+	fake_run_for(fb, 4 * S);
+	assert_int_equal(bank(fb).count, 12);
+	size_t from = fb->n_sent;
+
+	/* NAK busy for 2 s, and a queue kept full of requests that use the
+	 * time left in each cycle */
+	fb->bat[3].busy = 30;
+	uint8_t secs = 1;
+	unsigned queued = 0;
+	for (int t = 0; t < 60; t++) {
+		while (m8_master_submit(fb->m, 5, M8_CMD_IDENTIFY, &secs, 1, 2, NULL, NULL) == 0)
+			queued++;
+		fake_run_for(fb, 100 * MS);
+	}
+	assert_true(assert_cycles_bounded(fb, from) >= 5);
+	/* they did use the spare time */
+	assert_true(fake_count(fb, from, 5, M8_CMD_IDENTIFY) >= 20);
+	assert_true(queued >= 20);
+	assert_all_fresh(fb);
+}
+
+/* ---- issue 13: gaps timed from the wire, not the loop's wake-up (15) ---- */
+
+static void assert_wire_gaps(const struct fakebus *fb, size_t from)
+{
+	uint64_t last_reply = 0, last_reset = 0, reset_end = 0;
+	for (size_t i = from; i < fb->n_sent; i++) {
+		const struct fake_sent *s = &fb->sent[i];
+		if (s->f.cmd == M8_CMD_RESET) {
+			if (last_reset)
+				assert_true(s->t_us - last_reset >= 20 * MS);
+			last_reset = s->t_us;
+			reset_end = s->t_us + M8_WIRE_US(7);
+		}
+		if (s->f.cmd == M8_CMD_ASSIGN) {
+			if (last_reply && s->t_us < last_reply + 10 * MS)
+				fail_msg("ASSIGN %zu went out %llu us after the reply before it", i,
+				         (unsigned long long)(s->t_us - last_reply));
+			if (reset_end)
+				assert_true(s->t_us >= reset_end + 100 * MS);
+			reset_end = 0;
+		}
+		if (s->reply_end_us)
+			last_reply = s->reply_end_us;
+	}
+}
+
+static void test_gaps_from_the_wire(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	/* every third call of the master comes 6 ms after its loop read the
+	 * clock */
+	fb->lag_us[0] = 6 * MS;
+	fb->lag_us[1] = 0;
+	fb->lag_us[2] = 0;
+	fb->n_lag = 3;
+	fake_run_for(fb, 3 * S);
+	assert_int_equal(bank(fb).count, 4);
+	assert_int_equal(fake_count(fb, 0, M8_ADDR_BROADCAST, M8_CMD_RESET), 3);
+	assert_wire_gaps(fb, 0);
+
+	/* the loop's time can be behind the port's stamps: age 0, fresh */
+	const struct m8_battery *b1 = m8_master_battery(fb->m, 1);
+	assert_true(m8_master_battery_fresh(fb->m, 1, b1->status_us - 6 * MS));
+
+	/* an installer's RESET, with the lags falling elsewhere */
+	fb->lag_i = 1;
+	size_t from = fb->n_sent;
+	m8_master_enumerate(fb->m);
+	fake_run_for(fb, 3 * S);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 3);
+	assert_wire_gaps(fb, from);
+	assert_all_fresh(fb);
+}
+
+static void test_rejoin_assign_gap(void **state)
+{
+	struct fakebus *fb = *state;
+	start(fb, 4);
+	fake_run_for(fb, 2 * S);
+	/* a re-join ASSIGN follows the cycle's GET_INFO reply: 10 ms after it */
+	size_t from = fb->n_sent;
+	fb->bat[1].addr = 0;
+	fake_run_for(fb, 6 * S);
+	assert_true(fake_count(fb, from, 0, M8_CMD_ASSIGN) >= 1);
+	assert_wire_gaps(fb, from);
+	assert_int_equal(fake_count(fb, from, M8_ADDR_BROADCAST, M8_CMD_RESET), 0);
+	assert_all_fresh(fb);
+}
+
 struct req_result {
 	int calls, result;
 	uint8_t cmd;
@@ -819,6 +1181,16 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_timeout_boundary, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cycle_cut_at_1s, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rejoin_garbled_no_reset, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rejoin_nak_no_reset, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_extend_garbled_no_reset, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_garbled_status_stays_polled, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_garbled_status_staleness, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_noisy_bus_never_demotes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cycle_bound_all_traffic, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cycle_bound_busy_and_queue, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_gaps_from_the_wire, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rejoin_assign_gap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The bus master against the real simulator over a pty, in real time. */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -270,6 +272,111 @@ static void test_garbage_and_corruption(void **state)
 	assert_true(bank(c).enumerated);
 }
 
+static bool b2_polled_since(struct m8_master *m, void *arg)
+{
+	return m8_master_battery(m, 2)->status_us > *(uint64_t *)arg;
+}
+
+/* Issue 13 item 11: a battery that answers with corrupted bytes answered. */
+static void test_garbled_battery_stays_polled(void **state)
+{
+	struct ctx *c = *state;
+	const char *const args[] = {"--series", "4", NULL};
+	unsigned four = 4;
+	enumerate_bank(c, args, 4);
+	const struct m8_battery *b2 = m8_master_battery(c->m, 2);
+
+	/* right after a poll of battery 2, then 0.9 s on: its every reply is
+	 * garbled for 1.6 s, which covers two cycles' polls */
+	uint64_t t = sim_now_us();
+	assert_true(sim_drive_until(c->m, 2 * S, b2_polled_since, &t));
+	sim_drive(c->m, 900 * MS);
+	uint64_t crc = b2->stats.crc_errors;
+	ctl(c, "garble 2 1000000");
+	uint64_t g0 = sim_now_us();
+	while (sim_now_us() < g0 + 1600 * MS) {
+		sim_drive(c->m, 50 * MS);
+		assert_false(b2->lost);
+	}
+	ctl(c, "garble 2 0");
+	uint64_t g1 = sim_now_us();
+	assert_true(b2->stats.crc_errors >= crc + 2);
+	assert_int_equal(c->events[M8_EV_LOST], 0);
+	/* still in the every-cycle poll: fresh again at the next cycle */
+	assert_true(sim_drive_until(c->m, 1500 * MS, b2_polled_since, &g1));
+	assert_true(all_fresh(c->m, &four));
+	assert_false(b2->lost);
+}
+
+/*
+ * A loop that is busy now and then: a foreign timer every 13 ms whose
+ * handler takes 6 ms. The loop reads its clock when it wakes, runs the
+ * handler, then hands that time to the master, as sd-event's sd_event_now()
+ * does: a reply that came in during the handler looks older than it is.
+ */
+static void drive_busy(struct m8_master *m, uint64_t timeout_us,
+                       bool (*pred)(struct m8_master *m, void *arg), void *arg)
+{
+	uint64_t end = sim_now_us() + timeout_us, tick = sim_now_us();
+	while (sim_now_us() < end && !pred(m, arg)) {
+		uint64_t now = sim_now_us(), deadline = m8_master_next_deadline_us(m);
+		uint64_t wake = deadline < tick ? deadline : tick;
+		int fd = m8_master_fd(m);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (wake > now) {
+			uint64_t dt = wake - now;
+			struct timespec ts = {.tv_sec = (time_t)(dt / S),
+			                      .tv_nsec = (long)(dt % S) * 1000};
+			(void)ppoll(&p, fd >= 0 ? 1 : 0, &ts, NULL);
+		}
+		uint64_t t = sim_now_us();
+		if (t >= tick) {
+			struct timespec busy = {.tv_nsec = 6000000};
+			nanosleep(&busy, NULL);
+			tick = t + 13 * MS;
+		}
+		p.revents = 0;
+		if (fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
+			m8_master_on_readable(m, t);
+		else if (t >= deadline)
+			m8_master_on_timeout(m, t);
+	}
+}
+
+static bool is_stale_7(struct m8_master *m, void *arg)
+{
+	return !m8_master_battery_fresh(m, 7, sim_now_us());
+}
+
+/* Issue 13 item 15: an ASSIGN goes out 10 ms after the last byte of the
+ * reply before it, as measured by the simulator, however late the loop's
+ * clock is. */
+static void test_assign_gap_busy_loop(void **state)
+{
+	struct ctx *c = *state;
+	const char *const args[] = {"--series", "2", "--parallel", "10", NULL};
+	unsigned twenty = 20;
+	start_sim(c, args);
+	new_master(c, c->sp.pty);
+	drive_busy(c->m, 15 * S, all_fresh, &twenty);
+	assert_true(all_fresh(c->m, &twenty));
+	/* a brown-out: a re-join ASSIGN after the cycle's replies */
+	ctl(c, "brownout 7");
+	drive_busy(c->m, 4 * S, is_stale_7, NULL);
+	drive_busy(c->m, 10 * S, all_fresh, &twenty);
+	assert_true(all_fresh(c->m, &twenty));
+	assert_true(sim_stat(c, "assigns") >= 21);
+	assert_int_equal(sim_stat(c, "resets"), 3);
+
+	char reply[256];
+	assert_int_equal(sim_ctl(&c->sp, "stats", reply, sizeof(reply)), 0);
+	const char *g = strstr(reply, "assign-gap-min-us=");
+	assert_non_null(g);
+	unsigned long gap = strtoul(g + strlen("assign-gap-min-us="), NULL, 10);
+	if (gap < 10 * MS)
+		fail_msg("an ASSIGN came %lu us after the reply before it", gap);
+}
+
 static void test_wrong_seq_addr(void **state)
 {
 	struct ctx *c = *state;
@@ -357,6 +464,8 @@ int main(int argc, char **argv)
 	        T(test_brownout_rejoin),
 	        T(test_silent_battery_stale),
 	        T(test_garbage_and_corruption),
+	        T(test_garbled_battery_stays_polled),
+	        T(test_assign_gap_busy_loop),
 	        T(test_wrong_seq_addr),
 	        T(test_nak_busy),
 	        T(test_sim_restart),

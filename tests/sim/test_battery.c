@@ -499,6 +499,20 @@ static void wrong_seq_addr_and_corrupt(void **state)
 	free(f);
 }
 
+static void one_battery_garbled(void **state)
+{
+	struct fx *f = fx_new("12.8/100", 2);
+
+	enumerate(f, 2);
+	f->chain.bat[1].garble = 2;
+	assert_int_equal(send(f, 1, M8_CMD_GET_STATUS, NULL, 0), FRAME);
+	assert_int_equal(send(f, 2, M8_CMD_GET_STATUS, NULL, 0), GARBLED);
+	assert_int_equal(send(f, 1, M8_CMD_GET_INFO, NULL, 0), FRAME);
+	assert_int_equal(send(f, 2, M8_CMD_GET_INFO, NULL, 0), GARBLED);
+	assert_int_equal(send(f, 2, M8_CMD_GET_STATUS, NULL, 0), FRAME);
+	free(f);
+}
+
 static void silent_battery_cuts_the_chain(void **state)
 {
 	struct fx *f = fx_new("12.8/100", 3);
@@ -609,6 +623,31 @@ static void stats_count(void **state)
 	free(f);
 }
 
+static void assign_gap_measured(void **state)
+{
+	struct fx *f = fx_new("12.8/100", 2);
+	uint8_t n = 2;
+
+	reset_all(f);
+	assign(f, 1); /* no reply before it: not measured */
+	assert_int_equal(f->chain.stats.assign_gaps, 0);
+	/* ASSIGN 2 starts 6 ms after ASSIGN 1's reply's last byte: its first
+	 * byte is in a byte time later */
+	uint64_t reply_end = f->raw.start_us + (f->raw.len * SIM_BYTE_NS + 999) / 1000;
+	uint64_t assign_wire = (8 * SIM_BYTE_NS + 999) / 1000;
+	uint64_t byte = (SIM_BYTE_NS + 999) / 1000;
+	assert_int_equal(send_at(f, reply_end + 6 * MS + assign_wire, 0, M8_CMD_ASSIGN, &n, 1),
+	                 FRAME);
+	assert_int_equal(f->chain.stats.assign_gaps, 1);
+	assert_int_equal(f->chain.stats.assign_gap_min_us, 6 * MS + byte);
+	/* a longer one later leaves the minimum */
+	n = 3;
+	assert_int_equal(send(f, 0, M8_CMD_ASSIGN, &n, 1), NONE);
+	assert_int_equal(f->chain.stats.assign_gaps, 2);
+	assert_int_equal(f->chain.stats.assign_gap_min_us, 6 * MS + byte);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +664,8 @@ int main(void)
 	        cmocka_unit_test(fw_abort_and_abandon),
 	        cmocka_unit_test(busy_and_drop),
 	        cmocka_unit_test(wrong_seq_addr_and_corrupt),
+	        cmocka_unit_test(one_battery_garbled),
+	        cmocka_unit_test(assign_gap_measured),
 	        cmocka_unit_test(silent_battery_cuts_the_chain),
 	        cmocka_unit_test(open_chain),
 	        cmocka_unit_test(brownout_and_reassign),

@@ -87,6 +87,10 @@ static void battery_faults(void **state)
 	assert_int_equal(w->chain.bat[2].reply_delay_us, 0);
 	ok(w, "busy 2 3");
 	assert_int_equal(w->chain.bat[1].busy, 3);
+	ok(w, "garble 3 7");
+	assert_int_equal(w->chain.bat[2].garble, 7);
+	ok(w, "garble 3 0");
+	assert_int_equal(w->chain.bat[2].garble, 0);
 	/* extra blanks and a CR are fine */
 	ok(w, "  drop\t3   2 \r");
 	assert_int_equal(w->chain.bat[2].drop, 2);
@@ -179,7 +183,13 @@ static void stats_and_quit(void **state)
 	w->chain.stats =
 	        (struct sim_chain_stats){.requests = 9, .replies = 5, .resets = 3, .assigns = 2};
 	assert_int_equal(sim_control_line(w, "stats", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok requests=9 replies=5 resets=3 assigns=2");
+	assert_string_equal(out,
+	                    "ok requests=9 replies=5 resets=3 assigns=2 assign-gap-min-us=none");
+	w->chain.stats.assign_gaps = 1;
+	w->chain.stats.assign_gap_min_us = 10087;
+	assert_int_equal(sim_control_line(w, "stats", out, sizeof(out)), 0);
+	assert_string_equal(out,
+	                    "ok requests=9 replies=5 resets=3 assigns=2 assign-gap-min-us=10087");
 	assert_false(w->quit);
 	ok(w, "quit");
 	assert_true(w->quit);
@@ -232,6 +242,9 @@ static void bad_input_changes_nothing(void **state)
 	        "flag 4 fault on",
 	        "busy 1",
 	        "busy 0 1",
+	        "garble 4 1",
+	        "garble 1",
+	        "garble 1 -1",
 	        "current",
 	        "current 2000001",
 	        "current -2000001",
