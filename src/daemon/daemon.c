@@ -387,7 +387,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	persist_saved(&d->cad, now); /* the first periodic save a minute from now */
 
 	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
-	r = m8_master_new(&d->master, &mc, &m8_serial_port_ops, d);
+	r = m8_master_new(&d->master, &mc, &daemon_bus_port_ops, d);
 	if (r < 0) {
 		daemon_free(d);
 		return r;

@@ -355,6 +355,10 @@ def missing_port(rig):
     d = rig.start_daemon()
     time.sleep(6)
     check(d.proc.poll() is None, "daemon exited without its serial port")
+    # The line names the step that failed and its errno (issue 12).
+    check(d.matching(r"^smallbmsd: bus: port (\S+) not open \(opening \1: No such file or "
+                     r"directory\); retrying every second$"),
+          "the 'not open' line does not say why: %r" % d.matching(r"not open"))
     check(_no_dry(d, "load-disconnect", "closed") and _no_dry(d, "charge-disconnect", "closed"),
           "an output closed without the battery bus")
     for _, s in rig.notify.statuses():
