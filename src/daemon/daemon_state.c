@@ -30,14 +30,14 @@ static void save_failed(struct daemon *d, const char *why, int r, const char *er
 	d->dirty = true; /* the next periodic save tries again */
 	if (!d->save_failed_reported)
 		events_log(&d->ev, EV_STATE, LOG_ERR, "state",
-		           "cannot save the state record (%s): %s%s%s", why, strerror(-r),
-		           err && err[0] ? ": " : "", err ? err : "");
+		           "cannot save the state record (%s): %s", why,
+		           err && err[0] ? err : strerror(-r));
 	d->save_failed_reported = true;
 }
 
-static int write_record(void *userdata, const uint8_t *buf, size_t len)
+static int write_record(void *userdata, const uint8_t *buf, size_t len, char *why, size_t why_len)
 {
-	return statefile_save(userdata, buf, len);
+	return statefile_save_why(userdata, buf, len, why, why_len);
 }
 
 void daemon_saver_start(struct daemon *d)
@@ -63,16 +63,17 @@ void daemon_saver_stop(struct daemon *d)
 void daemon_save_check(struct daemon *d)
 {
 	uint64_t done = 0;
+	char why[SAVER_WHY_MAX] = "";
 	int r = 0;
 
 	if (!d->saver)
 		return;
-	saver_status(d->saver, &done, &r);
+	saver_status(d->saver, &done, &r, why, sizeof(why));
 	if (done == d->save_checked_seq)
 		return;
 	d->save_checked_seq = done;
 	if (r < 0)
-		save_failed(d, d->save_why, r, NULL);
+		save_failed(d, d->save_why, r, why);
 	else
 		d->save_failed_reported = false;
 }
@@ -93,9 +94,9 @@ int64_t daemon_save_state(struct daemon *d, uint64_t now, const char *why)
 	d->dirty = false;
 	persist_saved(&d->cad, now);
 	if (!d->saver) {
-		int r = statefile_save(d->sf, buf, (size_t)len);
+		int r = statefile_save_why(d->sf, buf, (size_t)len, err, sizeof(err));
 		if (r < 0) {
-			save_failed(d, why, r, NULL);
+			save_failed(d, why, r, err);
 			return r;
 		}
 		d->save_failed_reported = false;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct saver {
 	uint64_t next_seq;
 	uint64_t done_seq;
 	int last_result;
+	char last_why[SAVER_WHY_MAX];
 	bool stop;
 
 	/* the worker's own copy, written without the lock */
@@ -46,11 +48,13 @@ static void *worker(void *arg)
 		s->pending_seq = 0;
 		pthread_mutex_unlock(&s->lock);
 
-		int r = s->write(s->userdata, s->writing, len);
+		char why[SAVER_WHY_MAX] = "";
+		int r = s->write(s->userdata, s->writing, len, why, sizeof(why));
 
 		pthread_mutex_lock(&s->lock);
 		s->done_seq = seq;
 		s->last_result = r < 0 ? r : 0;
+		memcpy(s->last_why, why, sizeof(why));
 		pthread_cond_broadcast(&s->done);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -144,12 +148,15 @@ int saver_wait(struct saver *s, uint64_t seq)
 	return r;
 }
 
-void saver_status(struct saver *s, uint64_t *done_seq, int *last_result)
+void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why,
+                  size_t why_len)
 {
 	pthread_mutex_lock(&s->lock);
 	if (done_seq)
 		*done_seq = s->done_seq;
 	if (last_result)
 		*last_result = s->last_result;
+	if (why && why_len)
+		snprintf(why, why_len, "%s", s->last_why);
 	pthread_mutex_unlock(&s->lock);
 }

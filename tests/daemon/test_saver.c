@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -26,7 +27,7 @@ struct slow_disk {
 	int result;
 };
 
-static int slow_write(void *userdata, const uint8_t *buf, size_t len)
+static int slow_write(void *userdata, const uint8_t *buf, size_t len, char *why, size_t why_len)
 {
 	struct slow_disk *d = userdata;
 	int r;
@@ -41,6 +42,8 @@ static int slow_write(void *userdata, const uint8_t *buf, size_t len)
 	d->n++;
 	d->writing = false;
 	r = d->result;
+	if (r < 0)
+		snprintf(why, why_len, "syncing state.%u: %s", d->n, strerror(-r));
 	pthread_mutex_unlock(&d->lock);
 	return r;
 }
@@ -79,7 +82,7 @@ static void test_coalesced_without_waiting(void **state)
 	init_disk(&d);
 	d.hold = true;
 	assert_int_equal(saver_new(&s, slow_write, &d), 0);
-	saver_status(s, &done, &res);
+	saver_status(s, &done, &res, NULL, 0);
 	assert_int_equal(done, 0);
 
 	rec[0] = 'A';
@@ -90,12 +93,12 @@ static void test_coalesced_without_waiting(void **state)
 	assert_int_equal(saver_submit(s, rec, sizeof(rec)), 2);
 	rec[0] = 'C';
 	assert_int_equal(saver_submit(s, rec, sizeof(rec)), 3);
-	saver_status(s, &done, &res);
+	saver_status(s, &done, &res, NULL, 0);
 	assert_int_equal(done, 0);
 
 	release(&d);
 	assert_int_equal(saver_wait(s, 2), 0); /* B is done once C is written */
-	saver_status(s, &done, &res);
+	saver_status(s, &done, &res, NULL, 0);
 	assert_int_equal(done, 3);
 	assert_int_equal(res, 0);
 	/* A, then the newest: B was superseded by C and never written */
@@ -119,6 +122,13 @@ static void test_result_and_free_finishes(void **state)
 	assert_true(seq > 0);
 	assert_int_equal(saver_wait(s, (uint64_t)seq), -ENOSPC);
 	assert_int_equal(saver_wait(s, 99), -EINVAL); /* never submitted */
+	/* the failed step reaches the loop with the result */
+	char why[SAVER_WHY_MAX];
+	uint64_t done = 0;
+	int res = 0;
+	saver_status(s, &done, &res, why, sizeof(why));
+	assert_int_equal(res, -ENOSPC);
+	assert_string_equal(why, "syncing state.1: No space left on device");
 
 	/* a request still pending at free is written before the worker ends */
 	d.result = 0;
