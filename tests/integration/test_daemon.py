@@ -466,7 +466,7 @@ def watchdog_through_trouble(rig):
         check(len(wd) >= 2 and gap <= 4.0,
               "WATCHDOG=1 stopped during bus and ADC trouble (%d in 9 s, gap %.1f s)"
               % (len(wd), gap))
-        check(d.matching(r"^smallbmsd: adc: cannot open"), "the ADC opened")
+        check(d.matching(r"^smallbmsd: adc: cannot set up device"), "the ADC opened")
         check(d.matching(r"^smallbmsd: error E[12]\b"), "no bus trouble (E1/E2) seen")
         check(_no_dry(d, "load-disconnect", "closed") and
               _no_dry(d, "charge-disconnect", "closed"), "an output closed without data")
