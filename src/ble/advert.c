@@ -143,8 +143,7 @@ void ble_adv_discoverable_changed(struct ble *b)
 {
 	if (b->adv_reg != BLE_REG_DONE)
 		return;
-	(void)sd_bus_emit_properties_changed(b->bus, BLE_ADV_PATH, BLUEZ_ADV, "Discoverable",
-	                                     NULL);
+	(void)sd_bus_emit_properties_changed(b->bus, BLE_ADV_PATH, BLUEZ_ADV, "Discoverable", NULL);
 }
 
 static int prop_name(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -411,8 +411,9 @@ static int read_interfaces(struct ble *b, sd_bus_message *m, const char *path, b
 		if (strcmp(iface, BLUEZ_ADAPTER) == 0 || strcmp(iface, BLUEZ_DEVICE) == 0) {
 			r = read_props(m, &p);
 			if (r >= 0)
-				r = strcmp(iface, BLUEZ_ADAPTER) == 0 ? adapter_apply(b, path, &p)
-				                                      : device_apply(b, path, &p, live);
+				r = strcmp(iface, BLUEZ_ADAPTER) == 0
+				            ? adapter_apply(b, path, &p)
+				            : device_apply(b, path, &p, live);
 		} else {
 			r = sd_bus_message_skip(m, "a{sv}");
 		}

@@ -23,12 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLE_STORE_KEY_LEN       16
-#define BLE_STORE_PIN_LEN       6
+#define BLE_STORE_KEY_LEN 16
+#define BLE_STORE_PIN_LEN 6
 /* What the former PIN field holds now; older smallbmsd read it as a PIN. */
 #define BLE_STORE_PIN_PLACEHOLDER "000000"
-#define BLE_STORE_COUNTER_BLOCK 256u
-#define BLE_STORE_SUBDIR        "bluetooth"
+#define BLE_STORE_COUNTER_BLOCK   256u
+#define BLE_STORE_SUBDIR          "bluetooth"
 /* The record (docs/ble.md): magic, version, flags, key, PIN, counter, CRC. */
 #define BLE_STORE_MAGIC      "SBBT"
 #define BLE_STORE_VERSION    1

@@ -187,8 +187,8 @@ static void prompt_end(struct ble *b, const char *outcome)
 	if (p->kind == BLE_PROMPT_NONE)
 		return;
 	if (p->call) {
-		(void)sd_bus_reply_method_errorf(p->call, "org.bluez.Error.Rejected",
-		                                 "pairing %s", outcome);
+		(void)sd_bus_reply_method_errorf(p->call, "org.bluez.Error.Rejected", "pairing %s",
+		                                 outcome);
 		p->call = sd_bus_message_unref(p->call);
 	}
 	(void)emit_to_opener(b, "PairingRequestEnded", "ts", p->id, outcome);
@@ -228,12 +228,15 @@ static int count_attempt(struct ble *b, const char *device, sd_bus_error *error)
 	}
 	if (++b->pair.attempts > BLE_PAIR_MAX_ATTEMPTS) {
 		snprintf(addr, sizeof(addr), "%s", device_address(b, device));
-		ble_log(b, LOG_WARNING, "pairing with %s refused: more than %d attempts; "
-		        "pairing window closed", addr, BLE_PAIR_MAX_ATTEMPTS);
+		ble_log(b, LOG_WARNING,
+		        "pairing with %s refused: more than %d attempts; "
+		        "pairing window closed",
+		        addr, BLE_PAIR_MAX_ATTEMPTS);
 		ble_pairing_close(b, "attempts", NULL);
 		return sd_bus_error_set(error, "org.bluez.Error.Rejected", "too many attempts");
 	}
-	if (b->pair.kind != BLE_PROMPT_NONE && !(b->pair.device && strcmp(b->pair.device, device) == 0)) {
+	if (b->pair.kind != BLE_PROMPT_NONE &&
+	    !(b->pair.device && strcmp(b->pair.device, device) == 0)) {
 		ble_log(b, LOG_NOTICE, "pairing with %s refused: another one is in progress",
 		        device_address(b, device));
 		return sd_bus_error_set(error, "org.bluez.Error.Rejected",
@@ -266,8 +269,8 @@ int ble_pairing_prompt(struct ble *b, enum ble_prompt_kind kind, sd_bus_message 
 	p->id = ++p->next_id;
 	p->passkey = passkey;
 	p->prompt_deadline_us = now_us(b) + BLE_SMP_TIMEOUT_US;
-	r = sd_event_add_time(b->event, &p->prompt_timer, CLOCK_MONOTONIC, p->prompt_deadline_us,
-	                      0, on_prompt_timeout, b);
+	r = sd_event_add_time(b->event, &p->prompt_timer, CLOCK_MONOTONIC, p->prompt_deadline_us, 0,
+	                      on_prompt_timeout, b);
 	if (r < 0) {
 		prompt_end(b, "failed");
 		return r;
@@ -428,7 +431,6 @@ void ble_pairing_bonded(struct ble *b, const struct ble_device *d)
 	ble_log(b, LOG_NOTICE, "bonded with %s \"%s\"", d->address, name);
 	ble_pairing_close(b, "bonded", d);
 }
-
 
 void ble_pairing_free(struct ble *b)
 {

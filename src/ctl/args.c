@@ -210,8 +210,8 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 	}
 	case CTL_CMD_BT_PAIR:
 		if (a->n_operands == 1 && strcmp(a->operands[0], "close") != 0) {
-			snprintf(err, errlen, "%s: unknown argument '%s' (close, or none)",
-			         v->word, a->operands[0]);
+			snprintf(err, errlen, "%s: unknown argument '%s' (close, or none)", v->word,
+			         a->operands[0]);
 			return -EINVAL;
 		}
 		a->pair_close = a->n_operands == 1;
@@ -339,7 +339,8 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 		} else if (option_is(arg, "--timeout", true)) {
 			const char *val = option_value(argc, argv, &i, "--timeout");
 
-			if (ctl_parse_int(val, CTL_PAIR_TIMEOUT_MIN_S, CTL_PAIR_TIMEOUT_MAX_S, &x) < 0) {
+			if (ctl_parse_int(val, CTL_PAIR_TIMEOUT_MIN_S, CTL_PAIR_TIMEOUT_MAX_S, &x) <
+			    0) {
 				snprintf(err, errlen, "--timeout needs seconds %d..%d, not '%s'",
 				         CTL_PAIR_TIMEOUT_MIN_S, CTL_PAIR_TIMEOUT_MAX_S,
 				         val ? val : "");

@@ -23,7 +23,7 @@
 
 struct pair {
 	struct ctl *c;
-	const char *daemon; /* unique name of org.smallbms: signals only from it */
+	const char *daemon;  /* unique name of org.smallbms: signals only from it */
 	uint64_t waiting_id; /* a numeric comparison waiting for y/n; 0 none */
 	bool stdin_open;
 	bool ended;
@@ -227,7 +227,8 @@ static int loop(struct pair *p, int sfd)
 {
 	while (!p->ended) {
 		struct pollfd fds[3] = {
-		        {.fd = sd_bus_get_fd(p->c->bus), .events = (short)sd_bus_get_events(p->c->bus)},
+		        {.fd = sd_bus_get_fd(p->c->bus),
+		         .events = (short)sd_bus_get_events(p->c->bus)},
 		        {.fd = sfd, .events = POLLIN},
 		        {.fd = p->stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 		};
@@ -286,9 +287,9 @@ int ctl_cmd_bt_pair(struct ctl *c)
 	if (r >= 0)
 		r = add_signal_match(&p, "PairingEnded", on_ended);
 	if (r >= 0)
-		r = sd_bus_match_signal(c->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-		                        "org.freedesktop.DBus", "NameOwnerChanged", on_daemon_owner,
-		                        &p);
+		r = sd_bus_match_signal(c->bus, NULL, "org.freedesktop.DBus",
+		                        "/org/freedesktop/DBus", "org.freedesktop.DBus",
+		                        "NameOwnerChanged", on_daemon_owner, &p);
 	if (r < 0) {
 		fprintf(stderr, "smallbmsctl: %s: cannot listen for the daemon's signals: %s\n",
 		        c->what, strerror(-r));

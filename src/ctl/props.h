@@ -150,7 +150,7 @@ struct ctl_bluetooth {
 	bool encrypted;
 	bool pairing_open;             /* a pairing window is open */
 	uint32_t pairing_seconds_left; /* 0 while closed */
-	struct ctl_bondeds bonded; /* as BlueZ reports them paired */
+	struct ctl_bondeds bonded;     /* as BlueZ reports them paired */
 };
 
 /* Decode an a{sv} at the read position of m into the struct; the struct

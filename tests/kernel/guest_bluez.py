@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Runs IN the kernel-stage guest (run-guest): smallbms's Bluetooth front end
-(src/ble, in tests/ble's ble-harness) on the real stack: Linux 6.1's SMP and
+on the real stack, in smallbmsd itself (with the simulator and the fake ADC
+of tests/integration's rig) or, for a quicker look, alone in tests/ble's
+ble-harness: Linux 6.1's SMP and
 HCI over two virtual controllers (hci_vhci, btvirt -L -l2), bluetoothd 5.66
 (-P battery), a private system bus. One controller is the BMS's; the other
 is the phone, driven here over D-Bus with its own non-default agent, once
@@ -9,18 +11,24 @@ for each I/O capability. This process is also the installer: it opens the
 pairing window (Bluetooth1.OpenPairing) and answers the prompts the daemon
 sends it. TAP on stdout.
 
-    guest_bluez.py BLE_HARNESS
+    guest_bluez.py daemon          (SMALLBMSD, SMALLBMS_SIM, ... as meson sets them)
+    guest_bluez.py harness BLE_HARNESS
 """
 
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
 import threading
 import time
 
-import dbus
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "ctl"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import dbus  # noqa: E402
 import dbus.mainloop.glib
 import dbus.service
 from gi.repository import GLib
@@ -144,12 +152,120 @@ class PhoneAgent(dbus.service.Object):
         self.calls.append(("Cancel",))
 
 
-class Rig:
-    def __init__(self, harness):
-        self.harness_exe = harness
-        self.procs = []
-        self.harness = None
+class HarnessBms:
+    """src/ble alone (tests/ble/ble-harness): SoC 50 %, the settings registry."""
+
+    def __init__(self, exe):
+        self.exe = exe
+        self.proc = None
         self.out, self.err = [], []
+
+    def start_bus(self, spawn):
+        with open(WORK + "/bus.conf", "w") as f:
+            f.write(BUS_CONFIG % WORK)
+        spawn(["dbus-daemon", "--nofork", "--config-file=" + WORK + "/bus.conf"], "dbus")
+        check(pump(lambda: os.path.exists(WORK + "/bus"), 10), "no dbus-daemon")
+        return "unix:path=%s/bus" % WORK
+
+    def start(self, ibus):
+        self.out, self.err = [], []
+        self.proc = subprocess.Popen([self.exe, WORK + "/state"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=lambda s=stream, k=sink: [k.append(l.rstrip("\n"))
+                                                              for l in s],
+                             daemon=True).start()
+        check(pump(lambda: "ready" in self.out, 30), "harness not ready: %r" % self.err[-5:])
+        self.settings = {}
+        for line in self.out:
+            m = re.match(r"setting (\d+) (\S+) (-?\d+) (-?\d+) (-?\d+)$", line)
+            if m:
+                i, name, v, lo, hi = m.groups()
+                self.settings[name] = (int(i), int(v), int(lo), int(hi))
+
+    def stop(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        if not pump(lambda: self.proc.poll() is not None, 15):
+            self.proc.kill()
+        self.proc.wait()
+        check(self.proc.returncode == 0, "harness exit %r" % self.proc.returncode)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+
+    def log(self):
+        return list(self.err)
+
+    def setting_applied(self, ibus, name, value):
+        return any(re.match(r"action set_settings n=1 first=%s=%d r=0$" % (name, value), l)
+                   for l in self.out)
+
+
+class DaemonBms:
+    """smallbmsd with the simulator (one 12.8 V battery) and the fake ADC."""
+
+    def __init__(self):
+        from test_ctl import CtlRig  # noqa: E402 - the integration rig
+        self.rig = CtlRig("bluez", series=1, parallel=1, start_sim=False)
+
+    def start_bus(self, spawn):
+        self.rig.start_sim()
+        self.rig.start_bus()
+        return self.rig.address
+
+    def start(self, ibus):
+        mark = len(self.rig.notify.messages)
+        self.rig.start_daemon()
+        t, _ = self.rig.notify.wait("READY", "1", timeout=120, since=mark)
+        check(t is not None, "smallbmsd: no READY=1: %s" % self.rig.daemon.text(20))
+        bms = ibus.get_object("org.smallbms", "/org/smallbms", introspect=False)
+        check(pump(lambda: self._valid(bms), 90), "smallbmsd: no valid measurements")
+        # Battery Level needs a known SoC: synchronise to 50 %
+        bms.SetSoc(dbus.Double(50.0), dbus_interface="org.smallbms.Bms1", timeout=30)
+        self.settings = {}
+        lst = ibus.get_object("org.smallbms", "/org/smallbms/settings",
+                              introspect=False).List(dbus_interface="org.smallbms.Settings1",
+                                                     timeout=30)
+        for i, (n, _, v, _, lo, hi, _) in enumerate(lst):
+            self.settings[str(n)] = (i, int(v), int(lo), int(hi))
+
+    @staticmethod
+    def _valid(bms):
+        try:
+            p = bms.GetAll("org.smallbms.Bms1", dbus_interface=PROPS, timeout=10)
+        except dbus.exceptions.DBusException:
+            return False
+        return bool(p["MeasurementsValid"])
+
+    def stop(self):
+        d = self.rig.daemon
+        d.signal(signal.SIGTERM)
+        check(pump(lambda: d.proc.poll() is not None, 60), "smallbmsd did not stop")
+        check(d.wait_exit(5) == 0, "smallbmsd exit %r" % d.proc.returncode)
+
+    def kill(self):
+        try:
+            self.rig.stop_daemons_checked()
+        finally:
+            self.rig.close()
+
+    def log(self):
+        return self.rig.daemon.text(200, skip_heartbeat=True).splitlines()
+
+    def setting_applied(self, ibus, name, value):
+        lst = ibus.get_object("org.smallbms", "/org/smallbms/settings",
+                              introspect=False).List(dbus_interface="org.smallbms.Settings1",
+                                                     timeout=30)
+        return any(str(n) == name and int(v) == value for n, _, v, _, _, _, _ in lst)
+
+
+class Rig:
+    def __init__(self, bms):
+        self.bms = bms
+        self.procs = []
         self.prompts, self.prompt_ends, self.window_ends = [], [], []
 
     # --- the stack ---------------------------------------------------------------
@@ -159,12 +275,8 @@ class Rig:
         if not os.path.exists("/dev/fd"):
             os.symlink("/proc/self/fd", "/dev/fd")
         subprocess.run(["modprobe", "hci_vhci"], check=True)
-        with open(WORK + "/bus.conf", "w") as f:
-            f.write(BUS_CONFIG % WORK)
-        self.spawn(["dbus-daemon", "--nofork", "--config-file=" + WORK + "/bus.conf"], "dbus")
-        self.address = "unix:path=%s/bus" % WORK
+        self.address = self.bms.start_bus(self.spawn)
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = self.address
-        check(pump(lambda: os.path.exists(WORK + "/bus"), 10), "no dbus-daemon")
         self.spawn(["/usr/libexec/bluetooth/bluetoothd", "-n", "-d", "-P", "battery"],
                    "bluetoothd")
         # two connections: the installer (opens the window) and the phone
@@ -215,39 +327,22 @@ class Rig:
                                              introspect=False).Get(
             iface, name, dbus_interface=PROPS, timeout=10)
 
-    # --- the BMS (ble-harness) --------------------------------------------------------
+    # --- the BMS --------------------------------------------------------
 
-    def start_harness(self):
-        self.out, self.err = [], []
-        self.harness = subprocess.Popen([self.harness_exe, WORK + "/state"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, bufsize=1)
-        for stream, sink in ((self.harness.stdout, self.out), (self.harness.stderr, self.err)):
-            threading.Thread(target=lambda s=stream, k=sink: [k.append(l.rstrip("\n"))
-                                                              for l in s],
-                             daemon=True).start()
-        check(pump(lambda: "ready" in self.out, 30), "harness not ready: %r" % self.err[-5:])
-        self.settings = {}
-        for line in self.out:
-            m = re.match(r"setting (\d+) (\S+) (-?\d+) (-?\d+) (-?\d+)$", line)
-            if m:
-                i, name, v, lo, hi = m.groups()
-                self.settings[name] = (int(i), int(v), int(lo), int(hi))
-        check(pump(lambda: self.bt1_get("State") == "advertising", 30),
-              "not advertising: %r" % self.err[-5:])
-        self.bms_address = self.bt1_get("Address")
+    def start_bms(self):
+        self.bms.start(self.ibus)
+        self.settings = self.bms.settings
+        check(pump(lambda: self.bt1_get("State") == "advertising", 60),
+              "not advertising: %r" % self.bms.log()[-5:])
+        self.bms_address = str(self.bt1_get("Address"))
         paths = self.adapters()
         self.bms_adapter = next(p for p, a in paths.items() if a == self.bms_address)
         self.phone_adapter = next(p for p, a in paths.items() if a != self.bms_address)
         self.phone_address = paths[self.phone_adapter]
 
-    def stop_harness(self):
-        self.harness.stdin.write("quit\n")
-        self.harness.stdin.flush()
-        if not pump(lambda: self.harness.poll() is not None, 15):
-            self.harness.kill()
-        self.harness.wait()
-        check(self.harness.returncode == 0, "harness exit %r" % self.harness.returncode)
+    @property
+    def err(self):
+        return self.bms.log()
 
     def bt1(self):
         return dbus.Interface(self.ibus.get_object("org.smallbms", BT1_PATH, introspect=False),
@@ -306,6 +401,13 @@ class Rig:
             found = pump(lambda: self.phone_device() in self.objects(), 1.5)
             call(ad.StopDiscovery, dbus_interface=ADAPTER, timeout=10)
         return found
+
+    def adv_flags(self):
+        """The Flags AD field as the phone received it (Device1.AdvertisingFlags)."""
+        try:
+            return [int(x) for x in self.prop(self.phone_device(), DEVICE, "AdvertisingFlags")]
+        except dbus.exceptions.DBusException as e:
+            return "no AdvertisingFlags: %s" % e.get_dbus_name()
 
     def connect(self):
         dev = self.pbus.get_object(BLUEZ, self.phone_device(), introspect=False)
@@ -384,7 +486,7 @@ def pick_setting(rig):
 
 def case_stack(rig):
     rig.start_stack()
-    rig.start_harness()
+    rig.start_bms()
     check(not bool(rig.prop(rig.bms_adapter, ADAPTER, "Pairable")), "Pairable outside a window")
     print("# BMS %s (%s), phone %s (%s)" % (rig.bms_address, rig.bms_adapter, rig.phone_address,
                                             rig.phone_adapter))
@@ -397,6 +499,13 @@ def case_closed_window(rig):
     rig.phone_agent("KeyboardDisplay")
     check(not rig.discover(False, 6), "listed by plain discovery with the window closed")
     check(rig.discover(True, 15), "a filtered (scanner) discovery does not see the BMS")
+    # BlueZ 5.66 sends no Flags field at all for an advertisement that is not
+    # Discoverable (and refuses Flags in LEAdvertisement1.Data): what counts
+    # is that it never says LE General Discoverable outside the window.
+    flags = rig.adv_flags()
+    print("# advertisement Flags with the window closed: %r" % (flags,))
+    check(not isinstance(flags, list) or not any(f & 0x03 for f in flags),
+          "Flags %r say discoverable with the window closed" % (flags,))
     rig.connect()
     ok, v = rig.read(UUID_LEVEL)
     check(ok and v == bytes([50]), "Battery Level before pairing: %r" % (v,))
@@ -417,6 +526,10 @@ def pair_and_use(rig, cap, full):
     t0 = time.monotonic()
     rig.open_window()
     check(rig.discover(False, 20), "plain discovery does not list the BMS in the window")
+    flags = rig.adv_flags()
+    print("# advertisement Flags in the window: %r" % (flags,))
+    check(flags == [0x06], "Flags %r in the window, not [0x06] (LE General Discoverable, "
+          "BR/EDR not supported)" % (flags,))
     rig.connect()
     ok, err = rig.pair(lambda p: True)
     check(ok, "%s: Pair failed: %s; phone agent %r; prompts %r; harness %r"
@@ -444,26 +557,25 @@ def pair_and_use(rig, cap, full):
         return
     # a write through the bond changes a setting; an invalid one changes nothing
     name, i, v0, lo, hi = pick_setting(rig)
-    mark = len(rig.out)
     ok, err = rig.write(UUID_SETTINGS, bytes([1, i]) + struct.pack("<i", v0 + 1))
     check(ok, "valid settings write: %s" % (err,))
-    check(pump(lambda: any(re.match(r"action set_settings n=1 first=%s=%d r=0$" % (name, v0 + 1),
-                                    l) for l in rig.out[mark:]), 5),
-          "the write did not reach set_settings: %r" % rig.out[mark:])
+    check(pump(lambda: rig.bms.setting_applied(rig.ibus, name, v0 + 1), 5),
+          "the write did not change %s" % name)
     ok, rec = rig.read(UUID_SETTINGS)
     check(ok and struct.unpack_from("<i", rec, 2 + 4 * i)[0] == v0 + 1, "setting not changed")
     ok, err = rig.write(UUID_SETTINGS, bytes([1, i]) + struct.pack("<i", hi + 1))
     check(not ok, "an out-of-range setting was accepted")
     ok, rec2 = rig.read(UUID_SETTINGS)
     check(ok and rec2 == rec, "a refused write changed the settings")
+    check(rig.bms.setting_applied(rig.ibus, name, v0 + 1), "a refused write changed %s" % name)
     # reconnect after the window closed, and after a restart of the BMS
     rig.disconnect()
     rig.connect()
     ok, v = rig.read(UUID_STATUS)
     check(ok and status_soc(v) == 5000, "status after reconnecting: %r" % (v,))
     rig.disconnect()
-    rig.stop_harness()
-    rig.start_harness()
+    rig.bms.stop()
+    rig.start_bms()
     check(not bool(rig.bt1_get("PairingOpen")), "window open after a restart")
     rig.connect()
     ok, v = rig.read(UUID_STATUS)
@@ -550,7 +662,16 @@ CASES = [case_stack, case_closed_window, case_keyboard_display, case_rejected,
 
 def main():
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
-    rig = Rig(sys.argv[1])
+    if sys.argv[1] == "daemon":
+        from harness import namespace_usable  # noqa: E402
+        why = namespace_usable()
+        if why:
+            print("1..0 # SKIP %s" % why)
+            return 0
+        bms = DaemonBms()
+    else:
+        bms = HarnessBms(sys.argv[2])
+    rig = Rig(bms)
     print("1..%d" % len(CASES), flush=True)
     failed = False
     try:
@@ -583,8 +704,11 @@ def main():
                         print("# bluetoothd: " + line.rstrip())
             except OSError:
                 pass
-        if rig.harness and rig.harness.poll() is None:
-            rig.harness.kill()
+        try:
+            rig.bms.kill()
+        except Exception as e:  # noqa: BLE001
+            failed = True
+            print("not ok %d - the BMS at the end: %s" % (len(CASES), e))
         for p in reversed(rig.procs):
             p.terminate()
     return 1 if failed else 0
