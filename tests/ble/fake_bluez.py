@@ -379,13 +379,13 @@ class FakeBluez:
     def advert_flags(self):
         """The Flags AD field BlueZ and the kernel put in the advertisement:
         Discoverable true gives 0x06 (LE General Discoverable, BR/EDR not
-        supported; TESTING.md). Discoverable false gives no Flags field at
-        all (seen by tests/kernel/guest_bluez.py on bluetoothd 5.66 and
-        kernel 6.1: the phone's Device1 has no AdvertisingFlags): None."""
+        supported; TESTING.md). Discoverable false gives 0x04, BR/EDR not
+        supported (what the phone received in tests/kernel/guest_bluez.py:
+        bluetoothd 5.66, kernel 6.1, an LE-only btvirt controller)."""
         if len(self.adverts) != 1:
             return None
         props = next(iter(self.adverts.values()))
-        return 0x06 if bool(props.get("Discoverable", False)) else None
+        return 0x06 if bool(props.get("Discoverable", False)) else 0x04
 
     def discover(self):
         """A phone's plain StartDiscovery (general discovery): lists the BMS
