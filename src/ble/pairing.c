@@ -235,7 +235,11 @@ static int count_attempt(struct ble *b, const char *device, sd_bus_error *error)
 		ble_pairing_close(b, "attempts", NULL);
 		return sd_bus_error_set(error, "org.bluez.Error.Rejected", "too many attempts");
 	}
-	if (b->pair.kind != BLE_PROMPT_NONE &&
+	/* A numeric comparison waiting for the installer holds the others
+	 * off. A passkey shown for typing does not: BlueZ does not tell the
+	 * agent when that entry failed, so it would block every phone for the
+	 * SMP timeout; the next request replaces it on the installer's screen. */
+	if (b->pair.kind == BLE_PROMPT_CONFIRM &&
 	    !(b->pair.device && strcmp(b->pair.device, device) == 0)) {
 		ble_log(b, LOG_NOTICE, "pairing with %s refused: another one is in progress",
 		        device_address(b, device));

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 import dbus
 import dbus.mainloop.glib
@@ -680,6 +681,57 @@ def case_bonded_restart(rig):
     bonded = [str(x) for x, _ in rig.bt1_get("BondedDevices")]
     check(bonded == [PHONE], f"bonded after restart {bonded}")
     check(not any("bonded with" in l for l in rig.err), "a known bond logged as new")
+
+
+def write_old_record(state_dir, key, pin):
+    """The Bluetooth state as an older smallbmsd kept it (docs/ble.md: record
+    version 1 with the pairing PIN at bytes 24..29), in a statefile
+    (src/store/statefile.c: magic, length, generation, FNV-1a checksum)."""
+    rec = b"SBBT" + bytes([1, 0, 0, 0]) + key + pin.encode() + struct.pack("<I", 512)
+    rec += struct.pack("<I", zlib.crc32(rec))
+    head16 = struct.pack("<IIQ", 0x54534D53, len(rec), 1)
+    h = 0xCBF29CE484222325
+    for b in head16 + rec:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    d = os.path.join(state_dir, "bluetooth")
+    os.makedirs(d, mode=0o700)
+    with open(os.path.join(d, "state.1"), "wb") as f:
+        f.write(head16 + struct.pack("<Q", h) + rec)
+
+
+def case_old_pin(rig):
+    """A PIN kept by an older smallbmsd: the record is read (the bind key
+    stays), the PIN is ignored with a notice, and phones pair in a window
+    with the kernel's number, never with that PIN."""
+    key = bytes(range(0x10, 0x20))
+    write_old_record(rig.state, key, "424242")
+    rig.start()
+    rig.registered()
+    f = rig.fake
+    check(pump(lambda: any("pairing PIN stored by an older smallbmsd is ignored" in l
+                           for l in rig.err)), f"no notice: {rig.err}")
+    check(str(rig.bt1().GetBindKey()) == key.hex(), "the old bind key was not kept")
+    try:
+        rig.bt1().SetPin("424242")
+        raise Fail("SetPin still exists")
+    except dbus.exceptions.DBusException as e:
+        check(e.get_dbus_name() == "org.freedesktop.DBus.Error.UnknownMethod", e.get_dbus_name())
+    a = f.add_device(PHONE, "old")
+    f.connect(a)
+    att = f.pair_async(a, "KeyboardOnly", phone=lambda kind, pk: 424242)
+    check(pump(lambda: att.done) and not att.ok, "the old PIN paired with the window closed")
+    rig.open_window()
+    att = f.pair_async(a, "KeyboardOnly", phone=lambda kind, pk: 424242 if pk != 424242 else 0)
+    check(pump(lambda: att.done) and not att.ok, "the old PIN paired in the window")
+    # BlueZ does not tell the agent that a passkey entry failed (the
+    # DisplayPasskey call was answered): the next phone is not held up by it
+    b = f.add_device("AA:BB:CC:00:00:42", "new")
+    f.connect(b)
+    att = f.pair_async(b, "KeyboardDisplay")
+    rig.confirm(b)
+    check(pump(lambda: att.done) and att.ok, f"the next phone did not pair: {att.error} "
+          f"{rig.err[-3:]}")
+    check(parse_status(f.read(UUID_STATUS, b))["soc_cpct"] == 5000, "status after pairing")
 
 
 def case_bluez_restart(rig):
