@@ -2,7 +2,8 @@
 /*
  * The LE advertisement: BTHome v2 service data (bthome.c) for passive
  * readers such as Home Assistant, the Battery Service UUID when it fits, and
- * the local name (BlueZ puts it in the scan response). Everything the
+ * the local name (BlueZ puts it in the scan response), and Discoverable
+ * (the Flags) while a pairing window is open. Everything the
  * readout carries does not fit one legacy advertisement, so BTHome packets
  * A and B (bthome.h) alternate every 2.5 s: each value is at most 5 s old.
  * Rebuilt, as the packet now due, at each switch, every 5 s (ble.c) and at
@@ -126,6 +127,25 @@ static int prop_service_data(sd_bus *bus, const char *path, const char *interfac
 	return r;
 }
 
+/* BlueZ turns this into the Flags field: LE General Discoverable while a
+ * pairing window is open, so that a phone's general discovery lists the
+ * BMS (../shared/TESTING.md); BR/EDR not supported is added by the kernel
+ * on an LE-only controller. Passive scanners read the BTHome data either
+ * way. */
+static int prop_discoverable(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "b", ble_pairing_is_open(userdata));
+}
+
+void ble_adv_discoverable_changed(struct ble *b)
+{
+	if (b->adv_reg != BLE_REG_DONE)
+		return;
+	(void)sd_bus_emit_properties_changed(b->bus, BLE_ADV_PATH, BLUEZ_ADV, "Discoverable", NULL);
+}
+
 static int prop_name(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -149,6 +169,8 @@ static const sd_bus_vtable adv_vtable[] = {
         SD_BUS_PROPERTY("ServiceData", "a{sv}", prop_service_data, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LocalName", "s", prop_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Discoverable", "b", prop_discoverable, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Release", "", "", method_release, 0),
         SD_BUS_VTABLE_END,
 };

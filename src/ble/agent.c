@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The pairing agent: the BMS has no display and no keyboard, so its
- * passkey is the fixed 6-digit PIN of the store (docs/ble.md). A phone pairs
- * by entering it; a passkey that does not match the PIN is rejected, and so
- * is pairing without one ("just works"), which would leave the settings
- * writable by anyone in range.
+ * The pairing agent (org.bluez.Agent1), capability DisplayYesNo: with LE
+ * Secure Connections a phone with a keyboard and a display gets numeric
+ * comparison (RequestConfirmation), a keyboard-only phone passkey entry
+ * (DisplayPasskey), as checked on kernel 6.1 with bluetoothd 5.66
+ * (../shared/TESTING.md). Linux's SMP draws both numbers; the installer
+ * sees them through the pairing window (pairing.c), and nothing is accepted
+ * without the installer's confirmation. Just Works (RequestAuthorization)
+ * is refused: its key is unauthenticated, and the settings would be
+ * writable by anyone in range. No request is accepted outside a window.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,22 +16,8 @@
 #include <syslog.h>
 
 #include "ble/ble_internal.h"
-#include "ble/ble_store.h"
 
 #define ERR_REJECTED "org.bluez.Error.Rejected"
-
-static uint32_t pin_passkey(const struct ble *b)
-{
-	return (uint32_t)strtoul(ble_store_pin(b->store), NULL, 10);
-}
-
-void ble_agent_warn_default_pin(struct ble *b)
-{
-	if (ble_pin_is_default(b))
-		ble_log(b, LOG_WARNING,
-		        "the pairing PIN is the default 000000: anyone in range "
-		        "can pair; set one (org.smallbms.Bluetooth1.SetPin)");
-}
 
 static const char *device_label(const struct ble *b, const char *path)
 {
@@ -41,47 +31,21 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 	struct ble *b = userdata;
 
 	b->agent_reg = BLE_REG_NONE;
+	ble_pairing_cancel(b);
 	return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_request_passkey(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* Legacy and BR/EDR requests a DisplayYesNo agent on LE never needs. */
+static int method_refuse(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct ble *b = userdata;
-	const char *dev;
-	int r;
+	const char *dev = NULL;
 
-	r = sd_bus_message_read(m, "o", &dev);
-	if (r < 0)
-		return r;
-	ble_log(b, LOG_INFO, "pairing request from %s", device_label(b, dev));
-	ble_agent_warn_default_pin(b);
-	return sd_bus_reply_method_return(m, "u", pin_passkey(b));
-}
-
-static int method_request_pin_code(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-	struct ble *b = userdata;
-	const char *dev;
-	int r;
-
-	r = sd_bus_message_read(m, "o", &dev);
-	if (r < 0)
-		return r;
-	ble_agent_warn_default_pin(b);
-	return sd_bus_reply_method_return(m, "s", ble_store_pin(b->store));
-}
-
-/* BlueZ shows us a passkey it chose, or asks us to confirm one: only the
- * PIN is accepted. */
-static int check_passkey(struct ble *b, sd_bus_message *m, const char *dev, uint32_t passkey,
-                         sd_bus_error *error)
-{
-	if (passkey != pin_passkey(b)) {
-		ble_log(b, LOG_WARNING, "pairing with %s refused: wrong passkey",
-		        device_label(b, dev));
-		return sd_bus_error_set(error, ERR_REJECTED, "passkey does not match the PIN");
-	}
-	return sd_bus_reply_method_return(m, NULL);
+	(void)sd_bus_message_read(m, "o", &dev);
+	ble_log(b, LOG_NOTICE, "pairing with %s refused: %s is not supported",
+	        dev ? device_label(b, dev) : "?", sd_bus_message_get_member(m));
+	return sd_bus_error_setf(error, ERR_REJECTED, "%s not supported",
+	                         sd_bus_message_get_member(m));
 }
 
 static int method_request_confirmation(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -93,7 +57,9 @@ static int method_request_confirmation(sd_bus_message *m, void *userdata, sd_bus
 	r = sd_bus_message_read(m, "ou", &dev, &passkey);
 	if (r < 0)
 		return r;
-	return check_passkey(userdata, m, dev, passkey, error);
+	/* answered by ConfirmPairing, the SMP timeout or Cancel */
+	r = ble_pairing_prompt(userdata, BLE_PROMPT_CONFIRM, m, dev, passkey, error);
+	return r;
 }
 
 static int method_display_passkey(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -106,20 +72,9 @@ static int method_display_passkey(sd_bus_message *m, void *userdata, sd_bus_erro
 	r = sd_bus_message_read(m, "ouq", &dev, &passkey, &entered);
 	if (r < 0)
 		return r;
-	return check_passkey(userdata, m, dev, passkey, error);
-}
-
-static int method_display_pin_code(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-	struct ble *b = userdata;
-	const char *dev, *pin;
-	int r;
-
-	r = sd_bus_message_read(m, "os", &dev, &pin);
+	r = ble_pairing_prompt(userdata, BLE_PROMPT_DISPLAY, m, dev, passkey, error);
 	if (r < 0)
 		return r;
-	if (strcmp(pin, ble_store_pin(b->store)) != 0)
-		return sd_bus_error_set(error, ERR_REJECTED, "PIN does not match");
 	return sd_bus_reply_method_return(m, NULL);
 }
 
@@ -132,9 +87,11 @@ static int method_request_authorization(sd_bus_message *m, void *userdata, sd_bu
 	r = sd_bus_message_read(m, "o", &dev);
 	if (r < 0)
 		return r;
-	ble_log(b, LOG_WARNING, "pairing with %s refused: no passkey (just works)",
+	ble_log(b, LOG_NOTICE,
+	        "pairing with %s refused: Just Works (the phone can neither show nor enter "
+	        "a number)",
 	        device_label(b, dev));
-	return sd_bus_error_set(error, ERR_REJECTED, "pairing needs the PIN");
+	return sd_bus_error_set(error, ERR_REJECTED, "pairing needs a confirmed number");
 }
 
 static int method_authorize_service(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -155,15 +112,16 @@ static int method_authorize_service(sd_bus_message *m, void *userdata, sd_bus_er
 
 static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	ble_pairing_cancel(userdata);
 	return sd_bus_reply_method_return(m, NULL);
 }
 
 static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("Release", "", "", method_release, 0),
-        SD_BUS_METHOD("RequestPinCode", "o", "s", method_request_pin_code, 0),
-        SD_BUS_METHOD("DisplayPinCode", "os", "", method_display_pin_code, 0),
-        SD_BUS_METHOD("RequestPasskey", "o", "u", method_request_passkey, 0),
+        SD_BUS_METHOD("RequestPinCode", "o", "s", method_refuse, 0),
+        SD_BUS_METHOD("DisplayPinCode", "os", "", method_refuse, 0),
+        SD_BUS_METHOD("RequestPasskey", "o", "u", method_refuse, 0),
         SD_BUS_METHOD("DisplayPasskey", "ouq", "", method_display_passkey, 0),
         SD_BUS_METHOD("RequestConfirmation", "ou", "", method_request_confirmation, 0),
         SD_BUS_METHOD("RequestAuthorization", "o", "", method_request_authorization, 0),

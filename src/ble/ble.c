@@ -125,8 +125,8 @@ static int read_variant(sd_bus_message *m, const char *sig, void *p)
 
 struct dev_props {
 	const char *address, *name, *alias;
-	int paired, connected, powered;
-	bool has_paired, has_connected, has_powered;
+	int paired, connected, powered, pairable;
+	bool has_paired, has_connected, has_powered, has_pairable;
 };
 
 static int read_props(sd_bus_message *m, struct dev_props *p)
@@ -154,6 +154,8 @@ static int read_props(sd_bus_message *m, struct dev_props *p)
 			r = p->has_connected = read_variant(m, "b", &p->connected);
 		else if (strcmp(name, "Powered") == 0)
 			r = p->has_powered = read_variant(m, "b", &p->powered);
+		else if (strcmp(name, "Pairable") == 0)
+			r = p->has_pairable = read_variant(m, "b", &p->pairable);
 		else
 			r = sd_bus_message_skip(m, "v");
 		if (r < 0)
@@ -172,12 +174,30 @@ static void copy_address(char dst[18], const char *src)
 	snprintf(dst, 18, "%s", src);
 }
 
-static int device_apply(struct ble *b, const char *path, const struct dev_props *p)
+/* One bluetoothd may serve several adapters (the phone-side controller in
+ * the real-stack test is one): only devices of ours count. */
+static bool device_of_adapter(const struct ble *b, const char *path)
 {
-	struct ble_device *d = device_get(b, path);
+	size_t n;
 
+	if (!b->adapter_path)
+		return false;
+	n = strlen(b->adapter_path);
+	return strncmp(path, b->adapter_path, n) == 0 && path[n] == '/';
+}
+
+/* live: a change BlueZ reports now, not the state found at start. */
+static int device_apply(struct ble *b, const char *path, const struct dev_props *p, bool live)
+{
+	struct ble_device *d;
+	bool was_paired;
+
+	if (!device_of_adapter(b, path))
+		return 0;
+	d = device_get(b, path);
 	if (!d)
 		return -ENOMEM;
+	was_paired = d->paired;
 	if (p->address)
 		copy_address(d->address, p->address);
 	if (p->name || (p->alias && !d->name)) {
@@ -192,6 +212,8 @@ static int device_apply(struct ble *b, const char *path, const struct dev_props 
 		d->paired = p->paired;
 	if (p->has_connected)
 		d->connected = p->connected;
+	if (live && d->paired && !was_paired)
+		ble_pairing_bonded(b, d);
 	return 0;
 }
 
@@ -270,11 +292,9 @@ static void sync_registration(struct ble *b)
 	if (b->agent_reg == BLE_REG_NONE) {
 		r = sd_bus_call_method_async(b->bus, &b->call_agent, BLUEZ_NAME, "/org/bluez",
 		                             BLUEZ_AGENT_MGR, "RegisterAgent", agent_registered, b,
-		                             "os", BLE_AGENT_PATH, "KeyboardDisplay");
-		if (r >= 0) {
+		                             "os", BLE_AGENT_PATH, BLE_AGENT_CAPABILITY);
+		if (r >= 0)
 			b->agent_reg = BLE_REG_PENDING;
-			ble_agent_warn_default_pin(b);
-		}
 	}
 	if (!b->adapter_path || !b->powered)
 		return;
@@ -315,11 +335,13 @@ static void adapter_down(struct ble *b, bool unregister)
 	b->call_adv = sd_bus_slot_unref(b->call_adv);
 	b->app_reg = b->adv_reg = BLE_REG_NONE;
 	ble_gatt_reset_notify(b);
+	ble_pairing_close(b, "adapter down", NULL);
 }
 
 static void adapter_lost(struct ble *b)
 {
 	adapter_down(b, false);
+	ble_pairing_adapter_lost(b);
 	free(b->adapter_path);
 	b->adapter_path = NULL;
 	b->adapter_address[0] = '\0';
@@ -364,11 +386,15 @@ static int adapter_apply(struct ble *b, const char *path, const struct dev_props
 		b->powered = p->powered;
 	if (was_powered && !b->powered)
 		adapter_down(b, true);
+	if (p->has_pairable)
+		ble_pairing_adapter_pairable(b, p->pairable);
+	else
+		ble_pairing_sync_adapter(b);
 	return 0;
 }
 
 /* One object of GetManagedObjects or InterfacesAdded: a{sa{sv}}. */
-static int read_interfaces(struct ble *b, sd_bus_message *m, const char *path)
+static int read_interfaces(struct ble *b, sd_bus_message *m, const char *path, bool live)
 {
 	int r;
 
@@ -385,8 +411,9 @@ static int read_interfaces(struct ble *b, sd_bus_message *m, const char *path)
 		if (strcmp(iface, BLUEZ_ADAPTER) == 0 || strcmp(iface, BLUEZ_DEVICE) == 0) {
 			r = read_props(m, &p);
 			if (r >= 0)
-				r = strcmp(iface, BLUEZ_ADAPTER) == 0 ? adapter_apply(b, path, &p)
-				                                      : device_apply(b, path, &p);
+				r = strcmp(iface, BLUEZ_ADAPTER) == 0
+				            ? adapter_apply(b, path, &p)
+				            : device_apply(b, path, &p, live);
 		} else {
 			r = sd_bus_message_skip(m, "a{sv}");
 		}
@@ -419,7 +446,7 @@ static int objects_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
 		r = sd_bus_message_read(reply, "o", &path);
 		if (r >= 0)
-			r = read_interfaces(b, reply, path);
+			r = read_interfaces(b, reply, path, false);
 		if (r >= 0)
 			r = sd_bus_message_exit_container(reply);
 	}
@@ -486,7 +513,7 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
 
 	r = sd_bus_message_read(m, "o", &path);
 	if (r >= 0)
-		r = read_interfaces(b, m, path);
+		r = read_interfaces(b, m, path, true);
 	if (r < 0)
 		return 0;
 	sync_registration(b);
@@ -529,7 +556,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 			return 0;
 		sync_registration(b);
 	} else if (strcmp(iface, BLUEZ_DEVICE) == 0) {
-		if (read_props(m, &p) < 0 || device_apply(b, path, &p) < 0)
+		if (read_props(m, &p) < 0 || device_apply(b, path, &p, true) < 0)
 			return 0;
 	} else {
 		return 0;
@@ -551,11 +578,6 @@ static int on_adv_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)sd_event_source_set_time_relative(s, BLE_ADV_REFRESH_US);
 	(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
-}
-
-bool ble_pin_is_default(const struct ble *b)
-{
-	return strcmp(ble_store_pin(b->store), "000000") == 0;
 }
 
 enum bt_state ble_state(const struct ble *b)
@@ -592,6 +614,8 @@ struct ble *ble_free(struct ble *b)
 {
 	if (!b)
 		return NULL;
+	ble_pairing_close(b, "daemon stopping", NULL);
+	ble_pairing_free(b);
 	if (b->bluez_up && b->agent_reg == BLE_REG_DONE)
 		(void)sd_bus_call_method_async(b->bus, NULL, BLUEZ_NAME, "/org/bluez",
 		                               BLUEZ_AGENT_MGR, "UnregisterAgent", NULL, NULL, "o",
@@ -656,13 +680,16 @@ int ble_new(struct ble **ret, sd_event *e, sd_bus *system_bus, const char *state
 		 * hold the old one. Bluetooth stays off until someone decides. */
 		ble_log(b, LOG_ERR,
 		        "Bluetooth state in %s/" BLE_STORE_SUBDIR " unusable (%s%s%s); Bluetooth "
-		        "stays off. Remove that directory to start over with a new bind key "
-		        "and PIN 000000",
+		        "stays off. Remove that directory to start over with a new bind key",
 		        state_dir, strerror(-r), err[0] ? ": " : "", err);
 		return r;
 	}
 	if (r > 0)
-		ble_log(b, LOG_NOTICE, "new Bluetooth state: bind key made, PIN 000000");
+		ble_log(b, LOG_NOTICE, "new Bluetooth state: bind key made");
+	if (ble_store_had_pin(b->store))
+		ble_log(b, LOG_NOTICE,
+		        "the pairing PIN stored by an older smallbmsd is ignored: phones pair "
+		        "in a pairing window now (smallbmsctl bluetooth pair)");
 
 	r = ble_gatt_add(b);
 	if (r >= 0)

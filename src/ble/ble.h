@@ -2,8 +2,8 @@
 /*
  * smallbmsd's Bluetooth front end on BlueZ (org.bluez over the system bus):
  * a GATT application (Battery Service and the project service), a BTHome v2
- * advertisement, a pairing agent with the stored PIN, and the daemon's own
- * org.smallbms.Bluetooth1 object. It reads only the snapshot it is given and
+ * advertisement, a pairing agent that pairs new phones only in a pairing
+ * window (pairing.c), and the daemon's own org.smallbms.Bluetooth1 object. It reads only the snapshot it is given and
  * changes the BMS only through struct svc_actions.
  *
  * BlueZ may be absent, leave and come back, or power its adapter off and on:
@@ -39,7 +39,7 @@ struct ble;
 
 /*
  * Attaches to e and system_bus (both referenced). state_dir holds the
- * "bluetooth/" store (bind key, PIN, counter). ops and userdata stay the
+ * "bluetooth/" store (bind key, counter). ops and userdata stay the
  * caller's and must outlive the returned object. A store that cannot be
  * opened or read is an error (-errno): no new key is made over a corrupt
  * one. An absent BlueZ is not an error.

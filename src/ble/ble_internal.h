@@ -62,6 +62,44 @@ enum ble_reg {
 
 struct ble_store;
 
+/* The kernel's SMP gives up about 30 s after a pairing request and BlueZ
+ * then calls the agent's Cancel (../shared/TESTING.md, BlueZ): a request
+ * not answered by then is void. */
+#define BLE_SMP_TIMEOUT_US (30ULL * 1000 * 1000)
+/* Pairing window: OpenPairing's timeout bounds and default, seconds. */
+#define BLE_PAIR_TIMEOUT_MIN_S     10
+#define BLE_PAIR_TIMEOUT_MAX_S     600
+#define BLE_PAIR_TIMEOUT_DEFAULT_S 120
+/* Agent requests one window accepts; one more closes it. */
+#define BLE_PAIR_MAX_ATTEMPTS 5
+
+enum ble_prompt_kind {
+	BLE_PROMPT_NONE,
+	BLE_PROMPT_CONFIRM, /* numeric comparison: the installer confirms */
+	BLE_PROMPT_DISPLAY, /* passkey entry: the installer types it on the phone */
+};
+
+/* pairing.c: the window and the one request shown to the installer. */
+struct ble_pairing {
+	bool open;
+	uint64_t deadline_us; /* CLOCK_MONOTONIC */
+	sd_event_source *timer;
+	char *opener; /* unique bus name that opened the window: gets the prompts */
+	sd_bus_slot *opener_match;
+	unsigned attempts;
+	uint64_t next_id;
+	enum ble_prompt_kind kind;
+	uint64_t id;
+	char *device; /* BlueZ object path of the phone */
+	uint32_t passkey;
+	uint64_t prompt_deadline_us;
+	sd_event_source *prompt_timer;
+	sd_bus_message *call; /* RequestConfirmation, answered on ConfirmPairing */
+	/* Adapter1.Pairable as last seen or set */
+	bool pairable_known, adapter_pairable;
+	sd_bus_slot *call_pairable;
+};
+
 struct ble {
 	sd_event *event;
 	sd_bus *bus;
@@ -100,6 +138,7 @@ struct ble {
 		char address[18];
 		uint64_t bonded; /* hash of BondedDevices */
 	} shown;
+	struct ble_pairing pair;
 	sd_bus_slot *slots[32];
 	size_t n_slots;
 };
@@ -115,10 +154,35 @@ void ble_gatt_reset_notify(struct ble *b);
 /* advert.c */
 int ble_adv_add(struct ble *b);
 int ble_adv_rebuild(struct ble *b);
+/* the advertisement's Discoverable follows the pairing window */
+void ble_adv_discoverable_changed(struct ble *b);
 
-/* agent.c */
+/* agent.c: BlueZ's Agent1, capability DisplayYesNo */
+#define BLE_AGENT_CAPABILITY "DisplayYesNo"
 int ble_agent_add(struct ble *b);
-void ble_agent_warn_default_pin(struct ble *b);
+
+/* pairing.c */
+bool ble_pairing_is_open(const struct ble *b);
+uint32_t ble_pairing_seconds_left(const struct ble *b);
+/* -ERANGE for a timeout out of bounds, -ENODEV without a powered adapter. */
+int ble_pairing_open(struct ble *b, uint32_t timeout_s, const char *opener);
+/* reason: "timeout", "bonded", "closed", "attempts", "opener gone"... */
+void ble_pairing_close(struct ble *b, const char *reason, const struct ble_device *bonded);
+/* An agent request: 1 when shown (a confirmation is answered later), 0 when
+ * it repeats the one shown, else the error set on error (reject). */
+int ble_pairing_prompt(struct ble *b, enum ble_prompt_kind kind, sd_bus_message *m,
+                       const char *device, uint32_t passkey, sd_bus_error *error);
+/* The installer's answer to request id; -ENOENT when it is not the one shown. */
+int ble_pairing_answer(struct ble *b, uint64_t id, bool accept);
+void ble_pairing_cancel(struct ble *b);
+/* A device of our adapter became paired. */
+void ble_pairing_bonded(struct ble *b, const struct ble_device *d);
+void ble_pairing_sync_adapter(struct ble *b);
+void ble_pairing_adapter_pairable(struct ble *b, bool pairable);
+void ble_pairing_adapter_lost(struct ble *b);
+void ble_pairing_free(struct ble *b);
+/* in, printable ASCII kept, '"', '\\' and everything else as \xNN */
+void ble_escape(const char *in, char *out, size_t outlen);
 
 /* bluetooth1.c */
 int ble_bluetooth1_add(struct ble *b);
@@ -126,4 +190,3 @@ void ble_bluetooth1_changed(struct ble *b, const char *prop);
 
 /* ble.c */
 const struct ble_device *ble_device_find(const struct ble *b, const char *path);
-bool ble_pin_is_default(const struct ble *b);

@@ -22,6 +22,7 @@ struct ble_store {
 	bool loaded;
 	struct ble_store_record state;
 	uint32_t next; /* the next counter to hand out */
+	bool had_pin;  /* the loaded record held a PIN set by an older smallbmsd */
 };
 
 #define FLAG_UNENCRYPTED 0x01u
@@ -193,7 +194,7 @@ static int any_file(const struct ble_store *st)
 static int fresh_state(struct ble_store_record *s)
 {
 	*s = (struct ble_store_record){0};
-	memcpy(s->pin, BLE_STORE_PIN_DEFAULT, sizeof(s->pin));
+	memcpy(s->pin, BLE_STORE_PIN_PLACEHOLDER, sizeof(s->pin));
 	return random_key(s->key);
 }
 
@@ -235,6 +236,10 @@ int ble_store_load(struct ble_store *st, char *err, size_t errlen)
 	r = ble_store_record_decode(rec, len, &s, err, errlen);
 	if (r < 0)
 		return r;
+	/* Phones pair in a pairing window now (docs/ble.md): a PIN that an
+	 * older smallbmsd kept is ignored, and the next save overwrites it. */
+	st->had_pin = strcmp(s.pin, BLE_STORE_PIN_PLACEHOLDER) != 0;
+	memcpy(s.pin, BLE_STORE_PIN_PLACEHOLDER, sizeof(s.pin));
 	st->state = s;
 	/* One block further: the older generation may lag a block behind. */
 	st->next = s.reserved > UINT32_MAX - BLE_STORE_COUNTER_BLOCK
@@ -263,24 +268,6 @@ int ble_store_next_counter(struct ble_store *st, uint32_t *counter)
 		st->state.reserved = s.reserved;
 	}
 	*counter = st->next++;
-	return 0;
-}
-
-int ble_store_set_pin(struct ble_store *st, const char *pin, char *err, size_t errlen)
-{
-	if (!st)
-		return -EINVAL;
-	if (!st->loaded)
-		return fail(err, errlen, -ENODATA, "Bluetooth state not loaded");
-	if (!pin_valid(pin))
-		return fail(err, errlen, -EINVAL, "PIN must be exactly %d digits 0-9",
-		            BLE_STORE_PIN_LEN);
-	struct ble_store_record s = st->state;
-	memcpy(s.pin, pin, BLE_STORE_PIN_LEN);
-	int r = save(st, &s);
-	if (r < 0)
-		return fail(err, errlen, r, "cannot save the PIN: %s", strerror(-r));
-	st->state = s;
 	return 0;
 }
 
@@ -346,9 +333,9 @@ int ble_store_key_hex(const struct ble_store *st, char out[2 * BLE_STORE_KEY_LEN
 	return 0;
 }
 
-const char *ble_store_pin(const struct ble_store *st)
+bool ble_store_had_pin(const struct ble_store *st)
 {
-	return st && st->loaded ? st->state.pin : NULL;
+	return st && st->loaded && st->had_pin;
 }
 
 bool ble_store_encrypt(const struct ble_store *st)

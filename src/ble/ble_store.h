@@ -2,7 +2,9 @@
 /*
  * The Bluetooth state that survives restarts, in <state dir>/bluetooth/
  * (two generations, store/statefile.h): the BTHome bind key, whether to
- * advertise unencrypted, the pairing PIN and the advertisement counter.
+ * advertise unencrypted and the advertisement counter. The record keeps the
+ * six bytes that held the pairing PIN before pairing windows (issue 14):
+ * written as "000000", a stored PIN is ignored (ble_store_had_pin()).
  *
  * The counter is reserved in blocks of BLE_STORE_COUNTER_BLOCK: a block's
  * end is saved before any counter of it is handed out, so a crash never
@@ -21,11 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLE_STORE_KEY_LEN       16
-#define BLE_STORE_PIN_LEN       6
-#define BLE_STORE_PIN_DEFAULT   "000000"
-#define BLE_STORE_COUNTER_BLOCK 256u
-#define BLE_STORE_SUBDIR        "bluetooth"
+#define BLE_STORE_KEY_LEN 16
+#define BLE_STORE_PIN_LEN 6
+/* What the former PIN field holds now; older smallbmsd read it as a PIN. */
+#define BLE_STORE_PIN_PLACEHOLDER "000000"
+#define BLE_STORE_COUNTER_BLOCK   256u
+#define BLE_STORE_SUBDIR          "bluetooth"
 /* The record (docs/ble.md): magic, version, flags, key, PIN, counter, CRC. */
 #define BLE_STORE_MAGIC      "SBBT"
 #define BLE_STORE_VERSION    1
@@ -36,7 +39,8 @@ struct ble_store;
 /* What the record holds. */
 struct ble_store_record {
 	uint8_t key[BLE_STORE_KEY_LEN];
-	char pin[BLE_STORE_PIN_LEN + 1]; /* six ASCII digits, terminated */
+	/* the former PIN: six ASCII digits, terminated; "000000" when saved */
+	char pin[BLE_STORE_PIN_LEN + 1];
 	bool unencrypted;
 	uint32_t reserved; /* every counter below it may have been used */
 };
@@ -56,7 +60,7 @@ void ble_store_free(struct ble_store *st);
 
 /*
  * Loads the saved state. With none saved yet, makes the first one (a key
- * from getrandom(2), PIN "000000", encrypted advertising, counter 0), saves
+ * from getrandom(2), encrypted advertising, counter 0), saves
  * it and returns 1. 0 when loaded; -EBADMSG with err when the files exist
  * but none is acceptable (nothing is written then); other -errno.
  */
@@ -68,9 +72,6 @@ int ble_store_load(struct ble_store *st, char *err, size_t errlen);
  * is handed out unless it is reserved on disk. */
 int ble_store_next_counter(struct ble_store *st, uint32_t *counter);
 
-/* Six ASCII digits. -EINVAL (err says why) or the save's error; nothing
- * changes unless saved. */
-int ble_store_set_pin(struct ble_store *st, const char *pin, char *err, size_t errlen);
 int ble_store_set_encrypt(struct ble_store *st, bool encrypt);
 /* A new bind key from getrandom(2), saved; also the explicit way out of a
  * refused (damaged) store, which it replaces with a fresh state whose
@@ -81,7 +82,9 @@ int ble_store_new_key(struct ble_store *st);
 const uint8_t *ble_store_key(const struct ble_store *st);
 /* The key as 32 lowercase hex digits, for Home Assistant's bind key. */
 int ble_store_key_hex(const struct ble_store *st, char out[2 * BLE_STORE_KEY_LEN + 1]);
-const char *ble_store_pin(const struct ble_store *st);
+/* The loaded record held a PIN other than "000000", set with an older
+ * smallbmsd: it is ignored (and overwritten by the next save). */
+bool ble_store_had_pin(const struct ble_store *st);
 bool ble_store_encrypt(const struct ble_store *st);
 /* End of the reserved block as saved: every counter below it may be used. */
 uint32_t ble_store_reserved(const struct ble_store *st);

@@ -2,7 +2,7 @@
 /*
  * org.smallbms.Bluetooth1 at /org/smallbms/bluetooth on the daemon's own
  * bus name (docs/dbus-api.md): the Bluetooth state, the bonded phones, the
- * PIN and the BTHome bind key. The bus policy keeps Set and the methods to
+ * pairing window (pairing.c) and the BTHome bind key. The bus policy keeps Set and the methods to
  * root and the group smallbms.
  */
 #include <ctype.h>
@@ -136,11 +136,18 @@ static int set_encrypted(sd_bus *bus, const char *path, const char *interface, c
 	return 0;
 }
 
-static int prop_pin_default(sd_bus *bus, const char *path, const char *interface,
-                            const char *property, sd_bus_message *reply, void *userdata,
-                            sd_bus_error *error)
+static int prop_pairing_open(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error)
 {
-	return sd_bus_message_append(reply, "b", ble_pin_is_default(userdata));
+	return sd_bus_message_append(reply, "b", ble_pairing_is_open(userdata));
+}
+
+static int prop_pairing_left(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "u", ble_pairing_seconds_left(userdata));
 }
 
 static int prop_bonded(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -159,30 +166,48 @@ static int prop_bonded(sd_bus *bus, const char *path, const char *interface, con
 	return r;
 }
 
-static int method_set_pin(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int method_open_pairing(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct ble *b = userdata;
-	const char *pin;
-	char err[128] = "";
-	bool was_default = ble_pin_is_default(b);
+	uint32_t timeout_s;
 	int r;
 
-	r = sd_bus_message_read(m, "s", &pin);
+	r = sd_bus_message_read(m, "u", &timeout_s);
 	if (r < 0)
 		return r;
-	if (strlen(pin) != 6 || strspn(pin, "0123456789") != 6)
+	r = ble_pairing_open(b, timeout_s, sd_bus_message_get_sender(m));
+	if (r == -ERANGE)
 		return sd_bus_error_setf(error, ERR_INVALID_VALUE,
-		                         "PIN \"%s\": exactly 6 digits expected", pin);
-	r = ble_store_set_pin(b->store, pin, err, sizeof(err));
-	if (r == -EINVAL)
-		return sd_bus_error_setf(error, ERR_INVALID_VALUE, "%s", err);
+		                         "timeout %u s: %d..%d s expected", timeout_s,
+		                         BLE_PAIR_TIMEOUT_MIN_S, BLE_PAIR_TIMEOUT_MAX_S);
+	if (r == -ENODEV)
+		return sd_bus_error_set(error, ERR_NOT_AVAILABLE, "no powered Bluetooth adapter");
 	if (r < 0)
-		return sd_bus_error_setf(error, ERR_SAVE_FAILED, "PIN not saved: %s", strerror(-r));
-	ble_log(b, LOG_NOTICE, "pairing PIN changed");
-	ble_agent_warn_default_pin(b);
-	if (was_default != ble_pin_is_default(b))
-		(void)sd_bus_emit_properties_changed(b->bus, BLE_BLUETOOTH_PATH, BLUETOOTH1_IFACE,
-		                                     "PinIsDefault", NULL);
+		return r;
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_close_pairing(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	ble_pairing_close(userdata, "closed", NULL);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_confirm_pairing(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	uint64_t id;
+	int accept, r;
+
+	r = sd_bus_message_read(m, "tb", &id, &accept);
+	if (r < 0)
+		return r;
+	r = ble_pairing_answer(userdata, id, accept);
+	if (r == -ENOENT)
+		return sd_bus_error_setf(error, ERR_NOT_AVAILABLE,
+		                         "no pairing request %llu waits (it ended or timed out)",
+		                         (unsigned long long)id);
+	if (r < 0)
+		return r;
 	return sd_bus_reply_method_return(m, NULL);
 }
 
@@ -271,12 +296,25 @@ static const sd_bus_vtable bluetooth1_vtable[] = {
         SD_BUS_PROPERTY("Address", "s", prop_address, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_WRITABLE_PROPERTY("Encrypted", "b", prop_encrypted, set_encrypted, 0,
                                  SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_PROPERTY("PinIsDefault", "b", prop_pin_default, 0,
+        SD_BUS_PROPERTY("PairingOpen", "b", prop_pairing_open, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PairingSecondsLeft", "u", prop_pairing_left, 0, 0),
         SD_BUS_PROPERTY("BondedDevices", "a(ss)", prop_bonded, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_METHOD_WITH_ARGS("SetPin", SD_BUS_ARGS("s", pin), SD_BUS_NO_RESULT, method_set_pin,
+        SD_BUS_METHOD_WITH_ARGS("OpenPairing", SD_BUS_ARGS("u", timeout_s), SD_BUS_NO_RESULT,
+                                method_open_pairing, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClosePairing", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_close_pairing, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ConfirmPairing", SD_BUS_ARGS("t", id, "b", accept),
+                                SD_BUS_NO_RESULT, method_confirm_pairing,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("PairingRequest",
+                                SD_BUS_ARGS("t", id, "s", kind, "s", address, "s", name, "u",
+                                            passkey, "u", seconds_left),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("PairingRequestEnded", SD_BUS_ARGS("t", id, "s", outcome), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("PairingEnded", SD_BUS_ARGS("s", reason, "s", address, "s", name),
+                                0),
         SD_BUS_METHOD_WITH_ARGS("GetBindKey", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", key),
                                 method_get_bind_key, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("NewBindKey", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_new_bind_key,

@@ -4,8 +4,9 @@
  * and the project service (docs/ble.md). Reads build records from the last
  * snapshot; writes go through svc_actions and are refused whole with an ATT
  * error (a BlueZ error name) when anything is wrong. The project service
- * needs a link encrypted with a key from authenticated (PIN) pairing for
- * reads and writes alike (docs/ble.md): BlueZ enforces the flags.
+ * needs a link encrypted with an authenticated LE Secure Connections key
+ * (a bond made in the pairing window) for reads and writes alike; Battery
+ * Level is open (docs/ble.md). BlueZ enforces the flags.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,12 +26,14 @@
 #define ERR_BAD_LENGTH    "org.bluez.Error.InvalidValueLength"
 #define ERR_BAD_OFFSET    "org.bluez.Error.InvalidOffset"
 
-static const char *const flags_level[] = {"encrypt-read", "notify", NULL};
-static const char *const flags_read_notify[] = {"encrypt-authenticated-read", "notify", NULL};
-static const char *const flags_read[] = {"encrypt-authenticated-read", NULL};
-static const char *const flags_write[] = {"encrypt-authenticated-write", NULL};
-static const char *const flags_read_write[] = {"encrypt-authenticated-read",
-                                               "encrypt-authenticated-write", NULL};
+/* Battery Level is open, as on common BLE devices (issue 14). secure-*:
+ * an encrypted link with an authenticated LE Secure Connections key, which
+ * only a bond from the pairing window gives. */
+static const char *const flags_level[] = {"read", "notify", NULL};
+static const char *const flags_read_notify[] = {"secure-read", "notify", NULL};
+static const char *const flags_read[] = {"secure-read", NULL};
+static const char *const flags_write[] = {"secure-write", NULL};
+static const char *const flags_read_write[] = {"secure-read", "secure-write", NULL};
 
 static const struct chr_desc {
 	const char *uuid;

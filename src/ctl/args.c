@@ -32,8 +32,10 @@ const char ctl_usage_text[] =
         "  accept-bank         Accept a changed bank (clears E3)\n"
         "\n"
         "Bluetooth (all but the first: root or group smallbms):\n"
-        "  bluetooth                   State, adapter, encryption, PIN, bonded phones\n"
-        "  bluetooth set-pin [PIN]     Set the 6-digit pairing PIN (none: read it from stdin)\n"
+        "  bluetooth                   State, adapter, encryption, pairing, bonded phones\n"
+        "  bluetooth pair              Open a pairing window for a new phone and show its\n"
+        "                              number to confirm (--timeout S, default 120)\n"
+        "  bluetooth pair close        Close the pairing window\n"
         "  bluetooth bind-key          The BTHome bind key, for Home Assistant\n"
         "  bluetooth new-bind-key      A new random bind key\n"
         "  bluetooth encryption on|off Encrypt the advertisement, or not\n"
@@ -46,6 +48,7 @@ const char ctl_usage_text[] =
         "  --address ADDR      Connect to the bus at ADDR\n"
         "  --count N           monitor: stop after N status blocks\n"
         "  --names             get, batteries: print the names or numbers only\n"
+        "  --timeout S         bluetooth pair: keep the window open S seconds (10..600)\n"
         "  -h, --help          Show this help\n"
         "  --version           Show the version\n"
         "\n"
@@ -83,7 +86,7 @@ struct bt_verb {
 };
 
 static const struct bt_verb bt_verbs[] = {
-        {"set-pin", {"bluetooth set-pin", CTL_CMD_BT_SET_PIN, 0, 1}},
+        {"pair", {"bluetooth pair", CTL_CMD_BT_PAIR, 0, 1}},
         {"bind-key", {"bluetooth bind-key", CTL_CMD_BT_BIND_KEY, 0, 0}},
         {"new-bind-key", {"bluetooth new-bind-key", CTL_CMD_BT_NEW_BIND_KEY, 0, 0}},
         {"encryption", {"bluetooth encryption", CTL_CMD_BT_ENCRYPTION, 1, 1}},
@@ -95,7 +98,7 @@ static const char *const verb_usage[] = {
         [CTL_CMD_SET] = "set NAME=VALUE...",
         [CTL_CMD_SET_SOC] = "set-soc PCT",
         [CTL_CMD_IDENTIFY] = "identify N",
-        [CTL_CMD_BT_SET_PIN] = "bluetooth set-pin [PIN]",
+        [CTL_CMD_BT_PAIR] = "bluetooth pair [close] [--timeout S]",
         [CTL_CMD_BT_ENCRYPTION] = "bluetooth encryption on|off",
         [CTL_CMD_BT_FORGET] = "bluetooth forget ADDRESS",
 };
@@ -115,13 +118,6 @@ bool ctl_cmd_reads(enum ctl_cmd cmd)
 	default:
 		return false;
 	}
-}
-
-int ctl_parse_pin(const char *s)
-{
-	if (!s || strlen(s) != CTL_PIN_LEN || strspn(s, "0123456789") != CTL_PIN_LEN)
-		return -EINVAL;
-	return 0;
 }
 
 int ctl_parse_bt_address(const char *s, char out[CTL_BT_ADDRESS_LEN + 1])
@@ -212,18 +208,13 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 		a->n_assigns = a->n_operands;
 		return 0;
 	}
-	case CTL_CMD_BT_SET_PIN:
-		if (a->n_operands == 0) {
-			a->pin_from_stdin = true;
-			return 0;
-		}
-		/* the PIN, right or wrong, is a secret: never echoed */
-		if (ctl_parse_pin(a->operands[0]) < 0) {
-			snprintf(err, errlen, "%s: " CTL_PIN_REFUSAL, v->word);
+	case CTL_CMD_BT_PAIR:
+		if (a->n_operands == 1 && strcmp(a->operands[0], "close") != 0) {
+			snprintf(err, errlen, "%s: unknown argument '%s' (close, or none)", v->word,
+			         a->operands[0]);
 			return -EINVAL;
 		}
-		memcpy(a->pin, a->operands[0], CTL_PIN_LEN + 1);
-		a->n_operands = 0;
+		a->pair_close = a->n_operands == 1;
 		return 0;
 	case CTL_CMD_BT_ENCRYPTION:
 		if (strcmp(a->operands[0], "on") != 0 && strcmp(a->operands[0], "off") != 0) {
@@ -267,7 +258,7 @@ static int bluetooth_sub(struct ctl_args *a, const struct verb **v, char *err, s
 			b = &bt_verbs[k];
 	if (!b) {
 		snprintf(err, errlen,
-		         "bluetooth: unknown sub-command '%s' (set-pin, bind-key, new-bind-key, "
+		         "bluetooth: unknown sub-command '%s' (pair, bind-key, new-bind-key, "
 		         "encryption, forget)",
 		         a->operands[0]);
 		return -EINVAL;
@@ -284,6 +275,7 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 {
 	const struct verb *v = NULL;
 	bool help = false, version = false, count_given = false, options_end = false;
+	bool timeout_given = false;
 	const char *bad = NULL;
 	long long x;
 
@@ -291,6 +283,7 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 	a->cmd = CTL_CMD_STATUS;
 	a->verb = "status";
 	a->bus = CTL_BUS_SYSTEM;
+	a->pair_timeout_s = CTL_PAIR_TIMEOUT_DEFAULT_S;
 	err[0] = '\0';
 	a->operands = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*a->operands));
 	if (!a->operands)
@@ -343,6 +336,18 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 			}
 			a->count = (unsigned)x;
 			count_given = true;
+		} else if (option_is(arg, "--timeout", true)) {
+			const char *val = option_value(argc, argv, &i, "--timeout");
+
+			if (ctl_parse_int(val, CTL_PAIR_TIMEOUT_MIN_S, CTL_PAIR_TIMEOUT_MAX_S, &x) <
+			    0) {
+				snprintf(err, errlen, "--timeout needs seconds %d..%d, not '%s'",
+				         CTL_PAIR_TIMEOUT_MIN_S, CTL_PAIR_TIMEOUT_MAX_S,
+				         val ? val : "");
+				return -EINVAL;
+			}
+			a->pair_timeout_s = (unsigned)x;
+			timeout_given = true;
 		} else {
 			snprintf(err, errlen, "unknown option '%s'", arg);
 			return -EINVAL;
@@ -364,6 +369,10 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 	}
 	if (a->cmd == CTL_CMD_BLUETOOTH && bluetooth_sub(a, &v, err, errlen) < 0)
 		return -EINVAL;
+	if (timeout_given && a->cmd != CTL_CMD_BT_PAIR) {
+		snprintf(err, errlen, "--timeout applies to bluetooth pair only");
+		return -EINVAL;
+	}
 	if (count_given && a->cmd != CTL_CMD_MONITOR) {
 		snprintf(err, errlen, "--count applies to monitor only");
 		return -EINVAL;

@@ -13,10 +13,10 @@
 
 #define CTL_SETTING_NAME_MAX 64
 #define CTL_MAX_BATTERY      50
-#define CTL_PIN_LEN          6  /* the Bluetooth pairing passkey: 6 digits */
-/* What a malformed PIN gets (the PIN itself is never echoed). */
-#define CTL_PIN_REFUSAL "the PIN must be exactly 6 digits 0-9"
-_Static_assert(CTL_PIN_LEN == 6, "CTL_PIN_REFUSAL names the PIN length");
+/* bluetooth pair --timeout: the daemon's bounds (OpenPairing), seconds */
+#define CTL_PAIR_TIMEOUT_MIN_S     10
+#define CTL_PAIR_TIMEOUT_MAX_S     600
+#define CTL_PAIR_TIMEOUT_DEFAULT_S 120
 #define CTL_BT_ADDRESS_LEN   17 /* AA:BB:CC:DD:EE:FF */
 
 enum ctl_cmd {
@@ -35,7 +35,7 @@ enum ctl_cmd {
 	CTL_CMD_ACCEPT_BANK,
 	CTL_CMD_MONITOR,
 	CTL_CMD_BLUETOOTH, /* bluetooth: the state */
-	CTL_CMD_BT_SET_PIN,
+	CTL_CMD_BT_PAIR,
 	CTL_CMD_BT_BIND_KEY,
 	CTL_CMD_BT_NEW_BIND_KEY,
 	CTL_CMD_BT_ENCRYPTION,
@@ -66,9 +66,8 @@ struct ctl_args {
 	unsigned count; /* monitor --count; 0 = until stopped */
 	unsigned battery;
 	double soc_pct;
-	/* bluetooth set-pin; kept out of `operands` so that no message echoes it */
-	char pin[CTL_PIN_LEN + 1];
-	bool pin_from_stdin; /* set-pin without PIN: read it from standard input */
+	unsigned pair_timeout_s; /* bluetooth pair --timeout */
+	bool pair_close;         /* bluetooth pair close */
 	bool encrypt;                            /* bluetooth encryption on|off */
 	char bt_address[CTL_BT_ADDRESS_LEN + 1]; /* bluetooth forget, upper case */
 	/* get: the setting names (pointers into argv); set: the raw words */
@@ -97,16 +96,6 @@ int ctl_set_parse(char *const *words, size_t n, struct ctl_assign *out, char *er
 /* A percentage 0..100 with an optional fraction and '%': "55", "55.5%".
  * 0, or -EINVAL. */
 int ctl_parse_percent(const char *s, double *pct);
-
-/* A pairing PIN: exactly CTL_PIN_LEN ASCII digits. 0 or -EINVAL. */
-int ctl_parse_pin(const char *s);
-
-/* Reads one line from in and checks it with ctl_parse_pin(); the line end
- * (\n or \r\n) may be missing at the end of the input. When in is a
- * terminal, prints a prompt on prompt (unless NULL) and turns echo off
- * meanwhile. 0 with the PIN in pin; -EINVAL for a malformed or too long line,
- * -ENODATA for no line at all, -EIO for a read error. */
-int ctl_read_pin(FILE *in, FILE *prompt, char pin[CTL_PIN_LEN + 1]);
 
 /* A Bluetooth address AA:BB:CC:DD:EE:FF (hex digits of either case),
  * written to out in upper case. 0 or -EINVAL. */

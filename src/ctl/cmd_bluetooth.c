@@ -82,10 +82,10 @@ static void print_bluetooth(struct out *o, const struct ctl_bluetooth *bt)
 	out_bool(o, "encrypted", "Advertisement", bt->encrypted,
 	         bt->encrypted ? "encrypted with the bind key (smallbmsctl bluetooth bind-key)"
 	                       : "UNENCRYPTED: anyone in range can read it");
-	out_bool(o, "pin_is_default", "Pairing PIN", bt->pin_is_default,
-	         bt->pin_is_default ? "the DEFAULT 000000: anyone in range can pair; change it "
-	                              "with smallbmsctl bluetooth set-pin"
-	                            : "set (not the default)");
+	out_bool(o, "pairing_open", "Pairing window", bt->pairing_open,
+	         bt->pairing_open ? "OPEN: new phones can pair" : "closed (smallbmsctl bluetooth pair)");
+	out_uint(o, "pairing_seconds_left", bt->pairing_open ? "Pairing time left" : NULL,
+	         bt->pairing_seconds_left, NULL);
 	print_bonded(o, &bt->bonded);
 }
 
@@ -112,37 +112,6 @@ int ctl_cmd_bluetooth(struct ctl *c)
 	print_bluetooth(&o, &bt);
 	ctl_bluetooth_done(&bt);
 	return finish(c, &o);
-}
-
-int ctl_cmd_bt_set_pin(struct ctl *c)
-{
-	sd_bus_error e = SD_BUS_ERROR_NULL;
-	char pin[CTL_PIN_LEN + 1];
-	int r;
-
-	memcpy(pin, c->args->pin, sizeof(pin));
-	if (c->args->pin_from_stdin) {
-		r = ctl_read_pin(stdin, stderr, pin);
-		if (r == -EINVAL || r == -ENODATA) {
-			/* the line, right or wrong, is a secret: never echoed */
-			if (r == -ENODATA)
-				fprintf(stderr, "smallbmsctl: %s: no PIN on standard input\n", c->what);
-			else
-				fprintf(stderr, "smallbmsctl: %s: " CTL_PIN_REFUSAL "\n", c->what);
-			return CTL_EXIT_USAGE;
-		}
-		if (r < 0) {
-			fprintf(stderr, "smallbmsctl: %s: cannot read the PIN: %s\n", c->what,
-			        strerror(-r));
-			return CTL_EXIT_FAILED;
-		}
-	}
-	r = sd_bus_call_method(c->bus, CTL_BUS_NAME, CTL_BLUETOOTH_PATH, CTL_BLUETOOTH_IFACE,
-	                       "SetPin", &e, NULL, "s", pin);
-	explicit_bzero(pin, sizeof(pin));
-	if (r < 0)
-		return fail_bt(c, r, &e);
-	return CTL_EXIT_OK;
 }
 
 static bool key_well_formed(const char *key)

@@ -66,7 +66,7 @@ int ctl_cmd_identify(struct ctl *c);
 int ctl_cmd_accept_bank(struct ctl *c);
 int ctl_cmd_monitor(struct ctl *c);
 int ctl_cmd_bluetooth(struct ctl *c);
-int ctl_cmd_bt_set_pin(struct ctl *c);
+int ctl_cmd_bt_pair(struct ctl *c);
 int ctl_cmd_bt_bind_key(struct ctl *c);
 int ctl_cmd_bt_new_bind_key(struct ctl *c);
 int ctl_cmd_bt_encryption(struct ctl *c);

@@ -54,8 +54,8 @@ static int dispatch(struct ctl *c)
 		return ctl_cmd_monitor(c);
 	case CTL_CMD_BLUETOOTH:
 		return ctl_cmd_bluetooth(c);
-	case CTL_CMD_BT_SET_PIN:
-		return ctl_cmd_bt_set_pin(c);
+	case CTL_CMD_BT_PAIR:
+		return ctl_cmd_bt_pair(c);
 	case CTL_CMD_BT_BIND_KEY:
 		return ctl_cmd_bt_bind_key(c);
 	case CTL_CMD_BT_NEW_BIND_KEY:

@@ -398,7 +398,8 @@ static const struct prop_desc bluetooth_props[] = {
         L("AdapterPresent", "b", adapter_present),
         L("Address", "s", address),
         L("Encrypted", "b", encrypted),
-        L("PinIsDefault", "b", pin_is_default),
+        L("PairingOpen", "b", pairing_open),
+        L("PairingSecondsLeft", "u", pairing_seconds_left),
         {"BondedDevices", "a(ss)", offsetof(struct ctl_bluetooth, bonded), read_bondeds},
 };
 #undef L

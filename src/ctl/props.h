@@ -149,8 +149,9 @@ struct ctl_bluetooth {
 	bool adapter_present;
 	const char *address; /* "" without an adapter */
 	bool encrypted;
-	bool pin_is_default;
-	struct ctl_bondeds bonded; /* as BlueZ reports them paired */
+	bool pairing_open;             /* a pairing window is open */
+	uint32_t pairing_seconds_left; /* 0 while closed */
+	struct ctl_bondeds bonded;     /* as BlueZ reports them paired */
 };
 
 /* Decode an a{sv} at the read position of m into the struct; the struct

@@ -7,11 +7,29 @@ LEAdvertisingManager1, Device1 objects) on a private bus, and plays the
 phone: it reads and writes characteristics, enforcing their security flags
 as BlueZ does, subscribes to notifications and pairs through the agent.
 
+Pairing copies what the real stack did in the checks recorded in
+../shared/TESTING.md ("BlueZ": kernel 6.1 SMP with LE Secure Connections,
+bluetoothd 5.66, two btvirt controllers): an adapter with Pairable false
+refuses before any agent call; the kernel draws the passkey (random, never
+fixed); with the peripheral's agent DisplayYesNo a KeyboardDisplay phone gets
+numeric comparison (RequestConfirmation(device, passkey) on the peripheral's
+agent, rejecting it fails the phone's Pair() with AuthenticationFailed), a
+KeyboardOnly phone passkey entry (DisplayPasskey on the peripheral, the user
+types the number on the phone), both bonding with an authenticated key; a
+DisplayOnly phone fails at once (authentication requirements); a
+NoInputNoOutput phone reaches RequestAuthorization (Just Works, an
+unauthenticated key that secure-* reads refuse). An agent that does not
+answer within the SMP timeout (about 30 s) gets Cancel and the pairing
+fails. A DisplayYesNo phone is not in TESTING.md: it gets numeric
+comparison, as the Core specification's table says for LE Secure
+Connections (Vol 3 Part H 2.3.5.1).
+
 Like bluetoothd it asks the application for its objects (GetManagedObjects)
 BEFORE it answers RegisterApplication, with a short timeout: a client that
 calls RegisterApplication synchronously deadlocks and the test fails.
 """
 
+import os
 import time
 
 import dbus
@@ -32,6 +50,8 @@ SVC = "org.bluez.GattService1"
 ADV = "org.bluez.LEAdvertisement1"
 AGENT = "org.bluez.Agent1"
 CALLBACK_TIMEOUT_S = 3
+SMP_TIMEOUT_S = 30  # the kernel's SMP timeout (../shared/TESTING.md)
+AGENT_CALL_TIMEOUT_S = 60  # bluetoothd's own timeout for an agent request
 
 
 class AttError(Exception):
@@ -79,6 +99,15 @@ class Device(dbus.service.Object):
         self.props[name] = value
         self.PropertiesChanged(DEVICE, {name: value}, [])
 
+    @dbus.service.method(DEVICE, in_signature="", out_signature="")
+    def CancelPairing(self):
+        self.fake.calls.append(("CancelPairing", self.path))
+        attempt = self.fake.attempts.get(self.path)
+        if attempt is None or attempt.done:
+            raise dbus.exceptions.DBusException("no pairing",
+                                                name="org.bluez.Error.DoesNotExist")
+        attempt.finish(False, "org.bluez.Error.AuthenticationCanceled")
+
     @dbus.service.method(PROPS, in_signature="ss", out_signature="v")
     def Get(self, iface, name):
         return self.props[name]
@@ -97,7 +126,8 @@ class Adapter(dbus.service.Object):
         super().__init__(fake.bus, path)
         self.fake = fake
         self.props = {"Address": dbus.String(address), "Powered": dbus.Boolean(True),
-                      "Name": dbus.String("fake"), "Alias": dbus.String("fake")}
+                      "Name": dbus.String("fake"), "Alias": dbus.String("fake"),
+                      "Pairable": dbus.Boolean(True), "Discoverable": dbus.Boolean(False)}
 
     def interfaces(self):
         return {ADAPTER: self.props, GATT_MGR: {}, ADV_MGR: {
@@ -117,6 +147,18 @@ class Adapter(dbus.service.Object):
     @dbus.service.method(PROPS, in_signature="s", out_signature="a{sv}")
     def GetAll(self, iface):
         return self.props if iface == ADAPTER else {}
+
+    @dbus.service.method(PROPS, in_signature="ssv", out_signature="")
+    def Set(self, iface, name, value):
+        self.fake.calls.append(("Set", str(name), value))
+        if iface != ADAPTER or name not in ("Pairable", "Discoverable", "Powered"):
+            raise dbus.exceptions.DBusException("read-only",
+                                                name="org.bluez.Error.NotSupported")
+        if name == "Powered":
+            self.set_powered(bool(value))
+            return
+        self.props[name] = dbus.Boolean(value)
+        self.PropertiesChanged(ADAPTER, {name: dbus.Boolean(value)}, [])
 
     @dbus.service.signal(PROPS, signature="sa{sv}as")
     def PropertiesChanged(self, iface, changed, invalidated):
@@ -257,6 +299,7 @@ class FakeBluez:
         self.advert_log = []  # (time, props): registrations and refreshes
         self.agent = None
         self.default_agent = False
+        self.attempts = {}  # device path -> PairAttempt
         self.calls = []
         self.notifications = []  # (time, char path, bytes)
 
@@ -303,30 +346,54 @@ class FakeBluez:
     def connect(self, path, on=True):
         self.devices[path].set("Connected", dbus.Boolean(on))
 
-    def pair(self, path, entered_pin):
-        """The phone pairs: the agent gives the passkey (RequestPasskey),
-        the user enters entered_pin on the phone; they must match."""
-        sender, agent_path, _ = self.agent
-        obj = self.bus.get_object(sender, agent_path, introspect=False)
-        passkey = int(obj.RequestPasskey(dbus.ObjectPath(path), dbus_interface=AGENT,
-                                         timeout=CALLBACK_TIMEOUT_S))
-        if passkey != int(entered_pin):
-            return False
-        self.devices[path].set("Paired", dbus.Boolean(True))
-        return True
+    def pair_async(self, path, io="KeyboardDisplay", phone=None,
+                   smp_timeout=SMP_TIMEOUT_S):
+        """The phone (I/O capability io) pairs with the BMS; returns a
+        PairAttempt, done when the pairing succeeded or failed. phone(kind,
+        passkey) is the user at the phone: for "confirm" it says whether
+        they accept the number the phone shows (default: yes); for "enter"
+        it returns the number they type (default: none, the pairing fails)."""
+        attempt = PairAttempt(self, path, io, phone, smp_timeout)
+        self.attempts[path] = attempt
+        attempt.start()
+        return attempt
 
-    def confirm(self, path, passkey):
-        """Numeric comparison: the agent must accept only its PIN."""
+    def pair(self, path, io="KeyboardDisplay", phone=None, timeout=10):
+        """pair_async, pumped until it ends: True when bonded."""
+        attempt = self.pair_async(path, io, phone)
+        if not pump(lambda: attempt.done, timeout):
+            raise AssertionError(f"pairing {path} never ended")
+        return attempt.ok
+
+    def agent_obj(self):
         sender, agent_path, _ = self.agent
-        obj = self.bus.get_object(sender, agent_path, introspect=False)
-        try:
-            obj.RequestConfirmation(dbus.ObjectPath(path), dbus.UInt32(passkey),
-                                    dbus_interface=AGENT, timeout=CALLBACK_TIMEOUT_S)
-        except dbus.exceptions.DBusException as e:
-            if e.get_dbus_name() == "org.bluez.Error.Rejected":
-                return False
-            raise
-        return True
+        return self.bus.get_object(sender, agent_path, introspect=False)
+
+    def bond(self, path, authenticated):
+        d = self.devices[path]
+        d.authenticated = authenticated
+        d.set("Paired", dbus.Boolean(True))
+
+    # --- discovery (the advertisement's Flags) -------------------------------------
+
+    def advert_flags(self):
+        """The Flags AD field BlueZ and the kernel put in the advertisement:
+        Discoverable true gives 0x06 (LE General Discoverable, BR/EDR not
+        supported; TESTING.md). Discoverable false gives 0x04, BR/EDR not
+        supported (what the phone received in tests/kernel/guest_bluez.py:
+        bluetoothd 5.66, kernel 6.1, an LE-only btvirt controller)."""
+        if len(self.adverts) != 1:
+            return None
+        props = next(iter(self.adverts.values()))
+        return 0x06 if bool(props.get("Discoverable", False)) else 0x04
+
+    def discover(self):
+        """A phone's plain StartDiscovery (general discovery): lists the BMS
+        only while the advertisement says LE General Discoverable."""
+        if not self.adverts:
+            return False
+        flags = self.advert_flags()
+        return flags is not None and bool(flags & 0x02)
 
     # --- the GATT client (the phone) -------------------------------------------
 
@@ -348,18 +415,32 @@ class FakeBluez:
                 return sender, path, [str(f) for f in ifaces[CHR]["Flags"]]
         raise AssertionError(f"no characteristic {uuid}")
 
-    def _link_ok(self, device, need):
+    def _link_ok(self, device, flags, op):
+        """BlueZ's check of a characteristic's security flags for op (read
+        or write): encrypt-* needs a bond, encrypt-authenticated-* and
+        secure-* an authenticated key (all keys here are LE Secure
+        Connections ones, as on kernel 6.1)."""
         d = self.devices.get(device)
         paired = d is not None and bool(d.props["Paired"])
-        if need and not paired:
+        authenticated = paired and getattr(d, "authenticated", False)
+        if f"encrypt-{op}" in flags and not paired:
             raise AttError("org.bluez.Error.NotAuthorized",
-                           "insufficient authentication (ATT 0x05)")
+                           "insufficient encryption (ATT 0x0f)")
+        if f"encrypt-authenticated-{op}" in flags or f"secure-{op}" in flags:
+            if not paired:
+                raise AttError("org.bluez.Error.NotAuthorized",
+                               "insufficient authentication (ATT 0x05)")
+            if not authenticated:
+                # an unauthenticated (Just Works) key: TESTING.md saw ATT 0x0e
+                raise AttError("org.bluez.Error.NotAuthorized",
+                               "unauthenticated key refused (ATT 0x0e)")
 
     def read(self, uuid, device):
         sender, path, flags = self.char(uuid)
-        if not any(f in flags for f in ("read", "encrypt-read", "encrypt-authenticated-read")):
+        if not any(f in flags for f in ("read", "encrypt-read", "encrypt-authenticated-read",
+                                         "secure-read")):
             raise AttError("org.bluez.Error.NotPermitted", "read not permitted (ATT 0x02)")
-        self._link_ok(device, "encrypt-read" in flags or "encrypt-authenticated-read" in flags)
+        self._link_ok(device, flags, "read")
         obj = self.bus.get_object(sender, path, introspect=False)
         try:
             v = obj.ReadValue(dbus.Dictionary({"device": dbus.ObjectPath(device)}, signature="sv"),
@@ -372,9 +453,9 @@ class FakeBluez:
     def write(self, uuid, device, value):
         sender, path, flags = self.char(uuid)
         if not any(f in flags for f in ("write", "encrypt-write", "encrypt-authenticated-write",
-                                         "write-without-response")):
+                                         "secure-write", "write-without-response")):
             raise AttError("org.bluez.Error.NotPermitted", "write not permitted (ATT 0x03)")
-        self._link_ok(device, any(f.startswith("encrypt") and f.endswith("write") for f in flags))
+        self._link_ok(device, flags, "write")
         obj = self.bus.get_object(sender, path, introspect=False)
         try:
             obj.WriteValue(dbus.Array(value, signature="y"),
@@ -389,8 +470,7 @@ class FakeBluez:
         if "notify" not in flags:
             raise AttError("org.bluez.Error.NotSupported", "no notify")
         # the CCC descriptor inherits the characteristic's read security
-        self._link_ok(device, any(f in flags for f in ("encrypt-read",
-                                                       "encrypt-authenticated-read")))
+        self._link_ok(device, flags, "read")
         obj = self.bus.get_object(sender, path, introspect=False)
         obj.StartNotify(dbus_interface=CHR, timeout=CALLBACK_TIMEOUT_S)
         return path
@@ -413,3 +493,124 @@ class FakeBluez:
         props = next(iter(self.adverts.values()))
         sd = props.get("ServiceData", {})
         return bytes(sd[uuid]) if uuid in sd else None
+
+
+class PairAttempt:
+    """One pairing from the phone's side, as the kernel's SMP and bluetoothd
+    run it (module docstring; ../shared/TESTING.md)."""
+
+    def __init__(self, fake, path, io, phone, smp_timeout):
+        self.fake = fake
+        self.path = path
+        self.io = io
+        self.phone = phone or (lambda kind, passkey: True if kind == "confirm" else None)
+        self.smp_timeout = smp_timeout
+        self.done = False
+        self.ok = False
+        self.error = None
+        self.model = None
+        self.passkey = None
+        self.agent_calls = []  # what the peripheral's agent was asked
+        self.timer = None
+
+    def finish(self, ok, error=None):
+        if self.done:
+            return
+        self.done = True
+        self.ok = ok
+        self.error = error
+        if self.timer is not None:
+            GLib.source_remove(self.timer)
+            self.timer = None
+
+    def start(self):
+        f = self.fake
+        adapter = f.adapter
+        if adapter is None or not bool(adapter.props["Powered"]):
+            self.finish(False, "org.bluez.Error.NotReady")
+            return
+        if not bool(adapter.props["Pairable"]):
+            # refused before any agent call
+            self.finish(False, "org.bluez.Error.AuthenticationFailed")
+            return
+        cap = f.agent[2] if f.agent and f.default_agent else "NoInputNoOutput"
+        if self.io == "DisplayOnly" and cap != "NoInputNoOutput":
+            self.finish(False, "org.bluez.Error.AuthenticationFailed")  # auth requirements
+            return
+        # the kernel draws the passkey
+        self.passkey = int.from_bytes(os.urandom(4), "little") % 1000000
+        if self.io == "NoInputNoOutput" or cap == "NoInputNoOutput":
+            self.model = "just-works"
+            if not (f.agent and f.default_agent):
+                f.bond(self.path, authenticated=False)
+                self.finish(True)
+                return
+            self._ask("RequestAuthorization", "o", (dbus.ObjectPath(self.path),),
+                      lambda: self._bond(False))
+        elif self.io == "KeyboardOnly" or cap in ("KeyboardOnly", "DisplayOnly"):
+            self.model = "passkey"
+            self.agent_calls.append(("DisplayPasskey", self.passkey))
+            # the reply does not matter: the number is only shown
+            f.agent_obj().DisplayPasskey(dbus.ObjectPath(self.path), dbus.UInt32(self.passkey),
+                                         dbus.UInt16(0), dbus_interface=AGENT,
+                                         reply_handler=lambda: None,
+                                         error_handler=lambda e: None,
+                                         timeout=AGENT_CALL_TIMEOUT_S)
+            self._arm_timeout()
+            GLib.timeout_add(50, self._typed)
+        else:
+            self.model = "numeric-comparison"
+            self._ask("RequestConfirmation", "ou",
+                      (dbus.ObjectPath(self.path), dbus.UInt32(self.passkey)),
+                      self._confirmed_peripheral)
+
+    def _arm_timeout(self):
+        self.timer = GLib.timeout_add(int(self.smp_timeout * 1000), self._smp_timeout)
+
+    def _smp_timeout(self):
+        self.timer = None
+        if not self.done:
+            self.agent_calls.append(("Cancel",))
+            self.fake.agent_obj().Cancel(dbus_interface=AGENT, reply_handler=lambda: None,
+                                         error_handler=lambda e: None)
+            self.finish(False, "org.bluez.Error.AuthenticationTimeout")
+        return False
+
+    def _ask(self, method, sig, args, on_ok):
+        self.agent_calls.append((method,) + tuple(args[1:]))
+        self._arm_timeout()
+
+        def ok(*_):
+            if not self.done:
+                on_ok()
+
+        def fail(e):
+            if not self.done:
+                self.finish(False, "org.bluez.Error.AuthenticationFailed")
+
+        getattr(self.fake.agent_obj(), method)(*args, dbus_interface=AGENT,
+                                               reply_handler=ok, error_handler=fail,
+                                               timeout=AGENT_CALL_TIMEOUT_S)
+
+    def _confirmed_peripheral(self):
+        # the phone shows the same number; its user accepts or not
+        if self.phone("confirm", self.passkey):
+            self._bond(True)
+        else:
+            self.finish(False, "org.bluez.Error.AuthenticationFailed")
+
+    def _typed(self):
+        if self.done:
+            return False
+        typed = self.phone("enter", self.passkey)
+        if typed is None:
+            return True  # nothing typed yet: ask again, until the SMP timeout
+        if int(typed) == self.passkey:
+            self._bond(True)
+        else:
+            self.finish(False, "org.bluez.Error.AuthenticationFailed")
+        return False
+
+    def _bond(self, authenticated):
+        self.fake.bond(self.path, authenticated)
+        self.finish(True)

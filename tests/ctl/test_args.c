@@ -152,27 +152,28 @@ static void test_bluetooth(void **state)
 
 	BT(CTL_CMD_BLUETOOTH, "bluetooth", "bluetooth");
 	BT(CTL_CMD_BLUETOOTH, "bluetooth", "bluetooth", "--json");
-	BT(CTL_CMD_BT_SET_PIN, "bluetooth set-pin", "bluetooth", "set-pin", "123456");
+	BT(CTL_CMD_BT_PAIR, "bluetooth pair", "bluetooth", "pair");
+	BT(CTL_CMD_BT_PAIR, "bluetooth pair", "bluetooth", "pair", "close");
+	BT(CTL_CMD_BT_PAIR, "bluetooth pair", "bluetooth", "pair", "--timeout", "30");
 	BT(CTL_CMD_BT_BIND_KEY, "bluetooth bind-key", "bluetooth", "bind-key");
 	BT(CTL_CMD_BT_BIND_KEY, "bluetooth bind-key", "--json", "bluetooth", "bind-key");
 	BT(CTL_CMD_BT_NEW_BIND_KEY, "bluetooth new-bind-key", "bluetooth", "new-bind-key");
 	BT(CTL_CMD_BT_ENCRYPTION, "bluetooth encryption", "bluetooth", "encryption", "on");
 	BT(CTL_CMD_BT_FORGET, "bluetooth forget", "bluetooth", "forget", "AA:BB:CC:DD:EE:FF");
 
-	/* the PIN is kept, and not among the operands that messages echo */
-	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "000000"), 0);
-	assert_string_equal(a.pin, "000000");
-	assert_int_equal(a.n_operands, 0);
+	/* the pairing window: 120 s by default, --timeout within 10..600 s */
+	assert_int_equal(PARSE(&a, err, "bluetooth", "pair"), 0);
+	assert_int_equal(a.pair_timeout_s, 120);
+	assert_false(a.pair_close);
 	ctl_args_done(&a);
-	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "987654"), 0);
-	assert_string_equal(a.pin, "987654");
-	assert_false(a.pin_from_stdin);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "pair", "--timeout=10"), 0);
+	assert_int_equal(a.pair_timeout_s, 10);
 	ctl_args_done(&a);
-	/* without an operand the PIN comes from standard input */
-	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin"), 0);
-	assert_int_equal(a.cmd, CTL_CMD_BT_SET_PIN);
-	assert_true(a.pin_from_stdin);
-	assert_string_equal(a.pin, "");
+	assert_int_equal(PARSE(&a, err, "--timeout", "600", "bluetooth", "pair"), 0);
+	assert_int_equal(a.pair_timeout_s, 600);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "pair", "close"), 0);
+	assert_true(a.pair_close);
 	ctl_args_done(&a);
 	assert_int_equal(PARSE(&a, err, "bluetooth", "encryption", "off"), 0);
 	assert_false(a.encrypt);
@@ -192,36 +193,30 @@ static void test_bluetooth(void **state)
 	assert_int_equal(a.cmd, CTL_CMD_BT_FORGET);
 	assert_int_equal(a.bus, CTL_BUS_ADDRESS);
 	ctl_args_done(&a);
-	assert_int_equal(PARSE(&a, err, "bluetooth", "--", "set-pin", "123456"), 0);
-	assert_int_equal(a.cmd, CTL_CMD_BT_SET_PIN);
+	assert_int_equal(PARSE(&a, err, "bluetooth", "--", "pair", "close"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_BT_PAIR);
 	ctl_args_done(&a);
-
-	assert_int_equal(ctl_parse_pin("000000"), 0);
-	assert_int_equal(ctl_parse_pin("999999"), 0);
-	assert_int_equal(ctl_parse_pin(NULL), -EINVAL);
-	assert_int_equal(ctl_parse_pin("00000"), -EINVAL);
-	assert_int_equal(ctl_parse_pin("0000000"), -EINVAL);
-	assert_int_equal(ctl_parse_pin("12345a"), -EINVAL);
-	assert_int_equal(ctl_parse_pin("+12345"), -EINVAL);
-	assert_int_equal(ctl_parse_pin(" 12345"), -EINVAL);
-	assert_int_equal(ctl_parse_pin("١٢٣٤٥٦"), -EINVAL);
 }
 
 static void test_bluetooth_bad(void **state)
 {
-	char err[256];
-	struct ctl_args a;
 
 	BAD("unknown sub-command", "bluetooth", "bogus");
 	BAD("unknown sub-command", "bluetooth", "status");
 	BAD("no arguments", "bluetooth", "bind-key", "x");
 	BAD("no arguments", "bluetooth", "new-bind-key", "x");
-	BAD("usage", "bluetooth", "set-pin", "123456", "123456");
-	BAD("6 digits", "bluetooth", "set-pin", "12345");
-	BAD("6 digits", "bluetooth", "set-pin", "1234567");
-	BAD("6 digits", "bluetooth", "set-pin", "12a456");
-	BAD("6 digits", "bluetooth", "set-pin", "");
-	BAD("unknown option", "bluetooth", "set-pin", "-12345");
+	/* the fixed PIN is gone (issue 14) */
+	BAD("unknown sub-command", "bluetooth", "set-pin", "123456");
+	BAD("unknown sub-command", "bluetooth", "set-pin");
+	BAD("usage", "bluetooth", "pair", "close", "now");
+	BAD("unknown argument", "bluetooth", "pair", "open");
+	BAD("--timeout needs", "bluetooth", "pair", "--timeout", "9");
+	BAD("--timeout needs", "bluetooth", "pair", "--timeout", "601");
+	BAD("--timeout needs", "bluetooth", "pair", "--timeout", "2m");
+	BAD("--timeout needs", "bluetooth", "pair", "--timeout");
+	BAD("--timeout applies", "bluetooth", "--timeout", "30");
+	BAD("--timeout applies", "status", "--timeout", "30");
+	BAD("--json", "bluetooth", "pair", "--json");
 	BAD("usage", "bluetooth", "encryption");
 	BAD("on or off", "bluetooth", "encryption", "yes");
 	BAD("on or off", "bluetooth", "encryption", "ON");
@@ -233,18 +228,14 @@ static void test_bluetooth_bad(void **state)
 	BAD("Bluetooth address", "bluetooth", "forget", "AA:BB:CC:DD:EE:FG");
 	BAD("Bluetooth address", "bluetooth", "forget", "AABB:CC:DD:EE:FF:");
 	BAD("Bluetooth address", "bluetooth", "forget", "/org/bluez/hci0");
-	BAD("--json", "bluetooth", "set-pin", "123456", "--json");
 	BAD("--json", "bluetooth", "new-bind-key", "--json");
 	BAD("--json", "bluetooth", "encryption", "off", "--json");
 	BAD("--json", "bluetooth", "forget", "AA:BB:CC:DD:EE:FF", "--json");
 	BAD("--names", "bluetooth", "--names");
 	BAD("--count", "bluetooth", "--count", "1");
 
-	/* a wrong PIN is not echoed: it may be a near miss of the real one */
-	assert_int_equal(PARSE(&a, err, "bluetooth", "set-pin", "98765x"), -EINVAL);
-	assert_null(strstr(err, "98765"));
-	ctl_args_done(&a);
-	assert_non_null(strstr(ctl_usage_text, "bluetooth set-pin [PIN]"));
+	assert_null(strstr(ctl_usage_text, "set-pin"));
+	assert_non_null(strstr(ctl_usage_text, "bluetooth pair "));
 	assert_non_null(strstr(ctl_usage_text, "bluetooth forget ADDRESS"));
 }
 

@@ -11,7 +11,8 @@ smallbmsctl runs as a child while the loop turns.
 
 What smallbmsctl prints is checked against org.smallbms.Bluetooth1 read
 directly with python-dbus, and what it changes against the daemon's
-properties, the fake's pairing (the agent's passkey) and its devices.
+properties, the fake's pairing (the kernel's passkey shown to the installer,
+numeric comparison and passkey entry) and its devices.
 
 Environment as test_ctl.py: SMALLBMSD, SMALLBMS_SIM, SMALLBMS_IIO_FEEDER,
 SMALLBMSCTL, SMALLBMS_DBUS_CONF.
@@ -24,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -45,7 +47,6 @@ MAC = "54:48:E6:8F:80:A5"
 PHONE_A = "AA:BB:CC:00:00:0A"
 PHONE_B = "AA:BB:CC:00:00:0B"
 UNKNOWN = "AA:BB:CC:99:99:99"
-NEW_PIN = "246810"
 PERMISSION = "permission denied: run as root or as a member of group smallbms"
 
 
@@ -89,6 +90,11 @@ class World:
             text = "".join(x for x in err.readlines() if not x.startswith("profiling:"))
             return p.returncode, out.read(), text
 
+    def pair_session(self, *args):
+        """smallbmsctl bluetooth pair ARGS as a child with a pipe on its
+        standard input: the installer's terminal."""
+        return PairSession(self, list(args))
+
     def ctl_ok(self, *args):
         rc, out, err = self.ctl(*args)
         check(rc == 0, "smallbmsctl %s: exit %d: %s" % (" ".join(args), rc, err.strip()))
@@ -125,15 +131,65 @@ class World:
             self.rig.close()
 
 
+class PairSession:
+    """A running `smallbmsctl bluetooth pair`: its output read as it comes."""
+
+    def __init__(self, w, args):
+        self.out, self.err = [], []
+        self.proc = subprocess.Popen([CTL, "--address", w.rig.address, "bluetooth", "pair"] + args,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True).start()
+
+    @staticmethod
+    def _read(stream, sink):
+        while True:
+            c = stream.read(1)
+            if not c:
+                return
+            sink.append(c)
+
+    def text(self):
+        return "".join(self.out)
+
+    def wait_for(self, rx, timeout=10):
+        found = []
+
+        def cond():
+            m = re.search(rx, self.text())
+            if m:
+                found.append(m)
+            return bool(m)
+
+        check(pump(cond, timeout), "pair printed no /%s/:\n%s\nstderr: %s"
+              % (rx, self.text(), "".join(self.err)))
+        return found[0]
+
+    def answer(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def wait_exit(self, timeout=10):
+        if not pump(lambda: self.proc.poll() is not None, timeout):
+            self.proc.kill()
+            self.proc.wait(5)
+            raise Fail("bluetooth pair did not exit:\n%s" % self.text())
+        pump(None, 0.1)  # the reader threads catch up
+        return self.proc.returncode
+
+
 # -- the checks, in order ------------------------------------------------------
 
 def not_running(w):
-    """Before the daemon owns the name: exit 4; a bad PIN is exit 2 without
-    the bus."""
+    """Before the daemon owns the name: exit 4; a bad timeout is exit 2
+    without the bus; set-pin is gone."""
     rc, _, err = w.ctl("bluetooth")
     check(rc == 4 and "not running" in err, "bluetooth: exit %d: %r" % (rc, err))
-    rc, _, err = w.ctl("bluetooth", "set-pin", "12345")
-    check(rc == 2 and err.startswith("smallbmsctl: bluetooth set-pin: "), "exit %d: %r" % (rc, err))
+    rc, _, err = w.ctl("bluetooth", "pair", "--timeout", "5")
+    check(rc == 2 and "--timeout needs seconds 10..600" in err, "exit %d: %r" % (rc, err))
+    rc, _, err = w.ctl("bluetooth", "set-pin", "123456")
+    check(rc == 2 and "unknown sub-command 'set-pin'" in err, "exit %d: %r" % (rc, err))
 
 
 def state(w):
@@ -145,79 +201,107 @@ def state(w):
     check(doc["adapter_present"] is True and bool(p["AdapterPresent"]), "adapter_present")
     check(doc["address"] == str(p["Address"]) == MAC, "address %r" % doc["address"])
     check(doc["encrypted"] is True and bool(p["Encrypted"]), "encrypted %r" % doc["encrypted"])
-    check(doc["pin_is_default"] is True and bool(p["PinIsDefault"]),
-          "pin_is_default %r" % doc["pin_is_default"])
+    check(doc["pairing_open"] is False and not bool(p["PairingOpen"]),
+          "pairing_open %r" % doc["pairing_open"])
+    check(doc["pairing_seconds_left"] == 0, "pairing_seconds_left %r" % doc)
+    check("pin_is_default" not in doc, "a PIN in %r" % doc)
     check(doc["bonded_devices"] == [] and len(p["BondedDevices"]) == 0,
           "bonded %r" % doc["bonded_devices"])
     out, _ = w.ctl_ok("bluetooth")
     for rx in (r"^State: +advertising$", r"^Adapter: +%s$" % MAC,
                r"^Advertisement: +encrypted with the bind key",
-               r"^Pairing PIN: +the DEFAULT 000000: ", r"^Bonded phones: +none$"):
+               r"^Pairing window: +closed", r"^Bonded phones: +none$"):
         check(re.search(rx, out, re.M), "human output lacks /%s/:\n%s" % (rx, out))
 
 
-def bad_pin(w):
-    """A malformed PIN is exit 2, checked before the bus: the PIN stays."""
-    for pin in ("12345", "1234567", "12a456", "", "-12345"):
-        rc, _, err = w.ctl("bluetooth", "set-pin", pin)
-        check(rc == 2, "set-pin %r: exit %d" % (pin, rc))
-        check(err.startswith("smallbmsctl: "), "set-pin %r: message %r" % (pin, err))
-    check(bool(w.props()["PinIsDefault"]), "PinIsDefault false after refused PINs")
-
-
-def set_pin(w):
-    """set-pin: a phone pairs with the new PIN and no longer with 000000."""
+def pair_confirm(w):
+    """bluetooth pair: the window opens, a KeyboardDisplay phone asks, the
+    number the kernel drew is shown with the time left, y bonds it, the
+    window closes and pair exits 0."""
     f = w.fake
     a = f.add_device(PHONE_A, "Pixel")
-    check(f.pair(a, "000000"), "pairing with the default PIN failed before set-pin")
-    w.ctl_ok("bluetooth", "set-pin", NEW_PIN)
-    check(not bool(w.props()["PinIsDefault"]), "PinIsDefault after set-pin")
-    b = f.add_device(PHONE_B, "Tablet")
-    check(not f.pair(b, "000000"), "the old PIN 000000 still pairs")
-    check(f.pair(b, NEW_PIN), "the new PIN %s does not pair" % NEW_PIN)
-    pump(lambda: len(w.bonded()) == 2, 5)
-    want = [(PHONE_A, "Pixel"), (PHONE_B, "Tablet")]
-    check(w.bonded() == want, "BondedDevices %r" % w.bonded())
+    f.connect(a)
+    t0 = time.monotonic()
+    s = w.pair_session("--timeout", "60")
+    s.wait_for(r"Pairing window open for 60 s")
+    check(pump(lambda: bool(w.props()["PairingOpen"]), 5), "PairingOpen after pair")
     doc = w.ctl_json("bluetooth")
-    check(doc["pin_is_default"] is False, "pin_is_default after set-pin")
+    check(doc["pairing_open"] is True and 50 <= doc["pairing_seconds_left"] <= 60, "%r" % doc)
+    check(pump(lambda: bool(f.adapter.props["Pairable"]), 5), "adapter not Pairable")
+    attempt = f.pair_async(a, "KeyboardDisplay")
+    m = s.wait_for(r"Does the phone show (\d{6})\? Answer y .* within (\d+) s")
+    check(int(m.group(1)) == attempt.passkey, "shown %s, the kernel drew %06d"
+          % (m.group(1), attempt.passkey))
+    check(25 <= int(m.group(2)) <= 30, "time left %s" % m.group(2))
+    check(PHONE_A in s.text() and '"Pixel"' in s.text(), "phone not named:\n%s" % s.text())
+    pump(None, 0.3)
+    check(not attempt.done, "paired before the installer answered")
+    s.answer("y")
+    check(pump(lambda: attempt.done, 10) and attempt.ok, "pairing failed: %s" % attempt.error)
+    check(s.wait_exit() == 0, "pair exit %r:\n%s" % (s.proc.returncode, s.text()))
+    check(re.search(r'Bonded with %s "Pixel"' % PHONE_A, s.text()), "output:\n%s" % s.text())
+    print("# pair: window open to bond %.2f s" % (time.monotonic() - t0))
+    check(not bool(w.props()["PairingOpen"]), "window open after the bond")
+
+
+def pair_passkey(w):
+    """A keyboard-only phone: pair shows the passkey to type on the phone."""
+    f = w.fake
+    b = f.add_device(PHONE_B, "Tablet")
+    f.connect(b)
+    s = w.pair_session()
+    s.wait_for(r"Pairing window open for 120 s")
+    check(pump(lambda: bool(f.adapter.props["Pairable"]), 5), "adapter not Pairable")
+    typed = []
+
+    def user(kind, passkey):
+        m = re.search(r"Type (\d{6}) on the phone within (\d+) s", s.text())
+        if m:
+            typed.append(int(m.group(1)))
+        return typed[-1] if typed else None
+
+    attempt = f.pair_async(b, "KeyboardOnly", phone=user)
+    check(pump(lambda: attempt.done, 10) and attempt.ok, "passkey entry failed: %s"
+          % attempt.error)
+    check(typed and typed[-1] == attempt.passkey, "typed %r, drawn %06d" % (typed, attempt.passkey))
+    check(s.wait_exit() == 0, "pair exit %r:\n%s" % (s.proc.returncode, s.text()))
+    check(pump(lambda: w.bonded() == [(PHONE_A, "Pixel"), (PHONE_B, "Tablet")], 5),
+          "BondedDevices %r" % w.bonded())
+    doc = w.ctl_json("bluetooth")
     got = sorted((d["address"], d["name"]) for d in doc["bonded_devices"])
-    check(got == want, "bonded_devices %r, property %r" % (got, want))
+    check(got == w.bonded(), "bonded_devices %r" % got)
     out, _ = w.ctl_ok("bluetooth")
-    check(re.search(r"^Pairing PIN: +set \(not the default\)$", out, re.M), "human:\n%s" % out)
     check(re.search(r"^Bonded phones: +%s  Pixel$" % PHONE_A, out, re.M) and
           re.search(r"^ +%s  Tablet$" % PHONE_B, out, re.M), "human bonded:\n%s" % out)
-    check(NEW_PIN not in out, "the PIN is printed:\n%s" % out)
 
 
-def set_pin_stdin(w):
-    """set-pin without an operand reads the PIN from standard input (so it
-    is never in the process list); a bad or missing line there is exit 2,
-    is not echoed and leaves the PIN as it was."""
+def pair_refused(w):
+    """n refuses (nothing bonds, the window stays), a hostile name is shown
+    escaped, pair close ends the window and the waiting pair exits 1;
+    Ctrl-C closes the window too."""
     f = w.fake
-    for text, why in (("13579\n", "exactly 6 digits"), ("1357911\n", "exactly 6 digits"),
-                      ("", "no PIN on standard input")):
-        rc, _, err = w.ctl("bluetooth", "set-pin", stdin=text)
-        check(rc == 2, "set-pin < %r: exit %d" % (text, rc))
-        check(err.startswith("smallbmsctl: bluetooth set-pin: ") and why in err,
-              "set-pin < %r: message %r" % (text, err))
-        check(text.strip() == "" or text.strip() not in err, "the line is echoed: %r" % err)
-    probes = []
-    try:
-        probes.append(f.add_device("AA:BB:CC:00:00:1A", "probe1"))
-        check(f.pair(probes[-1], NEW_PIN), "the PIN changed after a refused line on stdin")
-        w.ctl_ok_stdin("135792\r\n", "bluetooth", "set-pin")
-        probes.append(f.add_device("AA:BB:CC:00:00:1B", "probe2"))
-        check(not f.pair(probes[-1], NEW_PIN), "the old PIN still pairs after set-pin < stdin")
-        check(f.pair(probes[-1], "135792"), "the PIN read from stdin does not pair")
-        # back to the PIN the later checks expect; no line end at all
-        w.ctl_ok_stdin(NEW_PIN, "bluetooth", "set-pin")
-        probes.append(f.add_device("AA:BB:CC:00:00:1C", "probe3"))
-        check(f.pair(probes[-1], NEW_PIN), "set-pin < %r without a line end" % NEW_PIN)
-    finally:
-        for p in probes:
-            f.remove_device(p)
-    check(pump(lambda: len(w.bonded()) == 2, 5), "BondedDevices %r after the probes left"
-          % w.bonded())
+    c = f.add_device("AA:BB:CC:00:00:0C", "evil\x1b[2J\x07")
+    f.connect(c)
+    s = w.pair_session("--timeout", "60")
+    s.wait_for(r"Pairing window open")
+    check(pump(lambda: bool(f.adapter.props["Pairable"]), 5), "adapter not Pairable")
+    attempt = f.pair_async(c, "KeyboardDisplay")
+    s.wait_for(r"Does the phone show")
+    check("\x1b" not in s.text() and "\x07" not in s.text(), "raw control characters printed")
+    check('"evil\\x1b[2J\\x07"' in s.text(), "name not escaped:\n%r" % s.text())
+    s.answer("n")
+    check(pump(lambda: attempt.done, 10) and not attempt.ok, "paired after n")
+    check(bool(w.props()["PairingOpen"]), "the window closed after one rejection")
+    w.ctl_ok("bluetooth", "pair", "close")
+    check(s.wait_exit() == 1, "pair exit %r" % s.proc.returncode)
+    check(re.search(r"Pairing window closed \(closed\); no phone bonded", s.text()),
+          "output:\n%s" % s.text())
+    f.remove_device(c)
+    s = w.pair_session("--timeout", "60")
+    s.wait_for(r"Pairing window open")
+    s.proc.send_signal(signal.SIGINT)
+    check(s.wait_exit() == 1, "pair exit %r after SIGINT" % s.proc.returncode)
+    check(pump(lambda: not bool(w.props()["PairingOpen"]), 5), "window open after Ctrl-C")
 
 
 def bind_key(w):
@@ -285,26 +369,24 @@ def forget(w):
 
 def permission(w):
     """With the real policy, a user outside the group smallbms may read the
-    state but neither set the PIN nor read the bind key."""
+    state but neither open a pairing window nor read the bind key."""
     rig = w.rig
     if not rig.policy or not shutil.which("setpriv"):
         raise Skip("needs root, setpriv and dbus/org.smallbms.conf")
     os.chmod(rig.dir, 0o711)  # nobody reaches the bus socket, nothing else
     rc, out, err = w.ctl("bluetooth", user=65534)
     check(rc == 0 and "State:" in out, "bluetooth as nobody: exit %d %r" % (rc, err))
-    rc, _, err = w.ctl("bluetooth", "set-pin", "135790", user=65534)
-    check(rc == 1, "set-pin as nobody: exit %d" % rc)
-    check(err.strip() == "smallbmsctl: bluetooth set-pin: " + PERMISSION, "message %r" % err)
+    rc, _, err = w.ctl("bluetooth", "pair", user=65534)
+    check(rc == 1, "pair as nobody: exit %d" % rc)
+    check(err.strip() == "smallbmsctl: bluetooth pair: " + PERMISSION, "message %r" % err)
+    check(not bool(w.props()["PairingOpen"]), "a refused pair opened the window")
     rc, out, err = w.ctl("bluetooth", "bind-key", user=65534)
     check(rc == 1 and out == "", "bind-key as nobody: exit %d, printed %r" % (rc, out))
     check(err.strip() == "smallbmsctl: bluetooth bind-key: " + PERMISSION, "message %r" % err)
-    # the PIN stayed: the next phone pairs with it
-    c = w.fake.add_device("AA:BB:CC:00:00:0C", "c")
-    check(w.fake.pair(c, NEW_PIN), "the PIN changed after a refused set-pin")
 
 
-CHECKS = [state, bad_pin, set_pin, set_pin_stdin, bind_key, new_bind_key, encryption, forget,
-          permission]
+CHECKS = [state, pair_confirm, pair_passkey, pair_refused, bind_key, new_bind_key, encryption,
+          forget, permission]
 
 
 def wait_started(w, timeout=90):
