@@ -234,15 +234,17 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 static void adc_poll(struct daemon *d, uint64_t now)
 {
 	if (!d->adc && now >= d->adc_retry_us) {
-		int r = adc_iio_ops.open(&d->cfg.adc, &d->adc);
+		char why[320] = "";
+		int r = adc_iio_ops.open(&d->cfg.adc, &d->adc, why, sizeof(why));
 		if (r < 0) {
 			d->adc = NULL;
 			d->adc_retry_us = now + DAEMON_RETRY_US;
 			if (!d->adc_reported)
 				events_log(
 				        &d->ev, EV_DEVICE, LOG_ERR, "adc",
-				        "cannot open device \"%s\" at %s: %s; retrying every 5 s",
-				        d->cfg.adc.device, d->cfg.adc.uri, strerror(-r));
+				        "cannot set up device \"%s\" at %s: %s; retrying every 5 s",
+				        d->cfg.adc.device, d->cfg.adc.uri,
+				        why[0] ? why : strerror(-r));
 			d->adc_reported = true;
 		} else {
 			if (d->adc_reported)
@@ -255,8 +257,9 @@ static void adc_poll(struct daemon *d, uint64_t now)
 		return;
 	int r = d->adc->ops->read(d->adc, d->adc_rd);
 	if (r < 0) {
-		events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc", "read failed: %s; reopening",
-		           strerror(-r));
+		events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
+		           "reading the channels of \"%s\" failed: %s; reopening",
+		           d->cfg.adc.device, strerror(-r));
 		d->adc->ops->close(d->adc);
 		d->adc = NULL;
 		d->adc_retry_us = now + DAEMON_RETRY_US;
@@ -361,6 +364,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 		r = protection_init(&d->prot, &d->rec.settings.protection, -1);
 	}
 	if (r < 0) {
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "setting up the protection rules: %s", strerror(-r));
 		daemon_free(d);
 		return r;
 	}
@@ -371,6 +376,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	d->soc_events_seen = monitor_soc_events(&d->mon);
 	r = sd_event_default(&d->event);
 	if (r < 0) {
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error", "creating the event loop: %s",
+		           strerror(-r));
 		daemon_free(d);
 		return r;
 	}
@@ -384,8 +391,11 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	persist_saved(&d->cad, now); /* the first periodic save a minute from now */
 
 	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
-	r = m8_master_new(&d->master, &mc, &m8_serial_port_ops, d);
+	r = m8_master_new(&d->master, &mc, &daemon_bus_port_ops, d);
 	if (r < 0) {
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "setting up the battery bus master for %s: %s", d->cfg.bus_port,
+		           strerror(-r));
 		daemon_free(d);
 		return r;
 	}
@@ -404,7 +414,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	    (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now, 1, on_tick, d)) < 0 ||
 	    (r = sd_event_source_set_enabled(d->tick, SD_EVENT_ON)) < 0) {
 		snprintf(err, sizeof(err), "%s", strerror(-r));
-		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error", "event loop: %s", err);
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "adding the signal and timer sources to the event loop: %s", err);
 		daemon_free(d);
 		return r;
 	}
