@@ -613,11 +613,15 @@ def restart(tap, g):
         s = Sampler(g.chip, ["load-disconnect", "charge-disconnect", "pre-alarm", "heartbeat"])
         time.sleep(1)
         t_restart = time.monotonic()
+        mark = old.mark()
         if how == "SIGTERM":
             old.signal(signal.SIGTERM)
             check(old.wait_exit(30) == 0, "the old daemon did not exit 0 on SIGTERM")
         else:
             old.kill()
+            old.wait_exit(30)
+        t_exit = time.monotonic()
+        t_stopping, _, _ = old.wait(r"^smallbmsd: stopping\b", since=mark, timeout=0)
         fd = g.rig.notify.take(FDNAME)
         check(fd is not None, "the fd store lost the request")
         t_new = time.monotonic()
@@ -633,10 +637,13 @@ def restart(tap, g):
         return {
             "resumed": t is not None, "resume_s": (t - t_restart) if t else None,
             "summary": summary, "daemon": new, "trace": tr, "hb_gap": gap,
-            "timeline": "old daemon's last heartbeat write %+.3f s, %s %+.3f s, new daemon "
-                        "started %+.3f s, resumed the request %s, first heartbeat write "
-                        "%+.3f s (times from the %s)" % (
-                            g_from - t_restart, how, 0.0, t_new - t_restart,
+            "timeline": "old daemon's last heartbeat write %+.3f s, %s %+.3f s, its "
+                        "'stopping' line %s, its exit seen %+.3f s, new daemon started "
+                        "%+.3f s, resumed the request %s, first heartbeat write %+.3f s "
+                        "(times from the %s)" % (
+                            g_from - t_restart, how, 0.0,
+                            "%+.3f s" % (t_stopping - t_restart) if t_stopping else "none",
+                            t_exit - t_restart, t_new - t_restart,
                             "%+.3f s" % (t - t_restart) if t else "never",
                             g_to - t_restart, how),
         }
