@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LINES 8
+#define MAX_LINES   8
 #define MAX_CHANGES 20000
 #define INTERVAL_NS 1000000L
 
