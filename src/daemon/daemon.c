@@ -275,9 +275,15 @@ static void adc_poll(struct daemon *d, uint64_t now)
 		return;
 	int r = d->adc->ops->read(d->adc, d->adc_rd);
 	if (r < 0) {
-		events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
-		           "reading the channels of \"%s\" failed: %s; reopening",
-		           d->cfg.adc.device, strerror(-r));
+		if (r == -ESTALE)
+			events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
+			           "the range of \"%s\" is no longer the one set (the driver "
+			           "was bound again?); reopening to set it anew",
+			           d->cfg.adc.device);
+		else
+			events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
+			           "reading the channels of \"%s\" failed: %s; reopening",
+			           d->cfg.adc.device, strerror(-r));
 		d->adc->ops->close(d->adc);
 		d->adc = NULL;
 		d->adc_retry_us = now + DAEMON_RETRY_US;

@@ -362,15 +362,42 @@ static void read_one(const struct adc_iio *a, unsigned i, struct adc_reading *ou
 	out->status = ADC_VALID;
 }
 
+/* The channel's scale is still the one set at open: a driver bound again
+ * (module reload, re-probe) is back at its own default range, and its raw
+ * counts would be converted with the wrong scale. */
+static bool scale_kept(const struct adc_chan *c)
+{
+	char buf[64];
+	int64_t pv;
+
+	if (read_attr(c->ch, "scale", buf, sizeof(buf)) < 0)
+		return true; /* unreadable: the raw read reports the trouble */
+	buf[strcspn(buf, "\n")] = '\0';
+	if (adc_parse_fixed(buf, 9, &pv) < 0)
+		return false;
+	int64_t diff = pv > c->scale_pv ? pv - c->scale_pv : c->scale_pv - pv;
+	return diff * 1000 <= c->scale_pv;
+}
+
 static int adc_iio_read(struct adc *adc, struct adc_reading out[ADC_SIGNAL_COUNT])
 {
 	const struct adc_iio *a = (const struct adc_iio *)adc;
+	int r = 0;
 
 	if (!a || !out)
 		return -EINVAL;
-	for (unsigned i = 0; i < ADC_SIGNAL_COUNT; i++)
+	for (unsigned i = 0; i < ADC_SIGNAL_COUNT; i++) {
 		read_one(a, i, &out[i]);
-	return 0;
+		if (a->chan[i].ch && !scale_kept(&a->chan[i])) {
+			/* Not a reading at the range we set: the caller opens
+			 * the ADC again, which selects the range anew. */
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].status = ADC_READ_ERROR;
+			out[i].error = -ESTALE;
+			r = -ESTALE;
+		}
+	}
+	return r;
 }
 
 const struct adc_ops adc_iio_ops = {

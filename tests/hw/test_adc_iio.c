@@ -226,6 +226,36 @@ static void test_ads1115_range_from_data_format(void **state)
 	adc->ops->close(adc);
 }
 
+/* Issue 12: a driver bound again (module reload, I2C error and re-probe)
+ * starts at its own default range (ADS1015: 1 mV a count, +-2.048 V). A
+ * reading converted with the scale the adapter set before would be off by
+ * that ratio (here twice the terminal voltage): the read fails instead, so
+ * that the daemon opens the ADC again and selects its range anew. */
+static void test_ads1015_scale_changed_behind_us(void **state)
+{
+	struct fixture *f = *state;
+	struct adc_reading r[ADC_SIGNAL_COUNT];
+
+	put_raw(f, 0, 631);
+	struct adc *adc = open_adc(f);
+	read_all(adc, r);
+	assert_mv(&r[ADC_BANK], 26502);
+	for (unsigned i = 0; i < 4; i++) {
+		char attr[32];
+		snprintf(attr, sizeof(attr), "in_voltage%u_scale", i);
+		put(f, attr, "1.000000000"); /* the driver's default after a bind */
+	}
+	assert_int_equal(adc->ops->read(adc, r), -ESTALE);
+	assert_int_not_equal(r[ADC_BANK].status, ADC_VALID);
+	adc->ops->close(adc);
+	/* Opened again, the adapter selects +-4.096 V again. */
+	adc = open_adc(f);
+	assert_scales(f, "2.000000000");
+	read_all(adc, r);
+	assert_mv(&r[ADC_BANK], 26502);
+	adc->ops->close(adc);
+}
+
 static void test_values(void **state)
 {
 	struct fixture *f = *state;
@@ -561,6 +591,7 @@ int main(void)
 	        CHIP_TEST(test_ads1015_range_from_data_format, ads1015),
 	        CHIP_TEST(test_ads1115_range_from_data_format, ads1115),
 	        CHIP_TEST(test_values, ads1115),
+	        CHIP_TEST(test_ads1015_scale_changed_behind_us, ads1015),
 	        CHIP_TEST(test_ads1015_other_divider_and_channels, ads1015),
 	        CHIP_TEST(test_ads1115_clipping_at_98_percent, ads1115),
 	        CHIP_TEST(test_ads1015_clipping_at_98_percent, ads1015),
