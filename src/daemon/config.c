@@ -333,10 +333,15 @@ static void set_error(struct config_error *err, const char *file, unsigned line,
 	snprintf(err->file, sizeof(err->file), "%s", file);
 	err->line = line;
 	snprintf(err->reason, sizeof(err->reason), "%s", reason);
+	/* A message longer than the buffer is cut short on purpose; using the
+	 * result tells -O2's truncation check so. */
+	int n;
 	if (line)
-		snprintf(err->message, sizeof(err->message), "%s:%u: %s", file, line, reason);
+		n = snprintf(err->message, sizeof(err->message), "%s:%u: %s", file, line, reason);
 	else
-		snprintf(err->message, sizeof(err->message), "%s: %s", file, reason);
+		n = snprintf(err->message, sizeof(err->message), "%s: %s", file, reason);
+	if (n < 0)
+		err->message[0] = '\0';
 }
 
 static int parse_file(struct parse_state *ps, const char *path, bool optional,

@@ -214,9 +214,11 @@ static int setup_channel(const struct iio_device *dev, struct iio_channel *ch,
                          size_t why_len)
 {
 	char entry[64], buf[64];
-	int64_t want_pv, got_pv;
-	unsigned bits;
-	bool is_signed;
+	/* Set by the calls below on success; initialised because -O2 cannot
+	 * see that fail() always returns a negative value. */
+	int64_t want_pv = 0, got_pv = 0;
+	unsigned bits = 0;
+	bool is_signed = false;
 
 	/* libiio skips attributes that are not regular files; a channel
 	 * without raw or scale cannot be read at a known range. */
