@@ -5,8 +5,10 @@
 Runs, in a temporary directory that it removes at the end:
   smallbms-sim   a bank of M8-bus batteries on a pty, playing
                  scenarios/discharge-recharge.scn faster than real time;
-  iio-feeder     a fake ADS1015 sysfs tree whose bank voltage follows the
-                 simulator (remote terminal ON: Remote L near 0 V);
+  iio-feeder     a fake IIO sysfs tree, a copy of the ti-ads1015 driver's
+                 layout for an ADS1115 (--chip ads1015 for the 12-bit
+                 chip; tests/hw/iio-layout/), whose bank voltage follows
+                 the simulator (remote terminal ON: Remote L near 0 V);
   dbus-daemon    a private system bus with the project's policy
                  (dbus/org.smallbms.conf);
   smallbmsd      the real daemon on that bus, outputs in dry-run, inside
@@ -64,6 +66,8 @@ def main():
     ap.add_argument("--scenario", default=os.path.join(ROOT, "scenarios", "discharge-recharge.scn"))
     ap.add_argument("--time-scale", default="50")
     ap.add_argument("--series", default="2")
+    ap.add_argument("--chip", choices=["ads1015", "ads1115"], default="ads1115",
+                    help="the ADC whose driver layout the fake tree copies")
     ap.add_argument("--sync-wait", type=float, default=150.0,
                     help="seconds to wait for the synchronisation after the scenario")
     ap.add_argument("--no-deps", action="store_true", help=argparse.SUPPRESS)
@@ -104,7 +108,7 @@ def main():
                     "[bus]\nport = %s\n[adc]\nuri = local:\ncharge-readback-channel = none\n"
                     "[outputs]\nbackend = dry-run\n[state]\ndirectory = %s\n" % (port, state))
         fmod = load_feeder()
-        fmod.create_tree(tree)
+        fmod.create_tree(tree, args.chip)
 
         # The daemon's settings, offline (commissioning): synchronise after
         # 60 s of full and resting instead of 3 min, to keep the demo short.

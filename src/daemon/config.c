@@ -213,8 +213,12 @@ static int handle_adc(struct parse_state *ps, const char *name, const char *valu
 		return 1;
 	}
 	if (strcmp(name, "resolution-bits") == 0) {
-		if (!parse_uint(value, 2, ADC_MAX_BITS, &x))
-			return fail(ps, ps->line, "resolution-bits: \"%s\" is not 2..24", value);
+		/* "driver": the channel's data format says (adc.h). */
+		if (strcmp(value, "driver") == 0)
+			x = 0;
+		else if (!parse_uint(value, 2, ADC_MAX_BITS, &x))
+			return fail(ps, ps->line,
+			            "resolution-bits: \"%s\" is not \"driver\" or 2..24", value);
 		adc->resolution_bits = (uint32_t)x;
 		return 1;
 	}

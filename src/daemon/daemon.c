@@ -234,15 +234,17 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 static void adc_poll(struct daemon *d, uint64_t now)
 {
 	if (!d->adc && now >= d->adc_retry_us) {
-		int r = adc_iio_ops.open(&d->cfg.adc, &d->adc);
+		char why[320] = "";
+		int r = adc_iio_ops.open(&d->cfg.adc, &d->adc, why, sizeof(why));
 		if (r < 0) {
 			d->adc = NULL;
 			d->adc_retry_us = now + DAEMON_RETRY_US;
 			if (!d->adc_reported)
 				events_log(
 				        &d->ev, EV_DEVICE, LOG_ERR, "adc",
-				        "cannot open device \"%s\" at %s: %s; retrying every 5 s",
-				        d->cfg.adc.device, d->cfg.adc.uri, strerror(-r));
+				        "cannot set up device \"%s\" at %s: %s; retrying every 5 s",
+				        d->cfg.adc.device, d->cfg.adc.uri,
+				        why[0] ? why : strerror(-r));
 			d->adc_reported = true;
 		} else {
 			if (d->adc_reported)
@@ -255,8 +257,9 @@ static void adc_poll(struct daemon *d, uint64_t now)
 		return;
 	int r = d->adc->ops->read(d->adc, d->adc_rd);
 	if (r < 0) {
-		events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc", "read failed: %s; reopening",
-		           strerror(-r));
+		events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
+		           "reading the channels of \"%s\" failed: %s; reopening",
+		           d->cfg.adc.device, strerror(-r));
 		d->adc->ops->close(d->adc);
 		d->adc = NULL;
 		d->adc_retry_us = now + DAEMON_RETRY_US;
@@ -384,7 +387,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	persist_saved(&d->cad, now); /* the first periodic save a minute from now */
 
 	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
-	r = m8_master_new(&d->master, &mc, &m8_serial_port_ops, d);
+	r = m8_master_new(&d->master, &mc, &daemon_bus_port_ops, d);
 	if (r < 0) {
 		daemon_free(d);
 		return r;

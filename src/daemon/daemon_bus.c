@@ -7,10 +7,56 @@
 #include <string.h>
 #include <syslog.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "daemon/daemon_private.h"
+#include "m8/serial.h"
 
 static int on_bus_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* The real tty (m8/serial.c), remembering why it last failed, so that the
+ * "not open" line says which step failed with which errno. */
+static int bus_port_open(void *userdata, const char *path)
+{
+	struct daemon *d = userdata;
+
+	return m8_serial_open_why(path, d->port_why, sizeof(d->port_why));
+}
+
+static ssize_t bus_port_read(void *userdata, int fd, uint8_t *buf, size_t cap)
+{
+	struct daemon *d = userdata;
+	ssize_t n = m8_serial_read(fd, buf, cap);
+
+	if (n < 0)
+		snprintf(d->port_why, sizeof(d->port_why), "reading %.160s: %s", d->cfg.bus_port,
+		         n == -EPIPE ? "the device hung up" : strerror((int)-n));
+	return n;
+}
+
+static int bus_port_write(void *userdata, int fd, const uint8_t *buf, size_t len)
+{
+	struct daemon *d = userdata;
+	int r = m8_serial_write(fd, buf, len);
+
+	if (r < 0)
+		snprintf(d->port_why, sizeof(d->port_why), "writing %zu bytes to %.160s: %s", len,
+		         d->cfg.bus_port, strerror(-r));
+	return r;
+}
+
+static void bus_port_close(void *userdata, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+const struct m8_port_ops daemon_bus_port_ops = {
+        .open = bus_port_open,
+        .read = bus_port_read,
+        .write = bus_port_write,
+        .close = bus_port_close,
+};
 
 static void bus_sync(struct daemon *d, uint64_t now)
 {
@@ -39,7 +85,9 @@ static void bus_sync(struct daemon *d, uint64_t now)
 			           d->cfg.bus_port);
 		else
 			events_log(&d->ev, EV_DEVICE, LOG_ERR, "bus",
-			           "port %s not open; retrying every second", d->cfg.bus_port);
+			           "port %s not open%s%s%s; retrying every second", d->cfg.bus_port,
+			           d->port_why[0] ? " (" : "", d->port_why,
+			           d->port_why[0] ? ")" : "");
 		d->port_open = bank.port_open;
 		d->port_reported = true;
 		d->bus_progress_us = now;

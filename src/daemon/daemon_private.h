@@ -33,6 +33,7 @@ struct daemon {
 	sd_event_source *bus_io, *bus_timer, *prot_timer, *tick;
 	int bus_fd;
 	bool port_open, port_reported;
+	char port_why[256]; /* the last port failure: step and errno */
 	uint64_t last_cycles, bus_progress_us;
 
 	struct adc *adc;
@@ -91,6 +92,8 @@ void daemon_evaluate(struct daemon *d, uint64_t now);
 
 /* daemon_bus.c */
 int daemon_on_bus_timer(sd_event_source *s, uint64_t usec, void *userdata);
+/* The serial port for the master; remembers why it last failed (port_why). */
+extern const struct m8_port_ops daemon_bus_port_ops;
 void daemon_on_bus_event(void *userdata, enum m8_event_type type, unsigned addr);
 
 /* daemon_outputs.c */

@@ -3,6 +3,7 @@
  * terminal voltages in integer mV: (raw + offset) x scale x divider. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum adc_signal {
@@ -24,9 +25,14 @@ struct adc_config {
 	char channel[ADC_SIGNAL_COUNT][ADC_NAME_MAX]; /* "voltage0".."voltage3" */
 	uint32_t divider_milli[ADC_SIGNAL_COUNT];     /* 21.0 -> 21000 */
 	/* The range to select: the scale_available entry whose full scale,
-	 * scale x 2^(resolution_bits - 1), is range_mv (+-4.096 V, 16 bits:
-	 * 0.125 mV a count on an ADS1115). */
+	 * scale x 2^(bits - 1) (signed data; 2^bits unsigned), is range_mv
+	 * (+-4.096 V: 2 mV a count on the 12-bit ADS1015, 0.125 mV on the
+	 * 16-bit ADS1115). bits comes from the driver: the channel's data
+	 * format (scan_elements/in_voltageX_type). */
 	uint32_t range_mv;
+	/* 0: take the resolution from the driver. Set: a cross-check that the
+	 * driver must agree with (open fails when it does not), and the
+	 * resolution of a driver that publishes no data format. */
 	uint32_t resolution_bits;
 };
 
@@ -41,7 +47,7 @@ enum adc_status {
 	ADC_MISSING,    /* channel not present on the device */
 	ADC_READ_ERROR, /* the read failed; error holds the errno */
 	ADC_CLIPPED,    /* at or above 98 % of full scale: E8 */
-	ADC_IMPLAUSIBLE /* not a number, beyond 2^bits, or clearly below 0 V */
+	ADC_IMPLAUSIBLE /* not a number, beyond the data format, or clearly below 0 V */
 };
 
 struct adc_reading {
@@ -56,8 +62,10 @@ struct adc;
 struct adc_ops {
 	const char *name;
 	/* Opens the context and sets each present channel's range, checking
-	 * that it took (-EIO when not). */
-	int (*open)(const struct adc_config *cfg, struct adc **ret);
+	 * that it took (-EIO when not). On failure, why (why_len bytes, may be
+	 * NULL) names the operation that failed, e.g. "writing \"2\" to
+	 * in_voltage0_scale: Permission denied". */
+	int (*open)(const struct adc_config *cfg, struct adc **ret, char *why, size_t why_len);
 	/* One reading per signal; returns 0 even when some are invalid, a
 	 * negative errno only when nothing could be attempted. */
 	int (*read)(struct adc *adc, struct adc_reading out[ADC_SIGNAL_COUNT]);

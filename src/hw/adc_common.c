@@ -26,5 +26,5 @@ void adc_config_defaults(struct adc_config *cfg)
 		cfg->divider_milli[i] = 21000;
 	}
 	cfg->range_mv = 4096;
-	cfg->resolution_bits = 16;
+	cfg->resolution_bits = 0; /* from the driver */
 }

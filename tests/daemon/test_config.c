@@ -71,7 +71,7 @@ static void test_defaults(void **state)
 		assert_int_equal(cfg.adc.divider_milli[i], 21000);
 	}
 	assert_int_equal(cfg.adc.range_mv, 4096);
-	assert_int_equal(cfg.adc.resolution_bits, 16);
+	assert_int_equal(cfg.adc.resolution_bits, 0); /* from the driver */
 	assert_int_equal(cfg.outputs_backend, OUTPUTS_BACKEND_GPIOD);
 	assert_string_equal(cfg.outputs.chip, "");
 	assert_string_equal(cfg.outputs.dev_dir, "/dev");
@@ -235,8 +235,10 @@ static void test_errors(void **state)
 	}
 	expect_error(f, "[adc]\nrange-mv = 0\n", 2, "range-mv: \"0\" is not 1..100000");
 	expect_error(f, "[adc]\nrange-mv = 100001\n", 2, "range-mv: \"100001\" is not 1..100000");
-	expect_error(f, "[adc]\nresolution-bits = 25\n", 2, "resolution-bits: \"25\" is not 2..24");
-	expect_error(f, "[adc]\nresolution-bits = 1\n", 2, "resolution-bits: \"1\" is not 2..24");
+	expect_error(f, "[adc]\nresolution-bits = 25\n", 2,
+	             "resolution-bits: \"25\" is not \"driver\" or 2..24");
+	expect_error(f, "[adc]\nresolution-bits = 1\n", 2,
+	             "resolution-bits: \"1\" is not \"driver\" or 2..24");
 	expect_error(f, "[outputs]\nbackend = sysfs\n", 2,
 	             "backend: \"sysfs\" is neither \"gpiod\" nor \"dry-run\"");
 	expect_error(f, "[outputs]\nchip = gpiochip0\n", 2,

@@ -232,7 +232,7 @@ class Rig:
     """A temporary world for one test: simulator, fake ADC, configuration."""
 
     def __init__(self, name, series=1, parallel=1, soc=80, model="12.8/100",
-                 sim_args=(), config_extra=None, start_sim=True):
+                 sim_args=(), config_extra=None, start_sim=True, chip=None):
         if not (SMALLBMSD and os.access(SMALLBMSD, os.X_OK)):
             raise Skip("smallbmsd not built (SMALLBMSD=%r)" % SMALLBMSD)
         self.name = name
@@ -250,7 +250,10 @@ class Rig:
         os.makedirs(self.conf_dir)
         os.makedirs(self.state_dir)
         self.feeder_mod = load_feeder()
-        self.feeder_mod.create_tree(self.tree)
+        # The fake ADC copies the real driver's layout of this chip
+        # (tests/hw/iio-layout/), the ADS1115 unless a case says.
+        self.chip = chip or self.feeder_mod.DEFAULT_CHIP
+        self.feeder_mod.create_tree(self.tree, self.chip)
         self.feeder = self.feeder_mod.Feeder(self.tree, self.control)
         self.notify = Notify(os.path.join(self.dir, "notify"))
         self.write_config(config_extra or {})

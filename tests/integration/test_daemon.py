@@ -237,6 +237,20 @@ def charge_readback(rig):
     _wait_dry(d, "pre-alarm", "active", since=mark, timeout=10)
 
 
+def adc_resolution_refused(rig):
+    """A resolution-bits that disagrees with the driver: the ADC is not used
+    and the log names the check and both widths (issue 12)."""
+    rig.write_config({"adc": {"resolution-bits": "12"}})
+    d = rig.start_daemon()
+    t, _, _ = d.wait(r'cannot set up device "ads1015" at local:: checking resolution-bits = 12: '
+                     r'the driver says voltage0 has 16 bits \(s16/16>>0\): Invalid argument',
+                     timeout=15)
+    check(t is not None, "no message naming the resolution check")
+    for _, s in rig.notify.statuses():
+        check("V=unknown" in s or "E8" in s or s.startswith("ATD=open ATC=open"),
+              "a STATUS with a bank voltage from a refused ADC: %r" % s)
+
+
 # -- state, configuration, devices -------------------------------------------------
 
 def _setting(text, name):
@@ -341,6 +355,10 @@ def missing_port(rig):
     d = rig.start_daemon()
     time.sleep(6)
     check(d.proc.poll() is None, "daemon exited without its serial port")
+    # The line names the step that failed and its errno (issue 12).
+    check(d.matching(r"^smallbmsd: bus: port (\S+) not open \(opening \1: No such file or "
+                     r"directory\); retrying every second$"),
+          "the 'not open' line does not say why: %r" % d.matching(r"not open"))
     check(_no_dry(d, "load-disconnect", "closed") and _no_dry(d, "charge-disconnect", "closed"),
           "an output closed without the battery bus")
     for _, s in rig.notify.statuses():
@@ -361,6 +379,10 @@ CASES = {
     "remote_off": lambda: with_rig(remote_off),
     "silent_battery": lambda: with_rig(silent_battery, series=2),
     "charge_readback": lambda: with_rig(charge_readback),
+    # Issue 12: the 12-bit ADS1015 with the default configuration reads the
+    # bank right (main read 1.66 V for 26.5 V).
+    "ads1015_start": lambda: with_rig(ready_and_start, series=2, chip="ads1015"),
+    "adc_resolution_refused": lambda: with_rig(adc_resolution_refused),
     "kill9_state": lambda: with_rig(kill9_state, start_sim=False),
     "bad_configuration": lambda: with_rig(bad_configuration, start_sim=False),
     "missing_port": lambda: with_rig(missing_port, start_sim=False),

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -78,6 +79,32 @@ static void test_errors(void **state)
 	close(fd);
 }
 
+/* Each failure names its step and errno (issue 12: "not open" said neither). */
+static void test_errors_named(void **state)
+{
+	struct pair *p = *state;
+	char why[256], want[400];
+
+	assert_int_equal(m8_serial_open_why("/nonexistent/ttyS9", why, sizeof(why)), -ENOENT);
+	assert_string_equal(why, "opening /nonexistent/ttyS9: No such file or directory");
+	assert_int_equal(m8_serial_open_why("/dev/null", why, sizeof(why)), -ENOTTY);
+	assert_string_equal(
+	        why,
+	        "taking exclusive use (TIOCEXCL) of /dev/null: Inappropriate ioctl for device");
+	int fd = m8_serial_open_why(p->path, why, sizeof(why));
+	assert_true(fd >= 0);
+	assert_string_equal(why, "");
+	assert_int_equal(m8_serial_open_why(p->path, why, sizeof(why)), -EBUSY);
+	snprintf(want, sizeof(want),
+	         "locking (flock; another process holds it?) %s: Device or resource busy", p->path);
+	assert_string_equal(why, want);
+	close(fd);
+	/* A short buffer is cut, never overrun; none at all is allowed. */
+	assert_int_equal(m8_serial_open_why("/nonexistent/ttyS9", why, 8), -ENOENT);
+	assert_string_equal(why, "opening");
+	assert_int_equal(m8_serial_open_why("/nonexistent/ttyS9", NULL, 0), -ENOENT);
+}
+
 static void test_read_write_hangup(void **state)
 {
 	struct pair *p = *state;
@@ -110,6 +137,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_errors_named, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_read_write_hangup, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
