@@ -364,6 +364,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 		r = protection_init(&d->prot, &d->rec.settings.protection, -1);
 	}
 	if (r < 0) {
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "setting up the protection rules: %s", strerror(-r));
 		daemon_free(d);
 		return r;
 	}
@@ -374,6 +376,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	d->soc_events_seen = monitor_soc_events(&d->mon);
 	r = sd_event_default(&d->event);
 	if (r < 0) {
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error", "creating the event loop: %s",
+		           strerror(-r));
 		daemon_free(d);
 		return r;
 	}
@@ -389,6 +393,9 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
 	r = m8_master_new(&d->master, &mc, &daemon_bus_port_ops, d);
 	if (r < 0) {
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "setting up the battery bus master for %s: %s", d->cfg.bus_port,
+		           strerror(-r));
 		daemon_free(d);
 		return r;
 	}
@@ -407,7 +414,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	    (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now, 1, on_tick, d)) < 0 ||
 	    (r = sd_event_source_set_enabled(d->tick, SD_EVENT_ON)) < 0) {
 		snprintf(err, sizeof(err), "%s", strerror(-r));
-		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error", "event loop: %s", err);
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "adding the signal and timer sources to the event loop: %s", err);
 		daemon_free(d);
 		return r;
 	}

@@ -54,6 +54,9 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 		close(fd);
 		d->out = NULL;
 	}
+	char why[PATH_MAX + 300] = "";
+	oc.why = why;
+	oc.why_len = sizeof(why);
 	int r = ops->open(&oc, &d->out);
 	if (r < 0) {
 		d->out = NULL;
@@ -62,7 +65,8 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 			events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
 			           "cannot open the %s backend (chip \"%s\"): %s; outputs stay "
 			           "undriven (safe), retrying every 5 s",
-			           ops->name, oc.chip[0] ? oc.chip : "search", strerror(-r));
+			           ops->name, oc.chip[0] ? oc.chip : "search",
+			           why[0] ? why : strerror(-r));
 		d->out_reported = true;
 		return;
 	}
@@ -186,13 +190,15 @@ void daemon_poweroff(struct daemon *d, uint64_t now)
 	events_log(&d->ev, EV_LIFECYCLE, LOG_WARNING, "power-off",
 	           "low-power shutdown: outputs released, asking logind to power off");
 	int r = sd_bus_open_system(&bus);
-	if (r >= 0)
-		r = sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
-		                       "org.freedesktop.login1.Manager", "PowerOff", &error, NULL,
-		                       "b", 0);
 	if (r < 0)
-		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "power-off", "logind refused: %s",
-		           error.message ? error.message : strerror(-r));
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "power-off",
+		           "connecting to the system bus to ask logind: %s", strerror(-r));
+	else if ((r = sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
+	                                 "org.freedesktop.login1.Manager", "PowerOff", &error, NULL,
+	                                 "b", 0)) < 0)
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "power-off",
+		           "calling logind's PowerOff: %s (%s)",
+		           error.message ? error.message : strerror(-r), strerror(-r));
 	sd_bus_error_free(&error);
 	sd_bus_flush_close_unref(bus);
 }

@@ -148,8 +148,9 @@ void daemon_dbus_poll(struct daemon *d, uint64_t now)
 		d->dbus_retry_us = now + DAEMON_RETRY_US;
 		if (!d->dbus_reported)
 			events_log(&d->ev, EV_DEVICE, LOG_WARNING, "dbus",
-			           "system bus not available: %s; retrying every 5 s",
-			           strerror(-r));
+			           "system bus not available (connecting and publishing %s): %s; "
+			           "retrying every 5 s",
+			           BMS_DBUS_PATH, strerror(-r));
 		d->dbus_reported = true;
 		return;
 	}

@@ -34,8 +34,8 @@ void daemon_save_state(struct daemon *d, uint64_t now, const char *why)
 	if (r < 0) {
 		if (!d->save_failed_reported)
 			events_log(&d->ev, EV_STATE, LOG_ERR, "state",
-			           "cannot save the state record (%s): %s%s%s", why, strerror(-r),
-			           err[0] ? ": " : "", err);
+			           "cannot save the state record (%s): %s", why,
+			           err[0] ? err : strerror(-r));
 		d->save_failed_reported = true;
 		return;
 	}

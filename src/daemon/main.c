@@ -210,8 +210,8 @@ static int state_commands(const struct options *o, const struct bms_config *cfg)
 		rec->settings = s;
 		r = persist_save(sf, rec, err, sizeof(err));
 		if (r < 0) {
-			fprintf(stderr, "smallbmsd: cannot save the state record: %s%s%s\n",
-			        strerror(-r), err[0] ? ": " : "", err);
+			fprintf(stderr, "smallbmsd: cannot save the state record: %s\n",
+			        err[0] ? err : strerror(-r));
 			statefile_free(sf);
 			return EXIT_RUNTIME;
 		}
@@ -244,7 +244,8 @@ int main(int argc, char **argv)
 		if (cerr.message[0])
 			fprintf(stderr, "%s\n", cerr.message);
 		else
-			fprintf(stderr, "%s: %s\n", o.config_dir, strerror(-r));
+			fprintf(stderr, "smallbmsd: reading the configuration in %s: %s\n",
+			        o.config_dir, strerror(-r));
 		return EXIT_CONFIG;
 	}
 	if (o.state_dir)

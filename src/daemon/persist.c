@@ -84,9 +84,15 @@ int persist_save(struct statefile *sf, const struct record *r, char *err, size_t
 	uint8_t buf[RECORD_MAX_SIZE];
 	int len = record_encode(r, buf, sizeof(buf), err, errlen);
 
-	if (len < 0)
+	if (len < 0) {
+		if (err && errlen) {
+			char what[160];
+			snprintf(what, sizeof(what), "%s", err[0] ? err : "refused");
+			snprintf(err, errlen, "encoding the record (%s): %s", what, strerror(-len));
+		}
 		return len;
-	return statefile_save(sf, buf, (size_t)len);
+	}
+	return statefile_save_why(sf, buf, (size_t)len, err, errlen);
 }
 
 bool persist_due(const struct persist_cadence *c, uint64_t now_us, bool dirty, bool urgent)

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum output_line {
 	OUTPUT_LOAD_DISCONNECT,
@@ -41,6 +42,11 @@ struct outputs_config {
 	struct outputs_line_config line[OUTPUT_LINE_COUNT];
 	outputs_report_fn report; /* dry run; NULL logs to stderr */
 	void *report_userdata;
+	/* Out, may be NULL: where open says which step failed and its errno,
+	 * e.g. "finding line \"heartbeat\" on /dev/gpiochip0: No such file or
+	 * directory". */
+	char *why;
+	size_t why_len;
 };
 
 /* Fills the board.md defaults: search by name in /dev. */

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <gpiod.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +45,24 @@ static int errno_or(int fallback)
 	return errno > 0 ? -errno : fallback;
 }
 
+/* Says what failed into cfg->why (when given); returns r. */
+__attribute__((format(printf, 3, 4))) static int fail(const struct outputs_config *cfg, int r,
+                                                      const char *fmt, ...)
+{
+	if (cfg && cfg->why && cfg->why_len > 0) {
+		char what[PATH_MAX + 200];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+		snprintf(cfg->why, cfg->why_len, "%s: %s", what, strerror(-r));
+	}
+	return r;
+}
+
 /* Resolves every line on one chip: a configured offset, else the name. */
-static int resolve_lines(struct gpiod_chip *chip, const struct outputs_config *cfg,
-                         unsigned int offset[OUTPUT_LINE_COUNT])
+static int resolve_lines(struct gpiod_chip *chip, const char *path,
+                         const struct outputs_config *cfg, unsigned int offset[OUTPUT_LINE_COUNT])
 {
 	for (unsigned i = 0; i < OUTPUT_LINE_COUNT; i++) {
 		if (cfg->line[i].offset >= 0) {
@@ -56,13 +72,16 @@ static int resolve_lines(struct gpiod_chip *chip, const struct outputs_config *c
 		errno = 0;
 		int r = gpiod_chip_get_line_offset_from_name(chip, cfg->line[i].name);
 		if (r < 0)
-			return errno_or(-ENOENT);
+			return fail(cfg, errno_or(-ENOENT), "finding line \"%s\" on %s",
+			            cfg->line[i].name, path);
 		offset[i] = (unsigned int)r;
 	}
 	for (unsigned i = 0; i < OUTPUT_LINE_COUNT; i++)
 		for (unsigned j = i + 1; j < OUTPUT_LINE_COUNT; j++)
 			if (offset[i] == offset[j])
-				return -EINVAL;
+				return fail(cfg, -EINVAL, "using %s: %s and %s are both offset %u",
+				            path, output_line_name((enum output_line)i),
+				            output_line_name((enum output_line)j), offset[i]);
 	return 0;
 }
 
@@ -87,10 +106,9 @@ static void free_dirents(struct dirent **list, int n)
 
 /* Finds the chip holding all six lines. -ENOENT when a name is on no chip. */
 static int find_chip(const struct outputs_config *cfg, struct gpiod_chip **ret,
-                     unsigned int offset[OUTPUT_LINE_COUNT])
+                     unsigned int offset[OUTPUT_LINE_COUNT], char *path, size_t path_len)
 {
 	struct dirent **list = NULL;
-	char path[PATH_MAX + 300];
 	int r = -ENOENT;
 
 	if (cfg->chip[0]) {
@@ -98,28 +116,29 @@ static int find_chip(const struct outputs_config *cfg, struct gpiod_chip **ret,
 		errno = 0;
 		chip = gpiod_chip_open(cfg->chip);
 		if (!chip)
-			return errno_or(-ENODEV);
-		r = resolve_lines(chip, cfg, offset);
+			return fail(cfg, errno_or(-ENODEV), "opening %s", cfg->chip);
+		r = resolve_lines(chip, cfg->chip, cfg, offset);
 		if (r < 0)
 			return r;
+		snprintf(path, path_len, "%s", cfg->chip);
 		*ret = TAKE_PTR(chip);
 		return 0;
 	}
 
 	int n = scandir(cfg->dev_dir, &list, chip_filter, versionsort);
 	if (n < 0)
-		return -errno;
+		return fail(cfg, -errno, "listing the GPIO chips in %s", cfg->dev_dir);
 	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", cfg->dev_dir, list[i]->d_name);
+		snprintf(path, path_len, "%s/%s", cfg->dev_dir, list[i]->d_name);
 		errno = 0;
 		struct gpiod_chip *chip = gpiod_chip_open(path);
 		if (!chip) {
 			/* An unreadable chip only matters if no other one fits. */
 			if (r == -ENOENT)
-				r = errno_or(-ENODEV);
+				r = fail(cfg, errno_or(-ENODEV), "opening %s", path);
 			continue;
 		}
-		int q = resolve_lines(chip, cfg, offset);
+		int q = resolve_lines(chip, path, cfg, offset);
 		if (q >= 0) {
 			*ret = chip;
 			free_dirents(list, n);
@@ -130,7 +149,10 @@ static int find_chip(const struct outputs_config *cfg, struct gpiod_chip **ret,
 			r = q;
 	}
 	free_dirents(list, n);
-	return n == 0 ? -ENODEV : r;
+	if (n == 0)
+		return fail(cfg, -ENODEV, "finding a GPIO chip in %s (no gpiochipN)", cfg->dev_dir);
+	/* why holds the last chip's failure, e.g. the line it lacks. */
+	return r;
 }
 
 static int og_open(const struct outputs_config *cfg, struct outputs **ret)
@@ -141,12 +163,17 @@ static int og_open(const struct outputs_config *cfg, struct outputs **ret)
 	_cleanup_(gpiod_request_config_freep) struct gpiod_request_config *req_cfg = NULL;
 	unsigned int offset[OUTPUT_LINE_COUNT];
 
+	if (cfg && cfg->why && cfg->why_len > 0)
+		cfg->why[0] = '\0';
 	if (!cfg || !ret)
-		return -EINVAL;
+		return fail(cfg, -EINVAL, "opening the GPIO outputs");
 	for (unsigned i = 0; i < OUTPUT_LINE_COUNT; i++)
 		if (cfg->line[i].offset >= 0 && !cfg->chip[0])
-			return -EINVAL; /* an offset means nothing without its chip */
-	int r = find_chip(cfg, &chip, offset);
+			/* an offset means nothing without its chip */
+			return fail(cfg, -EINVAL, "using offset %d for %s: no chip configured",
+			            cfg->line[i].offset, output_line_name((enum output_line)i));
+	char chip_path[PATH_MAX + 300];
+	int r = find_chip(cfg, &chip, offset, chip_path, sizeof(chip_path));
 	if (r < 0)
 		return r;
 
@@ -154,23 +181,24 @@ static int og_open(const struct outputs_config *cfg, struct outputs **ret)
 	line_cfg = gpiod_line_config_new();
 	req_cfg = gpiod_request_config_new();
 	if (!settings || !line_cfg || !req_cfg)
-		return -ENOMEM;
+		return fail(cfg, -ENOMEM, "setting up the line request");
 	if (gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_OUTPUT) < 0 ||
 	    gpiod_line_settings_set_output_value(settings, GPIOD_LINE_VALUE_INACTIVE) < 0)
-		return errno_or(-EINVAL);
+		return fail(cfg, errno_or(-EINVAL),
+		            "setting up the line request (output, inactive)");
 	if (gpiod_line_config_add_line_settings(line_cfg, offset, OUTPUT_LINE_COUNT, settings) < 0)
-		return errno_or(-EINVAL);
+		return fail(cfg, errno_or(-EINVAL), "setting up the line request (offsets)");
 	gpiod_request_config_set_consumer(req_cfg, CONSUMER);
 
 	struct outputs_gpiod *g = calloc(1, sizeof(*g));
 	if (!g)
-		return -ENOMEM;
+		return fail(cfg, -ENOMEM, "allocating the outputs");
 	errno = 0;
 	g->request = gpiod_chip_request_lines(chip, req_cfg, line_cfg);
 	if (!g->request) {
 		r = errno_or(-EIO);
 		free(g);
-		return r;
+		return fail(cfg, r, "requesting the six lines of %s as outputs", chip_path);
 	}
 	g->base.ops = &outputs_gpiod_ops;
 	memcpy(g->offset, offset, sizeof(offset));

@@ -200,15 +200,32 @@ int statefile_load(struct statefile *sf, statefile_valid_fn valid, void *userdat
 	return r;
 }
 
+/* Says which step failed into the caller's buffer; returns r. */
+static int fail(int r, char *why, size_t why_len, const char *what, const char *name)
+{
+	if (why && why_len > 0)
+		snprintf(why, why_len, "%s%s%s: %s", what, name ? " " : "", name ? name : "",
+		         strerror(-r));
+	return r;
+}
+
 int statefile_save(struct statefile *sf, const uint8_t *rec, size_t len)
+{
+	return statefile_save_why(sf, rec, len, NULL, 0);
+}
+
+int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, char *why,
+                       size_t why_len)
 {
 	struct header h[2];
 	uint64_t newest = 0;
 	uint8_t head[HEADER_LEN];
 	char tmp[16], live[16];
 
+	if (why && why_len > 0)
+		why[0] = '\0';
 	if (!sf || (!rec && len) || len > STATEFILE_MAX_LEN)
-		return -EINVAL;
+		return fail(-EINVAL, why, why_len, "saving a record", NULL);
 	/* The slot to overwrite is the one not holding the newest intact
 	 * generation, so that the newest survives a crash during this save. */
 	for (unsigned s = 0; s < 2; s++)
@@ -236,23 +253,28 @@ int statefile_save(struct statefile *sf, const uint8_t *rec, size_t len)
 	_cleanup_close_ int fd = openat(
 	        sf->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return -errno;
+		return fail(-errno, why, why_len, "creating", tmp);
+	const char *step = "writing";
 	int r = write_full(fd, head, sizeof(head));
 	if (r >= 0 && len)
 		r = write_full(fd, rec, len);
-	if (r >= 0 && fsync(fd) < 0)
+	if (r >= 0 && fsync(fd) < 0) {
 		r = -errno;
+		step = "syncing";
+	}
 	if (r < 0) {
 		unlinkat(sf->dir_fd, tmp, 0);
-		return r;
+		return fail(r, why, why_len, step, tmp);
 	}
 	if (renameat(sf->dir_fd, tmp, sf->dir_fd, live) < 0) {
 		r = -errno;
 		unlinkat(sf->dir_fd, tmp, 0);
-		return r;
+		char names[40];
+		snprintf(names, sizeof(names), "%s to %s", tmp, live);
+		return fail(r, why, why_len, "renaming", names);
 	}
 	if (fsync(sf->dir_fd) < 0)
-		return -errno;
+		return fail(-errno, why, why_len, "syncing the directory after writing", live);
 	sf->generation = gen;
 	return 0;
 }

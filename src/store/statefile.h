@@ -25,6 +25,10 @@ void statefile_free(struct statefile *sf);
 
 /* Writes rec as a new generation, replacing the older of the two. */
 int statefile_save(struct statefile *sf, const uint8_t *rec, size_t len);
+/* The same; on failure why (why_len bytes, may be NULL) names the step and
+ * the errno: "creating state.1.tmp: Read-only file system". */
+int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, char *why,
+                       size_t why_len);
 
 /* Newest generation that valid() accepts (valid may be NULL: any intact one);
  * *ret is malloc'ed, the caller frees it. -ENODATA when none is acceptable. */

@@ -109,6 +109,7 @@ static void test_roundtrip(void **state)
 	/* A record the decoder would refuse is never written. */
 	r->settings.protection.uv_trip_mv = 1;
 	assert_true(persist_save(d->sf, r, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "encoding the record ("));
 	assert_int_equal(persist_load(d->sf, d->path, back, err, sizeof(err)), PERSIST_LOADED);
 	assert_true(back->soc.soc_pct == 40.0);
 	free(r);

@@ -356,21 +356,48 @@ static void test_chip_and_offsets_from_config(void **state)
 	close_outputs(o);
 }
 
+/* Opens with a message buffer; the message must name part (issue 12:
+ * every failure names its step and errno). */
+static int open_why(struct fixture *f, struct outputs **o, char *why, size_t len)
+{
+	f->cfg.why = why;
+	f->cfg.why_len = len;
+	int r = outputs_gpiod_ops.open(&f->cfg, o);
+	f->cfg.why = NULL;
+	f->cfg.why_len = 0;
+	return r;
+}
+
+static void assert_names(const char *why, const char *part)
+{
+	if (!strstr(why, part)) {
+		print_error("message \"%s\" does not name \"%s\"\n", why, part);
+		fail();
+	}
+}
+
 static void test_error_no_chip(void **state)
 {
 	struct fixture *f = *state;
 	struct outputs *o = NULL;
 
 	/* A directory without gpiochipN entries. */
+	char why[256];
+
 	snprintf(f->cfg.dev_dir, sizeof(f->cfg.dev_dir), "/proc/self");
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -ENODEV);
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -ENODEV);
+	assert_string_equal(why,
+	                    "finding a GPIO chip in /proc/self (no gpiochipN): No such device");
 	snprintf(f->cfg.dev_dir, sizeof(f->cfg.dev_dir), "/nonexistent");
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -ENOENT);
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -ENOENT);
+	assert_string_equal(why,
+	                    "listing the GPIO chips in /nonexistent: No such file or directory");
 	/* The configured chip cannot be opened. */
 	snprintf(f->cfg.chip, sizeof(f->cfg.chip), "/dev/gpiochip7");
 	expect_open("/dev/gpiochip7", NULL);
 	will_return(__wrap_gpiod_chip_open, ENOENT);
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -ENOENT);
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -ENOENT);
+	assert_string_equal(why, "opening /dev/gpiochip7: No such file or directory");
 	assert_null(o);
 }
 
@@ -401,8 +428,11 @@ static void test_error_line_name_missing(void **state)
 		expect_lookup(CHIP1, i, (int)by_name_offsets[i]);
 	expect_lookup(CHIP1, OUTPUT_HEARTBEAT, -1);
 	expect_close(CHIP1);
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -ENOENT);
+	char why[256];
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -ENOENT);
 	assert_null(o);
+	assert_names(why, "finding line \"heartbeat\" on ");
+	assert_names(why, "gpiochip1: No such file or directory");
 }
 
 static void test_error_request_fails(void **state)
@@ -416,8 +446,12 @@ static void test_error_request_fails(void **state)
 	expect_request(CHIP0, by_name_offsets, NULL, EBUSY);
 	expect_close(CHIP0);
 	/* No release: nothing was requested. */
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -EBUSY);
+	char why[256], want[300];
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -EBUSY);
 	assert_null(o);
+	snprintf(want, sizeof(want),
+	         "requesting the six lines of %s as outputs: Device or resource busy", f->chip0);
+	assert_string_equal(why, want);
 }
 
 static void test_error_bad_config(void **state)
@@ -426,8 +460,11 @@ static void test_error_bad_config(void **state)
 	struct outputs *o = NULL;
 
 	/* An offset without its chip: refused before any call. */
+	char why[256];
 	f->cfg.line[OUTPUT_PRE_ALARM].offset = 4;
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -EINVAL);
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why,
+	                    "using offset 4 for pre-alarm: no chip configured: Invalid argument");
 
 	/* Two lines on one offset: refused, the chip closed. */
 	snprintf(f->cfg.chip, sizeof(f->cfg.chip), "/dev/gpiochip0");
@@ -438,8 +475,10 @@ static void test_error_bad_config(void **state)
 	for (unsigned i = OUTPUT_LED_BLUETOOTH; i < OUTPUT_LINE_COUNT; i++)
 		expect_lookup(CHIP0, i, (int)by_name_offsets[i]);
 	expect_close(CHIP0);
-	assert_int_equal(outputs_gpiod_ops.open(&f->cfg, &o), -EINVAL);
+	assert_int_equal(open_why(f, &o, why, sizeof(why)), -EINVAL);
 	assert_null(o);
+	assert_string_equal(why, "using /dev/gpiochip0: load-disconnect and pre-alarm are both "
+	                         "offset 9: Invalid argument");
 	assert_int_equal(outputs_gpiod_ops.open(NULL, &o), -EINVAL);
 }
 

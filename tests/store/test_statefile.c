@@ -200,6 +200,34 @@ static void test_bad_arguments(void **state)
 	assert_false(exists(f, "state.0") || exists(f, "state.1"));
 }
 
+/* A failed save names its step and errno (issue 12). */
+static void test_save_error_named(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], why[128];
+	uint8_t b = 7;
+
+	/* The first save goes to slot 1: a directory in the way of its
+	 * temporary file makes the create fail. */
+	snprintf(path, sizeof(path), "%s/state.1.tmp", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(statefile_save_why(f->sf, &b, 1, why, sizeof(why)), -EISDIR);
+	assert_string_equal(why, "creating state.1.tmp: Is a directory");
+	assert_false(exists(f, "state.0") || exists(f, "state.1"));
+	assert_int_equal(rmdir(path), 0);
+	/* A directory where the file goes: the rename fails, nothing is left. */
+	snprintf(path, sizeof(path), "%s/state.1", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(statefile_save_why(f->sf, &b, 1, why, sizeof(why)), -EISDIR);
+	assert_string_equal(why, "renaming state.1.tmp to state.1: Is a directory");
+	assert_false(exists(f, "state.1.tmp"));
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(statefile_save_why(f->sf, &b, 1, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(statefile_save_why(f->sf, NULL, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "saving a record: Invalid argument");
+}
+
 static void test_generations_alternate(void **state)
 {
 	struct fixture *f = *state;
@@ -359,6 +387,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_empty_record, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_save_error_named, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_generations_alternate, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_corrupt_newest_falls_back, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_validator_rejects_newest, setup, teardown),
