@@ -470,7 +470,9 @@ def main():
         "before %s, after %s" % (p, q))
     gap = longest_edge_gap(res, "heartbeat")
     tap(gap < MONOSTABLE_S, "the heartbeat toggles throughout (longest gap %.3f s, %d edges)" %
-        (gap, len(res["lines"]["heartbeat"]["changes"])))
+        (gap, len(res["lines"]["heartbeat"]["changes"])),
+        "the sampler's own longest time between two samples: %.3f s (a stalled guest)" %
+        res["max_interval_s"])
 
     # systemctl restart: the line request goes through the fd store.
     before, after = check_restart(paths, "systemctl restart",
