@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""kernel/systemd: smallbmsd under systemd as PID 1 in the kernel stage's
+guest (run-guest --systemd), installed as the README says on a board whose
+devices exist already; guest_systemd.py's TAP is passed through.
+
+    test_systemd.py BUILD_DIR SOURCE_DIR
+"""
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    build, source = sys.argv[1], sys.argv[2]
+    # The guest compares its speed with the host's on the same binary.
+    daemon = os.path.join(build, "src/daemon/smallbmsd")
+    best = None
+    for _ in range(3):
+        t = time.monotonic()
+        subprocess.run([daemon, "--help"], stdout=subprocess.DEVNULL, check=True)
+        best = min(best or 1e9, time.monotonic() - t)
+    t0 = time.monotonic()
+    r = subprocess.run([os.path.join(HERE, "run-guest"), "--systemd", "--timeout", "900",
+                        "--env", "SMALLBMS_HOST_HELP_S=%.6f" % best,
+                        os.path.join(HERE, "guest_systemd.py"), build, source],
+                       stdout=subprocess.PIPE, text=True)
+    sys.stdout.write(r.stdout)
+    print("# whole guest run %.1f s (host wall clock)" % (time.monotonic() - t0))
+    tap = [l for l in r.stdout.splitlines() if l.startswith(("ok ", "not ok "))]
+    if r.returncode != 0 and not any(l.startswith("not ok") for l in tap) \
+            and "Bail out!" not in r.stdout:
+        print("Bail out! the guest failed (run-guest exit %d) without a failed test"
+              % r.returncode)
+    return 1 if r.returncode != 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
