@@ -172,7 +172,10 @@ def run_daemon_cases(tap, rig, chip, facts, dev):
         got = read_attr(dev, "in_voltage0_scale")
         check(got == facts["scale"], "in_voltage0_scale reads %s, want %s (+-%d mV with %d "
               "bits)" % (got, facts["scale"], RANGE_MV, facts["bits"]))
-        bad = d.matching(r"adc.*(cannot|refus|not opened|mismatch)")
+        # The remote and read-back channels are "none" here on purpose (one
+        # conversion register for every channel): their warning is expected.
+        bad = [m for m in d.matching(r"adc.*(cannot|refus|not opened|mismatch)")
+               if "not wired" not in m[1]]
         check(not bad, "the daemon complains about the ADC: %s" % (bad[0][1] if bad else ""))
         return "in_voltage0_scale %s (+-%.3f V with %d bits)" % (
             got, float(got) * 2 ** (facts["bits"] - 1) / 1000, facts["bits"])

@@ -397,16 +397,6 @@ class GpioRig:
 
 # -- the TAP cases ----------------------------------------------------------------
 
-class KnownDefect(Exception):
-    """The one known defect a case may report as TAP TODO instead of
-    failing (issue 12): restart behaviour that issue 13 changes, a resumed
-    daemon that takes the batteries for stale (E1: pre-alarm chirp, ATC
-    opened). Anything else fails."""
-
-
-KNOWN_DEFECT = "known defect, issue 13: a resumed daemon takes the batteries for stale (E1)"
-
-
 class Tap:
     def __init__(self):
         self.n = 0
@@ -425,11 +415,6 @@ class Tap:
         try:
             note = fn(*args)
             self.result(True, name + (" # %s" % note if note else ""))
-            return True
-        except KnownDefect as e:
-            self.n += 1
-            print("not ok %d - %s # TODO %s" % (self.n, name, KNOWN_DEFECT), flush=True)
-            print("# " + str(e), flush=True)
             return True
         except Exception as e:  # any failure is this case's
             self.result(False, name, "%s: %s" % (type(e).__name__, e))
@@ -667,10 +652,6 @@ def restart(tap, g):
                 zeros = [(t, v) for t, v in tr["set"] if v == 0]
                 ch = r["summary"]["changes"][line]
                 if zeros or ch or r["summary"]["first"][line] != 1:
-                    why = r["daemon"].matching(r"output %s opened: .*E1 battery data stale"
-                                               % line)
-                    if why:
-                        raise KnownDefect("%s opened after the resume: %s" % (line, why[0][1]))
                     raise Fail("%s left 1 across the restart: traced writes of 0 %r, "
                                "sampled changes %r" % (line, zeros[:4], ch[:4]))
                 check(not tr["requested"], "%s was requested anew (gpio_direction at %r)"
@@ -678,6 +659,32 @@ def restart(tap, g):
                 return "no write of 0, no new request (traced); the sampler saw no change " \
                        "in %d samples" % r["summary"]["samples"]
             return fn
+
+        def atc_driven():
+            """protection.md 11: "ATC stays open until every battery is fresh".
+            The line stays held by the request (never released or requested
+            anew); it may be driven open by the start-up rule, never for E1,
+            and is closed again once the batteries have reported."""
+            check(r, "no restart")
+            line = "charge-disconnect"
+            tr = r["trace"][line]
+            check(not tr["requested"], "%s was requested anew (gpio_direction at %r)"
+                  % (line, tr["requested"][:4]))
+            zeros = [t for t, v in tr["set"] if v == 0]
+            if not zeros:
+                ch = r["summary"]["changes"][line]
+                check(not ch and r["summary"]["first"][line] == 1,
+                      "%s changed without a traced write: sampled %r" % (line, ch[:4]))
+                return "stayed at 1 (traced, %d samples)" % r["summary"]["samples"]
+            why = r["daemon"].matching(r"output %s opened: " % line)
+            check(why and all("start-up" in w[1] and "E1" not in w[1] for w in why),
+                  "%s opened for another reason than the start-up rule: %r"
+                  % (line, [w[1] for w in why]))
+            ones = [t for t, v in tr["set"] if v == 1 and t > zeros[-1]]
+            check(ones, "%s not closed again after the restart: traced %r"
+                  % (line, tr["set"][:6]))
+            return "held by the request throughout; open by the start-up rule for %.0f ms " \
+                   "until the batteries reported (traced)" % ((ones[0] - zeros[0]) * 1e3)
 
         def heartbeat():
             check(r, "no restart")
@@ -691,16 +698,16 @@ def restart(tap, g):
             ones = [(t, v) for t, v in r["trace"]["pre-alarm"]["set"] if v == 1]
             ch = r["summary"]["changes"]["pre-alarm"]
             if ones or ch or r["summary"]["first"]["pre-alarm"] != 0:
-                raise KnownDefect("the pre-alarm line was driven to 1 across the restart: "
-                                  "traced %r, sampled %r" % (ones[:4], ch[:4]))
+                raise Fail("the pre-alarm line was driven to 1 across the restart: "
+                           "traced %r, sampled %r" % (ones[:4], ch[:4]))
             return None
 
         what = "restart (%s) through the fd store" % how
         if tap.case("gpio: %s: the new daemon resumes the stored request" % what, resumes):
             tap.case("gpio: %s keeps ATD driven (sampled every ms)" % what,
                      kept("load-disconnect"))
-            tap.case("gpio: %s keeps ATC driven (sampled every ms)" % what,
-                     kept("charge-disconnect"))
+            tap.case("gpio: %s keeps ATC driven, open only by the start-up rule "
+                     "(protection.md 11)" % what, atc_driven)
             tap.case("gpio: %s: heartbeat gap < 2 s" % what, heartbeat)
             tap.case("gpio: %s: no pre-alarm chirp" % what, no_chirp)
 
@@ -727,7 +734,7 @@ def readback(tap, g):
             offs = [int(x) for x in re.findall(r"^gpio-line:\s*(\d+)", f.read(), re.M)]
         bit = offs.index(OFFSETS["pre-alarm"])
         set_values(fd, 1 << bit, 1 << bit)  # pre-alarm to 1 behind the daemon's back
-        t, _, _ = d.wait(r"read-back of the output lines failed", since=mark, timeout=10)
+        t, _, _ = d.wait(r"read-back: pre-alarm is .*, decided", since=mark, timeout=10)
         check(t is not None, "no read-back failure logged")
         t0 = g.wait_values({l: 0 for l in BOARD_LINES}, 5)
         check(t0 is not None, "lines not all at 0 after the read-back failure: %r"
