@@ -68,8 +68,17 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 			events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "outputs",
 			           "resumed the GPIO line request kept across the restart");
 			r = outputs_taken(d, now);
-			if (r < 0)
+			if (r < 0) {
 				outputs_failed(d, now, "cannot read the resumed lines");
+				return;
+			}
+			/* The lines are at the levels this instance resumes with
+			 * (the decision of record): one heartbeat edge now
+			 * retriggers the board's 2 s monostable, so the rest of
+			 * the start-up (ADC, bus, D-Bus) does not eat into the
+			 * restart's budget (protection.md section 11). */
+			d->heartbeat = !d->line_decided[OUTPUT_HEARTBEAT];
+			daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat, now);
 			return;
 		}
 		/* Not ours to drive: let it go, so that the lines can be taken anew. */
