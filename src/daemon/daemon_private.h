@@ -63,7 +63,7 @@ struct daemon {
 	struct record rec;
 	bool record_unreadable;
 	struct persist_cadence cad;
-	bool dirty, save_failed_reported;
+	bool dirty, save_failed_reported, save_note_reported;
 
 	struct protection prot;
 	struct monitor mon;

@@ -53,7 +53,7 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&s->lock);
 		s->done_seq = seq;
-		s->last_result = r < 0 ? r : 0;
+		s->last_result = r; /* > 0: written, with a note in last_why */
 		memcpy(s->last_why, why, sizeof(why));
 		pthread_cond_broadcast(&s->done);
 	}
@@ -148,8 +148,7 @@ int saver_wait(struct saver *s, uint64_t seq)
 	return r;
 }
 
-void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why,
-                  size_t why_len)
+void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why, size_t why_len)
 {
 	pthread_mutex_lock(&s->lock);
 	if (done_seq)
