@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/macro.h"
 #include "daemon/config.h"
@@ -46,14 +49,43 @@ void config_defaults(struct bms_config *cfg)
 
 static int fail(struct parse_state *ps, unsigned line, const char *fmt, ...) _printf_(3, 4);
 
+/* Copies src to dst (size bytes), every byte outside printable ASCII as
+ * \xNN, so that a message never carries a raw byte from a file to a
+ * terminal or the journal. */
+static void escape(char *dst, size_t size, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!size)
+		return;
+	for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			if (o + 1 >= size)
+				break;
+			dst[o++] = (char)*p;
+		} else {
+			if (o + 4 >= size)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[*p >> 4];
+			dst[o++] = hex[*p & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
 static int fail(struct parse_state *ps, unsigned line, const char *fmt, ...)
 {
+	char raw[sizeof(ps->reason)];
 	va_list ap;
 
 	if (!ps->reason[0]) {
 		va_start(ap, fmt);
-		vsnprintf(ps->reason, sizeof(ps->reason), fmt, ap);
+		vsnprintf(raw, sizeof(raw), fmt, ap);
 		va_end(ap);
+		escape(ps->reason, sizeof(ps->reason), raw);
 		ps->error_line = line;
 	}
 	return 0; /* inih: this line is an error */
@@ -72,23 +104,52 @@ static bool known_section(const char *s)
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_state *ps = stream;
+	size_t cap = num > 2 ? (size_t)num - 2 : 0; /* room for "\n\0" */
+	size_t len = 0, bad_col = 0, cr_col = 0;
+	int c, bad = -1;
+	bool any = false;
 
-	if (!fgets(str, num, ps->fp))
+	/* Byte by byte, counting every byte: a NUL cannot end the line early
+	 * (fgets and strlen would stop there and hide the rest from the
+	 * length check). Control bytes are refused: only tab, and a CR right
+	 * before the newline (CRLF files), are allowed. */
+	while ((c = getc(ps->fp)) != EOF) {
+		any = true;
+		if (c == '\n')
+			break;
+		if (cr_col && bad < 0) {
+			bad = '\r'; /* a CR not at the end of the line */
+			bad_col = cr_col;
+		}
+		cr_col = 0;
+		len++;
+		if (c == '\r')
+			cr_col = len;
+		else if (bad < 0 && ((c < 0x20 && c != '\t') || c == 0x7f)) {
+			bad = c;
+			bad_col = len;
+		}
+		if (len <= cap)
+			str[len - 1] = (char)c;
+	}
+	if (!any)
 		return NULL;
 	ps->line++;
-	size_t len = strlen(str);
-	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(ps->fp)) {
-		char max[16];
-		snprintf(max, sizeof(max), "%d", num - 2);
-		fail(ps, ps->line, "line longer than %s characters", max);
+	if (cr_col)
+		len--; /* CRLF: the CR is not part of the line */
+	if (bad >= 0 || len > cap) {
+		if (bad >= 0)
+			fail(ps, ps->line, "control byte \\x%02x in column %zu", (unsigned)bad,
+			     bad_col);
+		else
+			fail(ps, ps->line, "line longer than %zu characters", cap);
 		ps->bad_line = true;
 		/* Hand inih something it rejects so it reports this line. */
 		snprintf(str, (size_t)num, "[\n");
-		int c;
-		while ((c = fgetc(ps->fp)) != EOF && c != '\n')
-			;
 		return str;
 	}
+	str[len] = '\n';
+	str[len + 1] = '\0';
 	const char *p = str;
 	while (*p == ' ' || *p == '\t')
 		p++;
@@ -328,34 +389,83 @@ static int handler(void *user, const char *section, const char *name, const char
 
 static void set_error(struct config_error *err, const char *file, unsigned line, const char *reason)
 {
+	char shown[PATH_MAX];
+
 	if (!err)
 		return;
 	snprintf(err->file, sizeof(err->file), "%s", file);
 	err->line = line;
-	snprintf(err->reason, sizeof(err->reason), "%s", reason);
+	escape(err->reason, sizeof(err->reason), reason);
+	escape(shown, sizeof(shown), file); /* a drop-in's name is any bytes */
 	if (line)
-		snprintf(err->message, sizeof(err->message), "%s:%u: %s", file, line, reason);
+		snprintf(err->message, sizeof(err->message), "%s:%u: %s", shown, line, err->reason);
 	else
-		snprintf(err->message, sizeof(err->message), "%s: %s", file, reason);
+		snprintf(err->message, sizeof(err->message), "%s: %s", shown, err->reason);
 }
 
-static int parse_file(struct parse_state *ps, const char *path, bool optional,
-                      struct config_error *err)
+static const char *file_kind(mode_t mode)
 {
-	ps->fp = fopen(path, "re");
-	if (!ps->fp) {
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "not a file";
+}
+
+/* Opens path for reading, refusing anything but a regular file. Opened
+ * non-blocking: a FIFO would otherwise hang the start until a writer came. */
+static int open_regular(const char *path, bool optional, struct config_error *err, FILE **ret)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0) {
 		int r = -errno;
 		if (optional && r == -ENOENT)
 			return 0;
 		set_error(err, path, 0, strerror(-r));
 		return r;
 	}
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		set_error(err, path, 0, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		char why[64];
+		close(fd);
+		snprintf(why, sizeof(why), "not a regular file (%s)", file_kind(st.st_mode));
+		set_error(err, path, 0, why);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	*ret = fdopen(fd, "r");
+	if (!*ret) {
+		int r = -errno;
+		close(fd);
+		set_error(err, path, 0, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int parse_file(struct parse_state *ps, const char *path, bool optional,
+                      struct config_error *err)
+{
+	ps->fp = NULL;
+	int r = open_regular(path, optional, err, &ps->fp);
+	if (r < 0 || !ps->fp)
+		return r;
 	ps->file = path;
 	ps->line = 0;
 	ps->bad_line = false;
 	ps->reason[0] = '\0';
 	ps->error_line = 0;
-	int r = ini_parse_stream(reader, ps, handler, ps);
+	r = ini_parse_stream(reader, ps, handler, ps);
 	fclose(ps->fp);
 	ps->fp = NULL;
 	if (r == 0 && !ps->reason[0])
