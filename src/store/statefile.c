@@ -323,6 +323,17 @@ int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, cha
 	        sf->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fail(-errno, why, why_len, "creating", tmp);
+	/* Run as root (smallbmsd --set), the file still goes to the directory's
+	 * owner, the daemon's user: a root-owned generation would be one the
+	 * daemon cannot read. */
+	if (geteuid() == 0) {
+		struct stat dst;
+		if (fstat(sf->dir_fd, &dst) < 0 || fchown(fd, dst.st_uid, dst.st_gid) < 0) {
+			r = -errno;
+			unlinkat(sf->dir_fd, tmp, 0);
+			return fail(r, why, why_len, "giving the directory's owner", tmp);
+		}
+	}
 	const char *step = "writing";
 	r = write_full(fd, head, sizeof(head));
 	if (r >= 0 && len)
