@@ -66,6 +66,7 @@ void daemon_saver_start(struct daemon *d)
 
 void daemon_saver_stop(struct daemon *d)
 {
+	d->saver_io = sd_event_source_disable_unref(d->saver_io);
 	d->saver = saver_free(d->saver);
 	daemon_save_check(d);
 }

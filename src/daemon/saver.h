@@ -46,3 +46,9 @@ int saver_wait(struct saver *s, uint64_t seq);
  * result of the last write and, when it failed, the step that failed (why
  * may be NULL). */
 void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why, size_t why_len);
+
+/* An eventfd that turns readable each time a write finishes, so that the
+ * loop can answer the requests made durable (saver_status) without ever
+ * waiting; saver_fd_clear reads it empty. */
+int saver_fd(const struct saver *s);
+void saver_fd_clear(struct saver *s);
