@@ -186,12 +186,15 @@ def main():
     ap.add_argument("build", help="the meson build directory")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--shim", help="the fsync shim (default: BUILD_DIR/tests/shim/), e.g. "
+                    "to measure a build of older code that has none")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     os.environ["SMALLBMSD"] = os.path.join(build, "src", "daemon", "smallbmsd")
     os.environ["SMALLBMS_SIM"] = os.path.join(build, "src", "sim", "smallbms-sim")
     os.environ["SMALLBMS_IIO_FEEDER"] = os.path.join(ROOT, "tools", "iio-feeder")
-    shim = os.path.join(build, "tests", "shim", "libslow-fsync.so")
+    shim = os.path.abspath(args.shim) if args.shim else os.path.join(
+        build, "tests", "shim", "libslow-fsync.so")
     sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
     sys.path.insert(0, os.path.join(ROOT, "tests", "dbus"))
     import harness as h
