@@ -487,7 +487,8 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	    (r = sd_event_add_time(d->event, &d->prot_timer, CLOCK_MONOTONIC, UINT64_MAX, 1,
 	                           on_prot_timer, d)) < 0 ||
 	    (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now, 1, on_tick, d)) < 0 ||
-	    (r = sd_event_source_set_enabled(d->tick, SD_EVENT_ON)) < 0) {
+	    (r = sd_event_source_set_enabled(d->tick, SD_EVENT_ON)) < 0 ||
+	    (r = daemon_saver_watch(d)) < 0) {
 		snprintf(err, sizeof(err), "%s", strerror(-r));
 		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
 		           "adding the signal and timer sources to the event loop: %s", err);

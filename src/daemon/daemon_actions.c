@@ -17,15 +17,63 @@
 
 #define IDENTIFY_S 10 /* how long a battery blinks */
 
+static int save_refused(struct daemon *d, const char *reason, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "the state record could not be saved in %s%s%s%s", d->cfg.state_dir,
+	         reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	return -EIO;
+}
+
+/* A change is acknowledged only once it is on disk: waited for here, or,
+ * for an asynchronous front end (d->async_call), handed back as a ticket
+ * (SVC_PENDING) that the front end answers when the saver reports it. */
 static int save_now(struct daemon *d, uint64_t now, const char *why, char *err, size_t errlen)
 {
-	/* A change is acknowledged only once it is on disk. */
-	if (daemon_save_state_wait(d, now, why) < 0) {
-		snprintf(err, errlen, "the state record could not be saved in %s",
-		         d->cfg.state_dir);
-		return -EIO;
+	/* Refused for good (a newer record version): nothing changes. */
+	if (d->sf && statefile_saves_refused(d->sf))
+		return save_refused(d, statefile_saves_refused(d->sf), err, errlen);
+	if (d->async_call && d->saver) {
+		int64_t seq = daemon_save_state(d, now, why);
+		if (seq < 0)
+			return save_refused(d, NULL, err, errlen);
+		d->ticket = (uint64_t)seq;
+		return seq > 0 ? SVC_PENDING : 0;
 	}
+	if (daemon_save_state_wait(d, now, why) < 0)
+		return save_refused(d, NULL, err, errlen);
 	return 0;
+}
+
+/* The values asked for are those in effect: nothing to save, unless the
+ * last save failed (then they are not on disk). An earlier save of them
+ * still under way is waited for, as the change it carries. */
+static int unchanged(struct daemon *d, uint64_t ticket)
+{
+	uint64_t done = 0;
+
+	if (d->save_failed_reported || !d->saver || !ticket)
+		return d->save_failed_reported ? -EAGAIN : 0;
+	saver_status(d->saver, &done, NULL, NULL, 0);
+	if (done >= ticket)
+		return 0;
+	if (d->async_call) {
+		d->ticket = ticket;
+		return SVC_PENDING;
+	}
+	return saver_wait(d->saver, ticket) < 0 ? -EIO : 0;
+}
+
+static bool settings_same(const struct bms_settings *a, const struct bms_settings *b)
+{
+	for (size_t i = 0; i < settings_count(); i++) {
+		const struct setting_desc *sd = settings_desc(i);
+		int32_t x = 0, y = 0;
+
+		if (settings_get(a, sd->name, &x) < 0 || settings_get(b, sd->name, &y) < 0 ||
+		    x != y)
+			return false;
+	}
+	return true;
 }
 
 static void log_settings(struct daemon *d, const struct bms_settings *old,
@@ -55,8 +103,14 @@ static int commit_settings(struct daemon *d, const struct bms_settings *s, char 
 {
 	struct bms_settings old = d->rec.settings;
 	uint64_t now = now_us(d);
-	int r = protection_set_settings(&d->prot, &s->protection, err, errlen);
+	int r;
 
+	if (settings_same(&old, s)) {
+		r = unchanged(d, d->settings_ticket);
+		if (r != -EAGAIN)
+			return r < 0 ? save_refused(d, NULL, err, errlen) : r;
+	}
+	r = protection_set_settings(&d->prot, &s->protection, err, errlen);
 	if (r < 0)
 		return r;
 	d->rec.settings = *s;
@@ -66,10 +120,12 @@ static int commit_settings(struct daemon *d, const struct bms_settings *s, char 
 		protection_set_settings(&d->prot, &old.protection, NULL, 0);
 		return r;
 	}
+	if (r == SVC_PENDING)
+		d->settings_ticket = d->ticket;
 	monitor_set_settings(&d->mon, &s->monitor, s->protection.discharge_floor_pct);
 	log_settings(d, &old, s);
 	daemon_evaluate(d, now);
-	return 0;
+	return r;
 }
 
 static int act_set_settings(void *userdata, const struct setting_change *ch, size_t n, char *err,
@@ -129,7 +185,7 @@ static int monitor_change(struct daemon *d, int (*change)(struct daemon *d, void
 	/* the manual set or sync is logged here, not again by the step */
 	d->soc_events_seen = monitor_soc_events(&d->mon);
 	daemon_evaluate(d, now);
-	return 0;
+	return r;
 }
 
 static int do_reset_history(struct daemon *d, void *arg)
@@ -143,7 +199,7 @@ static int act_reset_history(void *userdata, char *err, size_t errlen)
 	struct daemon *d = userdata;
 	int r = monitor_change(d, do_reset_history, NULL, "history reset", err, errlen);
 
-	if (r == 0)
+	if (r >= 0)
 		events_log(&d->ev, EV_STATE, LOG_NOTICE, "state", "history reset");
 	return r;
 }
@@ -164,7 +220,7 @@ static int act_set_soc(void *userdata, int32_t soc_cpct, char *err, size_t errle
 		return -ERANGE;
 	}
 	r = monitor_change(d, do_set_soc, &soc_cpct, "SoC set", err, errlen);
-	if (r == 0)
+	if (r >= 0)
 		events_log(&d->ev, EV_SYNCHRONISED, LOG_NOTICE, "SoC set", "%d.%02d %% (manual)",
 		           soc_cpct / 100, soc_cpct % 100);
 	return r;
@@ -181,7 +237,7 @@ static int act_synchronise(void *userdata, char *err, size_t errlen)
 	struct daemon *d = userdata;
 	int r = monitor_change(d, do_sync, NULL, "synchronised", err, errlen);
 
-	if (r == 0)
+	if (r >= 0)
 		events_log(&d->ev, EV_SYNCHRONISED, LOG_NOTICE, "synchronised",
 		           "SoC 100 %% (manual)");
 	return r;
@@ -218,7 +274,7 @@ static int act_accept_bank(void *userdata, char *err, size_t errlen)
 	events_log(&d->ev, EV_BANK, LOG_NOTICE, "bank changed",
 	           "accepted by the installer (%u batteries); SoC unknown", bank.count);
 	daemon_evaluate(d, now);
-	return 0;
+	return r;
 }
 
 static void identify_done(void *userdata, int result, const struct m8_frame *reply)
@@ -259,6 +315,46 @@ static int act_identify(void *userdata, unsigned addr, char *err, size_t errlen)
 		snprintf(err, errlen, "identify battery %u: %s", addr, strerror(-r));
 	return r;
 }
+
+/* The asynchronous table (D-Bus): the same actions, answering SVC_PENDING
+ * instead of waiting for the save. */
+#define ASYNC(name, params, args)                                                                  \
+	static int async_##name params                                                             \
+	{                                                                                          \
+		struct daemon *d = userdata;                                                       \
+		d->async_call = true;                                                              \
+		int r = act_##name args;                                                           \
+		d->async_call = false;                                                             \
+		return r;                                                                          \
+	}
+ASYNC(set_settings,
+      (void *userdata, const struct setting_change *ch, size_t n, char *err, size_t errlen),
+      (userdata, ch, n, err, errlen))
+ASYNC(reset_defaults, (void *userdata, char *err, size_t errlen), (userdata, err, errlen))
+ASYNC(reset_all, (void *userdata, char *err, size_t errlen), (userdata, err, errlen))
+ASYNC(reset_history, (void *userdata, char *err, size_t errlen), (userdata, err, errlen))
+ASYNC(set_soc, (void *userdata, int32_t soc_cpct, char *err, size_t errlen),
+      (userdata, soc_cpct, err, errlen))
+ASYNC(synchronise, (void *userdata, char *err, size_t errlen), (userdata, err, errlen))
+ASYNC(accept_bank, (void *userdata, char *err, size_t errlen), (userdata, err, errlen))
+
+static uint64_t act_ticket(void *userdata)
+{
+	return ((struct daemon *)userdata)->ticket;
+}
+
+const struct svc_actions daemon_actions_async = {
+        .async = true,
+        .ticket = act_ticket,
+        .set_settings = async_set_settings,
+        .reset_defaults = async_reset_defaults,
+        .reset_all = async_reset_all,
+        .reset_history = async_reset_history,
+        .set_soc = async_set_soc,
+        .synchronise = async_synchronise,
+        .accept_bank = async_accept_bank,
+        .identify = act_identify,
+};
 
 const struct svc_actions daemon_actions = {
         .set_settings = act_set_settings,

@@ -63,7 +63,11 @@ struct daemon {
 	struct record rec;
 	bool record_unreadable;
 	struct persist_cadence cad;
-	bool dirty, save_failed_reported;
+	bool dirty, save_failed_reported, save_note_reported;
+	bool async_call;           /* an action called through daemon_actions_async */
+	uint64_t ticket;           /* the save the last SVC_PENDING answer waits for */
+	uint64_t settings_ticket;  /* the save of the settings in effect */
+	sd_event_source *saver_io; /* the saver's completions */
 
 	struct protection prot;
 	struct monitor mon;
@@ -131,6 +135,8 @@ void daemon_dbus_poll(struct daemon *d, uint64_t now);
 
 /* daemon_actions.c: what D-Bus (and Bluetooth) may change */
 extern const struct svc_actions daemon_actions;
+/* the same for D-Bus: SVC_PENDING instead of waiting for a save */
+extern const struct svc_actions daemon_actions_async;
 
 /* daemon_state.c */
 int daemon_load_state(struct daemon *d);
@@ -138,6 +144,8 @@ int daemon_load_state(struct daemon *d);
  * is pending first. */
 void daemon_saver_start(struct daemon *d);
 void daemon_saver_stop(struct daemon *d);
+/* Watches the saver's completions on the loop (answers pending replies). */
+int daemon_saver_watch(struct daemon *d);
 /* Hands the record to the writer and returns at once: the request's
  * sequence number (> 0; 0 when it was written on the loop) or -errno. A
  * failure is logged (once until a save succeeds) and leaves the state

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -146,7 +147,7 @@ void daemon_dbus_poll(struct daemon *d, uint64_t now)
 	}
 	if (now < d->dbus_retry_us)
 		return;
-	r = bms_dbus_new(&d->dbus, d->event, NULL, &daemon_actions, d);
+	r = bms_dbus_new(&d->dbus, d->event, NULL, &daemon_actions_async, d);
 	if (r < 0) {
 		d->dbus = NULL;
 		d->dbus_retry_us = now + DAEMON_RETRY_US;
@@ -160,4 +161,33 @@ void daemon_dbus_poll(struct daemon *d, uint64_t now)
 	}
 	ble_start(d);
 	daemon_publish(d, now);
+}
+
+/* A write finished: say how, and answer the front ends' callers whose
+ * changes it made durable. */
+static int on_saver_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t done = 0;
+	char why[SAVER_WHY_MAX] = "";
+	int r = 0;
+
+	saver_fd_clear(d->saver);
+	daemon_save_check(d);
+	saver_status(d->saver, &done, &r, why, sizeof(why));
+	if (d->dbus)
+		bms_dbus_saved(d->dbus, done, r, why);
+	return 0;
+}
+
+int daemon_saver_watch(struct daemon *d)
+{
+	if (!d->saver)
+		return 0;
+	int r = sd_event_add_io(d->event, &d->saver_io, saver_fd(d->saver), EPOLLIN, on_saver_done,
+	                        d);
+	if (r < 0)
+		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
+		           "watching the state writer thread: %s", strerror(-r));
+	return r;
 }

@@ -35,6 +35,16 @@ static void save_failed(struct daemon *d, const char *why, int r, const char *er
 	d->save_failed_reported = true;
 }
 
+/* A save that went through another way than usual (a directory in the
+ * slot due): said once, until a save goes the usual way again. */
+static void save_noted(struct daemon *d, int r, const char *note)
+{
+	if (r > 0 && !d->save_note_reported)
+		events_log(&d->ev, EV_STATE, LOG_WARNING, "state", "state record saved, but %s",
+		           note);
+	d->save_note_reported = r > 0;
+}
+
 static int write_record(void *userdata, const uint8_t *buf, size_t len, char *why, size_t why_len)
 {
 	return statefile_save_why(userdata, buf, len, why, why_len);
@@ -56,6 +66,7 @@ void daemon_saver_start(struct daemon *d)
 
 void daemon_saver_stop(struct daemon *d)
 {
+	d->saver_io = sd_event_source_disable_unref(d->saver_io);
 	d->saver = saver_free(d->saver);
 	daemon_save_check(d);
 }
@@ -72,10 +83,12 @@ void daemon_save_check(struct daemon *d)
 	if (done == d->save_checked_seq)
 		return;
 	d->save_checked_seq = done;
-	if (r < 0)
+	if (r < 0) {
 		save_failed(d, d->save_why, r, why);
-	else
-		d->save_failed_reported = false;
+		return;
+	}
+	d->save_failed_reported = false;
+	save_noted(d, r, why);
 }
 
 int64_t daemon_save_state(struct daemon *d, uint64_t now, const char *why)
@@ -100,6 +113,7 @@ int64_t daemon_save_state(struct daemon *d, uint64_t now, const char *why)
 			return r;
 		}
 		d->save_failed_reported = false;
+		save_noted(d, r, err);
 		return 0;
 	}
 	int64_t seq = saver_submit(d->saver, buf, (size_t)len);
@@ -119,7 +133,7 @@ int daemon_save_state_wait(struct daemon *d, uint64_t now, const char *why)
 		return seq < 0 ? (int)seq : 0;
 	int r = saver_wait(d->saver, (uint64_t)seq);
 	daemon_save_check(d);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 int daemon_load_state(struct daemon *d)
@@ -148,6 +162,12 @@ int daemon_load_state(struct daemon *d)
 		events_log(&d->ev, EV_STATE, LOG_ERR, "state",
 		           "record in %s unreadable (%s): defaults in use (E9)", d->cfg.state_dir,
 		           r < 0 ? strerror(-r) : err);
+		d->record_unreadable = true;
+	}
+	r = statefile_check_slots(d->sf, err, sizeof(err));
+	if (r < 0) {
+		events_log(&d->ev, EV_STATE, LOG_ERR, "error E9", "state directory %s: %s",
+		           d->cfg.state_dir, err);
 		d->record_unreadable = true;
 	}
 	return 0;

@@ -29,13 +29,23 @@ struct load_check {
 	struct record *scratch;
 	char *err;
 	size_t errlen;
+	char newer[STATEFILE_WHY_MAX]; /* a generation of a version not this one's */
 };
 
 static int record_acceptable(const uint8_t *rec, size_t len, void *userdata)
 {
 	struct load_check *lc = userdata;
+	char why[160] = "";
+	int r = record_decode(rec, len, lc->scratch, why, sizeof(why));
 
-	return record_decode(rec, len, lc->scratch, lc->err, lc->errlen) == 0;
+	if (r < 0 && lc->err && lc->errlen)
+		snprintf(lc->err, lc->errlen, "%s", why);
+	if (r == -ENOTSUP && !lc->newer[0])
+		snprintf(lc->newer, sizeof(lc->newer),
+		         "a state generation holds a record this daemon cannot read (%s): not "
+		         "overwritten, saving refused",
+		         why);
+	return r == 0;
 }
 
 static bool any_generation(const char *dir)
@@ -64,6 +74,9 @@ int persist_load(struct statefile *sf, const char *dir, struct record *out, char
 		err[0] = '\0';
 	struct load_check lc = {.scratch = scratch, .err = err, .errlen = errlen};
 	int r = statefile_load(sf, record_acceptable, &lc, &buf, &len);
+	/* A newer daemon's record survives running an older one: never saved over. */
+	if (lc.newer[0])
+		statefile_refuse_saves(sf, lc.newer);
 	if (r == 0) {
 		r = record_decode(buf, len, out, err, errlen);
 		if (r == 0)

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "daemon/saver.h"
 
@@ -16,6 +18,7 @@ struct saver {
 	pthread_cond_t done; /* saver_wait: a write finished */
 	saver_write_fn write;
 	void *userdata;
+	int done_fd; /* eventfd: readable once a write finished */
 
 	/* under lock */
 	uint8_t pending[SAVER_MAX_LEN];
@@ -53,9 +56,15 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&s->lock);
 		s->done_seq = seq;
-		s->last_result = r < 0 ? r : 0;
+		s->last_result = r; /* > 0: written, with a note in last_why */
 		memcpy(s->last_why, why, sizeof(why));
 		pthread_cond_broadcast(&s->done);
+		/* Wakes the loop; a full counter (never reached) only means it
+		 * is awake already. */
+		uint64_t one = 1;
+		if (write(s->done_fd, &one, sizeof(one)) < 0) {
+			/* EAGAIN: the counter is full, the loop is woken anyway */
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -75,6 +84,12 @@ int saver_new(struct saver **ret, saver_write_fn write, void *userdata)
 	s->write = write;
 	s->userdata = userdata;
 	s->next_seq = 1;
+	s->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->done_fd < 0) {
+		r = -errno;
+		free(s);
+		return r;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
@@ -88,6 +103,7 @@ int saver_new(struct saver **ret, saver_write_fn write, void *userdata)
 		pthread_cond_destroy(&s->done);
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
+		close(s->done_fd);
 		free(s);
 		return -r;
 	}
@@ -107,6 +123,7 @@ struct saver *saver_free(struct saver *s)
 	pthread_cond_destroy(&s->done);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
+	close(s->done_fd);
 	free(s);
 	return NULL;
 }
@@ -148,8 +165,7 @@ int saver_wait(struct saver *s, uint64_t seq)
 	return r;
 }
 
-void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why,
-                  size_t why_len)
+void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why, size_t why_len)
 {
 	pthread_mutex_lock(&s->lock);
 	if (done_seq)
@@ -159,4 +175,18 @@ void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *w
 	if (why && why_len)
 		snprintf(why, why_len, "%s", s->last_why);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int saver_fd(const struct saver *s)
+{
+	return s ? s->done_fd : -EINVAL;
+}
+
+void saver_fd_clear(struct saver *s)
+{
+	uint64_t n;
+
+	if (s && read(s->done_fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing finished since the last clear */
+	}
 }

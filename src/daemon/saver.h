@@ -20,7 +20,8 @@
 #include <stdint.h>
 
 /* Writes one record durably; 0 or -errno, and on failure names the step
- * that failed in why (why_len bytes). Runs on the worker thread. */
+ * that failed in why (why_len bytes); > 0: written, why holds a note (the
+ * other slot was used). Runs on the worker thread. */
 typedef int (*saver_write_fn)(void *userdata, const uint8_t *buf, size_t len, char *why,
                               size_t why_len);
 #define SAVER_WHY_MAX 256
@@ -38,11 +39,16 @@ struct saver *saver_free(struct saver *s);
 int64_t saver_submit(struct saver *s, const uint8_t *buf, size_t len);
 
 /* Waits until request seq is written (or superseded by one written), and
- * returns that write's result (0 or -errno). */
+ * returns that write's result (>= 0 or -errno). */
 int saver_wait(struct saver *s, uint64_t seq);
 
 /* Without waiting: the newest sequence number written (0: none yet), the
  * result of the last write and, when it failed, the step that failed (why
  * may be NULL). */
-void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why,
-                  size_t why_len);
+void saver_status(struct saver *s, uint64_t *done_seq, int *last_result, char *why, size_t why_len);
+
+/* An eventfd that turns readable each time a write finishes, so that the
+ * loop can answer the requests made durable (saver_status) without ever
+ * waiting; saver_fd_clear reads it empty. */
+int saver_fd(const struct saver *s);
+void saver_fd_clear(struct saver *s);

@@ -382,10 +382,10 @@ static int method_set_soc(sd_bus_message *m, void *userdata, sd_bus_error *e)
 		                    : "above its bound 100");
 		return dbus_error_from_errno(e, -ERANGE, DBUS_CTX_VALUE, err);
 	}
+	if ((r = dbus_action_room(b, DBUS_CTX_VALUE, e)) < 0)
+		return r;
 	r = b->ops->set_soc(b->userdata, (int32_t)lround(pct * 100.0), err, sizeof(err));
-	if (r < 0)
-		return dbus_error_from_errno(e, r, DBUS_CTX_VALUE, err);
-	return sd_bus_reply_method_return(m, NULL);
+	return dbus_action_reply(b, m, r, DBUS_CTX_VALUE, err, e);
 }
 
 typedef int (*plain_action)(void *userdata, char *err, size_t errlen);
@@ -394,11 +394,12 @@ static int plain(sd_bus_message *m, struct bms_dbus *b, plain_action f, enum dbu
                  sd_bus_error *e)
 {
 	char err[256] = "";
-	int r = f(b->userdata, err, sizeof(err));
+	int r = dbus_action_room(b, ctx, e);
 
 	if (r < 0)
-		return dbus_error_from_errno(e, r, ctx, err);
-	return sd_bus_reply_method_return(m, NULL);
+		return r;
+	r = f(b->userdata, err, sizeof(err));
+	return dbus_action_reply(b, m, r, ctx, err, e);
 }
 
 static int method_synchronise(sd_bus_message *m, void *userdata, sd_bus_error *e)

@@ -48,3 +48,8 @@ int bms_dbus_error(const struct bms_dbus *b);
  * name: Bluetooth1), or NULL. Not referenced: valid while b lives. */
 sd_bus *bms_dbus_bus(const struct bms_dbus *b);
 struct bms_dbus *bms_dbus_free(struct bms_dbus *b);
+
+/* The daemon's saves up to ticket done are finished with result (>= 0
+ * written, or -errno and why): answers the calls that waited for them
+ * (service/actions.h, SVC_PENDING). */
+void bms_dbus_saved(struct bms_dbus *b, uint64_t done, int result, const char *why);

@@ -148,7 +148,8 @@ int bms_dbus_new(struct bms_dbus **ret, sd_event *e, sd_bus *bus, const struct s
 	    (r = sd_bus_add_fallback_vtable(b->bus, &b->slot_bat, BATTERY_PREFIX, BATTERY1_IFACE,
 	                                    battery1_vtable, find_battery, b)) < 0 ||
 	    (r = sd_bus_add_node_enumerator(b->bus, &b->slot_enum, BATTERY_PREFIX,
-	                                    enumerate_batteries, b)) < 0) {
+	                                    enumerate_batteries, b)) < 0 ||
+	    (r = settings1_add_filter(b)) < 0) {
 		bms_dbus_free(b);
 		return r;
 	}
@@ -274,6 +275,8 @@ struct bms_dbus *bms_dbus_free(struct bms_dbus *b)
 {
 	if (!b)
 		return NULL;
+	dbus_pending_free(b);
+	sd_bus_slot_unref(b->slot_set_filter);
 	sd_bus_slot_unref(b->slot_name);
 	sd_bus_slot_unref(b->slot_enum);
 	sd_bus_slot_unref(b->slot_bat);

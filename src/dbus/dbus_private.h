@@ -77,6 +77,14 @@ struct prop_ref {
 #define PROP_REF(id) ((size_t)(id) * sizeof(struct prop_ref))
 #define PROP_FLAGS   SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
+/* A call answered once its save is durable (pending.c). */
+#define DBUS_PENDING_MAX 64
+struct dbus_pending {
+	sd_bus_message *call;
+	uint64_t ticket;
+	int ctx; /* enum dbus_err_ctx */
+};
+
 struct bms_dbus {
 	sd_bus *bus;
 	sd_bus_slot *slot_om, *slot_bms, *slot_settings, *slot_history, *slot_bat, *slot_enum,
@@ -99,6 +107,10 @@ struct bms_dbus {
 	struct svc_battery meas_bat[SVC_MAX_BATTERIES];
 	uint64_t meas_bat_us[SVC_MAX_BATTERIES];
 	const char **names; /* room for the longest PropertiesChanged */
+
+	struct dbus_pending pending[DBUS_PENDING_MAX];
+	size_t n_pending;
+	sd_bus_slot *slot_set_filter; /* Properties.Set on the settings (settings1.c) */
 };
 
 /* props.c: the generic getter and change detection. */
@@ -126,6 +138,14 @@ enum dbus_err_ctx {
 };
 int dbus_error_from_errno(sd_bus_error *e, int r, enum dbus_err_ctx ctx, const char *msg);
 
+/* pending.c: answers an action's result r: an error, a reply now, or, for
+ * SVC_PENDING, later from bms_dbus_saved. Call dbus_action_room first: it
+ * refuses (busy) when DBUS_PENDING_MAX calls are waiting. */
+int dbus_action_reply(struct bms_dbus *b, sd_bus_message *m, int r, enum dbus_err_ctx ctx,
+                      const char *err, sd_bus_error *e);
+int dbus_action_room(struct bms_dbus *b, enum dbus_err_ctx ctx, sd_bus_error *e);
+void dbus_pending_free(struct bms_dbus *b);
+
 /* the interfaces */
 extern const struct dbus_iface bms1_iface;
 extern const sd_bus_vtable bms1_vtable[];
@@ -136,4 +156,6 @@ extern const sd_bus_vtable battery1_vtable[];
 /* settings1.c builds its vtable from the registry. */
 int settings1_build(struct bms_dbus *b);
 void settings1_free(struct bms_dbus *b);
+/* Takes Properties.Set of a setting before sd-bus does (durable replies). */
+int settings1_add_filter(struct bms_dbus *b);
 void settings1_changed(struct bms_dbus *b, const char **names, size_t *n);

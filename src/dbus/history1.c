@@ -147,11 +147,12 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
 	struct bms_dbus *b = ((const struct prop_ref *)userdata)->b;
 	char err[256] = "";
-	int r = b->ops->reset_history(b->userdata, err, sizeof(err));
+	int r = dbus_action_room(b, DBUS_CTX_VALUE, e);
 
 	if (r < 0)
-		return dbus_error_from_errno(e, r, DBUS_CTX_VALUE, err);
-	return sd_bus_reply_method_return(m, NULL);
+		return r;
+	r = b->ops->reset_history(b->userdata, err, sizeof(err));
+	return dbus_action_reply(b, m, r, DBUS_CTX_VALUE, err, e);
 }
 
 #define AS_VTABLE(id, name, sig, cls)                                                              \

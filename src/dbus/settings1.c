@@ -71,7 +71,50 @@ static int prop_setting_set(sd_bus *bus, const char *path, const char *interface
 	r = b->ops->set_settings(b->userdata, &ch, 1, err, sizeof(err));
 	if (r < 0)
 		return dbus_error_from_errno(ret_error, r, DBUS_CTX_SETTING, err);
+	/* Reached only without the filter below (it answers every Set of a
+	 * setting); SVC_PENDING cannot be waited for here. */
 	return 0;
+}
+
+/* Properties.Set of a setting, before sd-bus's own dispatch: a property
+ * setter must answer at once, but a write is answered only once durable
+ * (service/actions.h), so the call is taken here and answered like
+ * SetMany. Anything else (another interface, an unknown name, a value not
+ * an "i") goes on to sd-bus, which refuses it as before. */
+static int set_filter(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	struct bms_dbus *b = userdata;
+	const char *iface, *prop, *path = sd_bus_message_get_path(m);
+	char err[256] = "";
+	int32_t v;
+	size_t id;
+
+	if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Set") || !path ||
+	    strcmp(path, SETTINGS_PATH) != 0)
+		return 0;
+	if (sd_bus_message_read(m, "ss", &iface, &prop) < 0 || strcmp(iface, SETTINGS1_IFACE) != 0)
+		goto pass;
+	for (id = 0; id < settings_count(); id++)
+		if (strcmp(b->settings_names[id], prop) == 0)
+			break;
+	if (id == settings_count() || sd_bus_message_enter_container(m, 'v', "i") <= 0 ||
+	    sd_bus_message_read(m, "i", &v) <= 0)
+		goto pass;
+	int r = dbus_action_room(b, DBUS_CTX_SETTING, e);
+	if (r < 0)
+		return r;
+	struct setting_change ch = {.name = settings_desc(id)->name, .value = v};
+	r = b->ops->set_settings(b->userdata, &ch, 1, err, sizeof(err));
+	r = dbus_action_reply(b, m, r, DBUS_CTX_SETTING, err, e);
+	return r < 0 ? r : 1;
+pass:
+	sd_bus_message_rewind(m, true);
+	return 0;
+}
+
+int settings1_add_filter(struct bms_dbus *b)
+{
+	return sd_bus_add_filter(b->bus, &b->slot_set_filter, set_filter, b);
 }
 
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *e)
@@ -126,23 +169,24 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *e)
 	}
 	if ((r = sd_bus_message_exit_container(m)) < 0)
 		return r;
-	if (n > 0) {
-		r = b->ops->set_settings(b->userdata, ch, n, err, sizeof(err));
-		if (r < 0)
-			return dbus_error_from_errno(e, r, DBUS_CTX_SETTING, err);
-	}
-	return sd_bus_reply_method_return(m, NULL);
+	if (n == 0)
+		return sd_bus_reply_method_return(m, NULL);
+	if ((r = dbus_action_room(b, DBUS_CTX_SETTING, e)) < 0)
+		return r;
+	r = b->ops->set_settings(b->userdata, ch, n, err, sizeof(err));
+	return dbus_action_reply(b, m, r, DBUS_CTX_SETTING, err, e);
 }
 
 static int reset(sd_bus_message *m, struct bms_dbus *b,
                  int (*f)(void *userdata, char *err, size_t errlen), sd_bus_error *e)
 {
 	char err[256] = "";
-	int r = f(b->userdata, err, sizeof(err));
+	int r = dbus_action_room(b, DBUS_CTX_SETTING, e);
 
 	if (r < 0)
-		return dbus_error_from_errno(e, r, DBUS_CTX_SETTING, err);
-	return sd_bus_reply_method_return(m, NULL);
+		return r;
+	r = f(b->userdata, err, sizeof(err));
+	return dbus_action_reply(b, m, r, DBUS_CTX_SETTING, err, e);
 }
 
 static int method_reset_defaults(sd_bus_message *m, void *userdata, sd_bus_error *e)

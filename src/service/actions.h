@@ -13,15 +13,29 @@
  *   -EBUSY   not now (e.g. identify during a firmware update, bus busy)
  *   -ENODEV  no bank / no such battery right now
  *   -EIO     the change was valid but could not be saved (nothing changed)
+ *
+ * A table with async set answers SVC_PENDING (1) for a change that is in
+ * effect but whose save is still under way, instead of waiting for it:
+ * ticket() then names that save, and the front end answers its caller once
+ * the daemon reports the ticket durable (bms_dbus_saved), so that no
+ * storage delay holds up the event loop. A table without async returns
+ * only once the change is durable. A change to the values already in
+ * effect saves nothing (it may still wait for an earlier save of them).
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/settings.h"
 
+#define SVC_PENDING 1
+
 struct svc_actions {
+	bool async;
+	/* The save the last SVC_PENDING answer waits for (async tables). */
+	uint64_t (*ticket)(void *userdata);
 	/* All or nothing; applied to the cores and saved at once on success. */
 	int (*set_settings)(void *userdata, const struct setting_change *ch, size_t n, char *err,
 	                    size_t errlen);

@@ -16,6 +16,7 @@
 struct statefile {
 	int dir_fd;
 	uint64_t generation;
+	char refused[STATEFILE_WHY_MAX]; /* non-empty: every save refused */
 };
 
 /* Header, stored little-endian: magic u32, length u32, generation u64,
@@ -120,7 +121,10 @@ static int write_full(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* Reads slot's file whole and checks its header; *ret gets the record. */
+/* Reads slot's file whole and checks its header; *ret gets the record.
+ * -ENOENT: no file; -EISDIR: a directory; -EBADMSG: damaged or not a regular
+ * file (a FIFO, a device, a symbolic link: opened non-blocking, never read);
+ * any other error: the file is there but cannot be read. */
 static int read_slot(struct statefile *sf, unsigned slot, struct header *h, uint8_t **ret)
 {
 	char name[16];
@@ -128,11 +132,14 @@ static int read_slot(struct statefile *sf, unsigned slot, struct header *h, uint
 	struct stat st;
 
 	snprintf(name, sizeof(name), "state.%u", slot);
-	_cleanup_close_ int fd = openat(sf->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd =
+	        openat(sf->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? -EBADMSG : -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
 	if (!S_ISREG(st.st_mode))
 		return -EBADMSG;
 	int r = read_full(fd, head, sizeof(head));
@@ -209,6 +216,52 @@ static int fail(int r, char *why, size_t why_len, const char *what, const char *
 	return r;
 }
 
+/* Present but unreadable (permissions, I/O): it may hold the newest
+ * generation, so it must not be overwritten. */
+static bool slot_unreadable(int r)
+{
+	return r < 0 && r != -ENOENT && r != -EBADMSG && r != -EISDIR;
+}
+
+void statefile_refuse_saves(struct statefile *sf, const char *why)
+{
+	if (sf)
+		snprintf(sf->refused, sizeof(sf->refused), "%s", why && why[0] ? why : "refused");
+}
+
+const char *statefile_saves_refused(const struct statefile *sf)
+{
+	return sf && sf->refused[0] ? sf->refused : NULL;
+}
+
+int statefile_check_slots(struct statefile *sf, char *why, size_t why_len)
+{
+	struct header h;
+
+	if (why && why_len > 0)
+		why[0] = '\0';
+	if (!sf)
+		return -EINVAL;
+	if (sf->refused[0]) {
+		if (why && why_len > 0)
+			snprintf(why, why_len, "%s", sf->refused);
+		return -EROFS;
+	}
+	for (unsigned s = 0; s < 2; s++) {
+		int r = read_slot(sf, s, &h, NULL);
+		if (slot_unreadable(r)) {
+			if (why && why_len > 0)
+				snprintf(why, why_len,
+				         "state.%u cannot be read (%s): not overwritten, saving "
+				         "refused; "
+				         "give it to the daemon's user or remove it",
+				         s, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 int statefile_save(struct statefile *sf, const uint8_t *rec, size_t len)
 {
 	return statefile_save_why(sf, rec, len, NULL, 0);
@@ -226,11 +279,17 @@ int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, cha
 		why[0] = '\0';
 	if (!sf || (!rec && len) || len > STATEFILE_MAX_LEN)
 		return fail(-EINVAL, why, why_len, "saving a record", NULL);
+	int rs[2];
+	int r = statefile_check_slots(sf, why, why_len);
+	if (r < 0)
+		return r;
 	/* The slot to overwrite is the one not holding the newest intact
 	 * generation, so that the newest survives a crash during this save. */
-	for (unsigned s = 0; s < 2; s++)
-		if (read_slot(sf, s, &h[s], NULL) >= 0 && h[s].generation > newest)
+	for (unsigned s = 0; s < 2; s++) {
+		rs[s] = read_slot(sf, s, &h[s], NULL);
+		if (rs[s] >= 0 && h[s].generation > newest)
 			newest = h[s].generation;
+	}
 	if (sf->generation > newest)
 		newest = sf->generation;
 	uint64_t gen = newest + 1;
@@ -239,8 +298,18 @@ int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, cha
 	    h[slot ^ 1u].generation != newest) {
 		/* The newest lives in the slot we would overwrite (files renamed
 		 * by hand): write the other slot instead, keeping the newest. */
-		if (read_slot(sf, slot, &h[slot], NULL) >= 0 && h[slot].generation == newest)
+		if (rs[slot] >= 0 && h[slot].generation == newest)
 			slot ^= 1u;
+	}
+	/* A directory in the slot due would refuse every rename over it: the
+	 * other slot takes this generation, and the caller is told. */
+	bool moved = false;
+	if (rs[slot] == -EISDIR) {
+		if (rs[slot ^ 1u] == -EISDIR)
+			return fail(-EISDIR, why, why_len, "saving: both state.0 and state.1 are",
+			            "directories");
+		slot ^= 1u;
+		moved = true;
 	}
 
 	put_le(head, STATEFILE_MAGIC, 4);
@@ -254,8 +323,19 @@ int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, cha
 	        sf->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fail(-errno, why, why_len, "creating", tmp);
+	/* Run as root (smallbmsd --set), the file still goes to the directory's
+	 * owner, the daemon's user: a root-owned generation would be one the
+	 * daemon cannot read. */
+	if (geteuid() == 0) {
+		struct stat dst;
+		if (fstat(sf->dir_fd, &dst) < 0 || fchown(fd, dst.st_uid, dst.st_gid) < 0) {
+			r = -errno;
+			unlinkat(sf->dir_fd, tmp, 0);
+			return fail(r, why, why_len, "giving the directory's owner", tmp);
+		}
+	}
 	const char *step = "writing";
-	int r = write_full(fd, head, sizeof(head));
+	r = write_full(fd, head, sizeof(head));
 	if (r >= 0 && len)
 		r = write_full(fd, rec, len);
 	if (r >= 0 && fsync(fd) < 0) {
@@ -276,5 +356,12 @@ int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, cha
 	if (fsync(sf->dir_fd) < 0)
 		return fail(-errno, why, why_len, "syncing the directory after writing", live);
 	sf->generation = gen;
+	if (moved) {
+		if (why && why_len > 0)
+			snprintf(why, why_len,
+			         "state.%u is a directory: wrote %s instead; remove it", slot ^ 1u,
+			         live);
+		return 1;
+	}
 	return 0;
 }

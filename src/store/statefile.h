@@ -23,12 +23,27 @@ struct statefile;
 int statefile_open(const char *dir, struct statefile **ret);
 void statefile_free(struct statefile *sf);
 
-/* Writes rec as a new generation, replacing the older of the two. */
+#define STATEFILE_WHY_MAX 256
+
+/* Writes rec as a new generation, replacing the older of the two. Returns
+ * 0, or 1 when the slot due was a directory and the other slot was written
+ * (why says so), or -errno. A file it cannot read (-EACCES: left by another
+ * user) is never overwritten: every save is refused until it is readable or
+ * gone. */
 int statefile_save(struct statefile *sf, const uint8_t *rec, size_t len);
 /* The same; on failure why (why_len bytes, may be NULL) names the step and
  * the errno: "creating state.1.tmp: Read-only file system". */
 int statefile_save_why(struct statefile *sf, const uint8_t *rec, size_t len, char *why,
                        size_t why_len);
+
+/* 0 when a save may go ahead; else -errno and why: a state file present
+ * but unreadable, or saves refused (-EROFS) by statefile_refuse_saves. */
+int statefile_check_slots(struct statefile *sf, char *why, size_t why_len);
+/* Refuses every later save (-EROFS) for the reason given (a generation of a
+ * newer record version must survive a downgrade), until statefile_free. */
+void statefile_refuse_saves(struct statefile *sf, const char *why);
+/* The reason given to statefile_refuse_saves, or NULL. */
+const char *statefile_saves_refused(const struct statefile *sf);
 
 /* Newest generation that valid() accepts (valid may be NULL: any intact one);
  * *ret is malloc'ed, the caller frees it. -ENODATA when none is acceptable. */

@@ -210,6 +210,30 @@ static void test_set(void **state)
 	assert_non_null(strstr(f->out, "uv_trip_mv = 2700 mV"));
 }
 
+/* Issue 15: --set run as root writes generations owned by the state
+ * directory's owner (the daemon's user), who can read them back; a root-owned
+ * generation was unreadable to the daemon and every setting was lost. */
+static void test_set_as_root_keeps_owner(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(path, sizeof(path), "%s/state", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(run(f, (const char *[]){"--set", "uv_trip_mv=2700", NULL}), 0);
+	assert_int_equal(run(f, (const char *[]){"--set", "uv_trip_mv=2650", NULL}), 0);
+	for (unsigned g = 0; g < 2; g++) {
+		snprintf(path, sizeof(path), "%s/state/state.%u", f->dir, g);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_uid, 65534);
+		assert_int_equal(st.st_gid, 65534);
+	}
+}
+
 /* Issue 13 item 16: a fresh record has no extremes yet; --show-state says
  * so instead of printing the sentinels (2147483647 .. -2147483648). */
 static void test_show_state_fresh(void **state)
@@ -230,6 +254,7 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_help_version_usage, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_set, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_set_as_root_keeps_owner, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_show_state_fresh, setup, teardown),
 	};
 

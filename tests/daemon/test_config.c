@@ -267,6 +267,118 @@ static void test_errors(void **state)
 	expect_error(f, text, 2, "line longer than 198 characters");
 }
 
+static void write_bytes(const struct fixture *f, const char *rel, const char *bytes, size_t len)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(bytes, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* No byte below 0x20 but tab, no DEL, and none >= 0x80 in a message. */
+static void assert_printable(const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		assert_true(*p >= 0x20 && *p < 0x7f);
+}
+
+static void expect_bytes_error(const struct fixture *f, const char *bytes, size_t len,
+                               unsigned line, const char *reason)
+{
+	struct bms_config cfg, before;
+	struct config_error err;
+	char file[128];
+
+	write_bytes(f, "smallbmsd.conf", bytes, len);
+	memset(&cfg, 0x3c, sizeof(cfg));
+	before = cfg;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(f->dir, &cfg, &err), -EINVAL);
+	snprintf(file, sizeof(file), "%s/smallbmsd.conf", f->dir);
+	assert_string_equal(err.file, file);
+	assert_int_equal(err.line, line);
+	assert_string_equal(err.reason, reason);
+	assert_printable(err.message);
+	assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+/* Issue 15: a NUL byte cannot hide the rest of a line from the long-line
+ * check (and make text past the limit a live key); control bytes are
+ * refused with file and line, and messages print every byte escaped. */
+static void test_hostile_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char text[512];
+	size_t n = 0;
+
+	n += (size_t)sprintf(text, "[bus]\n#");
+	text[n++] = '\0';
+	memset(text + n, 'x', 197);
+	n += 197;
+	n += (size_t)sprintf(text + n, "port = /dev/evil\n");
+	expect_bytes_error(f, text, n, 2, "control byte \\x00 in column 2");
+
+	static const char esc[] = "[bus]\nport = /dev/a\x1b[31m\n";
+	expect_bytes_error(f, esc, sizeof(esc) - 1, 2, "control byte \\x1b in column 14");
+	static const char del[] = "[bus]\n\x7f\n";
+	expect_bytes_error(f, del, sizeof(del) - 1, 2, "control byte \\x7f in column 1");
+	static const char cr[] = "[bus]\nport = /dev/a\rb\n";
+	expect_bytes_error(f, cr, sizeof(cr) - 1, 2, "control byte \\x0d in column 14");
+	/* a value echoed in a message: escaped */
+	static const char high[] = "[state]\ndirectory = rel\xc2\x9b"
+	                           "31m\n";
+	expect_bytes_error(f, high, sizeof(high) - 1, 2,
+	                   "directory: \"rel\\xc2\\x9b31m\" is not an absolute path");
+
+	/* tabs and CRLF line ends stay fine */
+	static const char crlf[] = "[bus]\r\n\tport = /dev/crlf\r\n";
+	struct bms_config cfg;
+	struct config_error err = {};
+	write_bytes(f, "smallbmsd.conf", crlf, sizeof(crlf) - 1);
+	assert_int_equal(config_load(f->dir, &cfg, &err), 0);
+	assert_string_equal(cfg.bus_port, "/dev/crlf");
+}
+
+/* Issue 15: a configuration file that is a directory or a FIFO is an error
+ * (never "configuration OK", never a hang); alarm() ends a hung test. */
+static void test_not_regular_files(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg;
+	struct config_error err = {};
+	char path[256];
+
+	alarm(10);
+	snprintf(path, sizeof(path), "%s/smallbmsd.conf", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_true(config_load(f->dir, &cfg, &err) < 0);
+	assert_non_null(strstr(err.message, "smallbmsd.conf: not a regular file (a directory)"));
+	assert_int_equal(rmdir(path), 0);
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	memset(&err, 0, sizeof(err));
+	assert_true(config_load(f->dir, &cfg, &err) < 0);
+	assert_non_null(strstr(err.message, "smallbmsd.conf: not a regular file (a FIFO)"));
+	assert_int_equal(unlink(path), 0);
+
+	write_file(f, "smallbmsd.conf.d/10-ok.conf", "[bus]\nport = /dev/ok\n");
+	snprintf(path, sizeof(path), "%s/smallbmsd.conf.d/20-fifo.conf", f->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	memset(&err, 0, sizeof(err));
+	assert_true(config_load(f->dir, &cfg, &err) < 0);
+	assert_non_null(strstr(err.message, "20-fifo.conf: not a regular file (a FIFO)"));
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/smallbmsd.conf.d/20-dir.conf", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	memset(&err, 0, sizeof(err));
+	assert_true(config_load(f->dir, &cfg, &err) < 0);
+	assert_non_null(strstr(err.message, "20-dir.conf: not a regular file (a directory)"));
+	alarm(0);
+}
+
 /* Channels not wired on the board: "none" (remote both or neither, read-back
  * alone, never the bank). */
 static void test_none_channels(void **state)
@@ -384,6 +496,8 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_error_in_dropin, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_none_channels, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_hostile_bytes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_not_regular_files, setup, teardown),
 	        cmocka_unit_test(test_missing_dir),
 	        cmocka_unit_test_prestate(test_annotated_example, example),
 	};

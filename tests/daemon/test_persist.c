@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* persist: the save cadence, and the record through the state directory. */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +154,41 @@ static void test_unreadable(void **state)
 	free(def);
 }
 
+/* A generation of a newer record version (a newer daemon ran, then an older
+ * one): the older generation is loaded, and no save ever replaces the newer
+ * one (issue 15); the reason names the version. */
+static void test_newer_version_never_overwritten(void **state)
+{
+	struct dir *d = *state;
+	struct record *r = calloc(1, sizeof(*r));
+	uint8_t buf[RECORD_MAX_SIZE], *raw = NULL;
+	size_t raw_len = 0;
+	char err[256];
+
+	persist_record_default(r);
+	assert_int_equal(persist_save(d->sf, r, err, sizeof(err)), 0); /* generation 1 */
+	int len = persist_encode(r, buf, sizeof(buf), err, sizeof(err));
+	assert_true(len > 8);
+	buf[4] = RECORD_VERSION + 1; /* version, u16 little-endian at offset 4 */
+	assert_int_equal(statefile_save(d->sf, buf, (size_t)len), 0); /* generation 2 */
+	statefile_free(d->sf);
+	assert_int_equal(statefile_open(d->path, &d->sf), 0);
+	assert_int_equal(persist_load(d->sf, d->path, r, err, sizeof(err)), PERSIST_LOADED);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(persist_save(d->sf, r, err, sizeof(err)), -EROFS);
+		assert_non_null(strstr(err, "is newer than this one"));
+	}
+	assert_non_null(statefile_saves_refused(d->sf));
+	/* the newer generation is still the newest, intact */
+	statefile_free(d->sf);
+	assert_int_equal(statefile_open(d->path, &d->sf), 0);
+	assert_int_equal(statefile_load(d->sf, NULL, NULL, &raw, &raw_len), 0);
+	assert_int_equal(statefile_generation(d->sf), 2);
+	assert_int_equal(raw[4], RECORD_VERSION + 1);
+	free(raw);
+	free(r);
+}
+
 /* Issue 13 item 1: what makes the protection's state be saved at once. */
 static void test_trigger(void **state)
 {
@@ -189,6 +225,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_new_installation, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_newer_version_never_overwritten, setup,
+	                                        teardown),
 	        cmocka_unit_test(test_trigger),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

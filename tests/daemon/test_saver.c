@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -160,12 +161,47 @@ static void test_bad_requests(void **state)
 	assert_int_equal(d.n, 0);
 }
 
+static bool readable(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+/* The completion wakes a loop through saver_fd: not readable while the
+ * write is stuck, readable once it is done, empty again after a clear. */
+static void test_fd_wakes_on_completion(void **state)
+{
+	struct slow_disk d;
+	struct saver *s = NULL;
+	uint8_t rec[1] = {'A'};
+	uint64_t done = 0;
+
+	init_disk(&d);
+	d.hold = true;
+	assert_int_equal(saver_new(&s, slow_write, &d), 0);
+	int fd = saver_fd(s);
+	assert_true(fd >= 0);
+	assert_false(readable(fd, 0));
+	assert_int_equal(saver_submit(s, rec, sizeof(rec)), 1);
+	wait_writing(&d);
+	assert_false(readable(fd, 50));
+	release(&d);
+	assert_true(readable(fd, 5000));
+	saver_status(s, &done, NULL, NULL, 0);
+	assert_int_equal(done, 1);
+	saver_fd_clear(s);
+	assert_false(readable(fd, 0));
+	s = saver_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_coalesced_without_waiting),
 	        cmocka_unit_test(test_result_and_free_finishes),
 	        cmocka_unit_test(test_bad_requests),
+	        cmocka_unit_test(test_fd_wakes_on_completion),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

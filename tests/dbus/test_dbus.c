@@ -39,6 +39,8 @@ struct fake {
 	struct svc_snapshot snap;
 	struct bms_dbus *b;
 	int result; /* forced result of the next non-settings action, 0 = none */
+	bool async; /* settings changes answer SVC_PENDING, ticket by ticket */
+	uint64_t ticket;
 	unsigned calls_set, calls_reset_defaults, calls_reset_all, calls_reset_history;
 	unsigned calls_set_soc, calls_sync, calls_accept, calls_identify;
 	int32_t last_soc;
@@ -77,7 +79,16 @@ static int fake_set(void *ud, const struct setting_change *ch, size_t n, char *e
 	}
 	f->snap.settings = s;
 	republish(f);
+	if (f->async) {
+		f->ticket++;
+		return SVC_PENDING;
+	}
 	return 0;
+}
+
+static uint64_t fake_ticket(void *ud)
+{
+	return ((struct fake *)ud)->ticket;
 }
 
 static int forced(struct fake *f, char *err, size_t errlen)
@@ -158,8 +169,30 @@ static int fake_identify(void *ud, unsigned addr, char *err, size_t errlen)
 	return forced(f, err, errlen);
 }
 
+static int fake_set_async(void *ud, const struct setting_change *ch, size_t n, char *err,
+                          size_t errlen)
+{
+	((struct fake *)ud)->async = true;
+	return fake_set(ud, ch, n, err, errlen);
+}
+
 static const struct svc_actions fake_ops = {
         .set_settings = fake_set,
+        .reset_defaults = fake_reset_defaults,
+        .reset_all = fake_reset_all,
+        .reset_history = fake_reset_history,
+        .set_soc = fake_set_soc,
+        .synchronise = fake_sync,
+        .accept_bank = fake_accept,
+        .identify = fake_identify,
+};
+
+/* The daemon's asynchronous table: a settings change is answered once its
+ * save is reported durable (bms_dbus_saved). */
+static const struct svc_actions fake_async_ops = {
+        .async = true,
+        .ticket = fake_ticket,
+        .set_settings = fake_set_async,
         .reset_defaults = fake_reset_defaults,
         .reset_all = fake_reset_all,
         .reset_history = fake_reset_history,
@@ -1537,6 +1570,96 @@ static void measurements_rate_limited(void **state)
 	assert_string_equal(r->names, ",BusCycles,");
 }
 
+/* ---- durable replies (issue 15) ---- */
+
+static void send_async(struct t *t, sd_bus_message *m, struct result *res)
+{
+	assert_true(sd_bus_call_async(t->client, NULL, m, on_reply, res, 5000000) >= 0);
+	sd_bus_message_unref(m);
+}
+
+static void spin(struct t *t, int rounds)
+{
+	for (int i = 0; i < rounds; i++)
+		assert_true(sd_event_run(t->e, 2000) >= 0);
+}
+
+static sd_bus_message *set_many_msg(struct t *t, const char *name, int32_t v)
+{
+	sd_bus_message *m = new_call(t, settings_path, settings_iface, "SetMany");
+
+	assert_true(sd_bus_message_append(m, "a{si}", 1, name, v) >= 0);
+	return m;
+}
+
+static sd_bus_message *set_prop_msg(struct t *t, const char *name, int32_t v)
+{
+	sd_bus_message *m = new_call(t, settings_path, "org.freedesktop.DBus.Properties", "Set");
+
+	assert_true(sd_bus_message_append(m, "ssv", settings_iface, name, "i", v) >= 0);
+	return m;
+}
+
+static void durable_replies(void **state)
+{
+	struct t *t = *state;
+	struct result a = {0}, b = {0}, c = {0};
+	char msg[512];
+
+	bms_dbus_free(t->f.b);
+	assert_int_equal(bms_dbus_new(&t->f.b, t->e, t->server, &fake_async_ops, &t->f), 0);
+	bms_dbus_update(t->f.b, &t->f.snap);
+
+	/* SetMany and a property Set: in effect, unanswered until saved */
+	send_async(t, set_many_msg(t, "uv_trip_mv", 2700), &a);
+	send_async(t, set_prop_msg(t, "UvDelayMs", 3000), &b);
+	spin(t, 50);
+	assert_false(a.done);
+	assert_false(b.done);
+	assert_int_equal(t->f.ticket, 2);
+	assert_int_equal(get_i(t, settings_path, settings_iface, "UvTripMv"), 2700);
+	bms_dbus_saved(t->f.b, 1, 0, "");
+	spin(t, 50);
+	assert_true(a.done);
+	assert_false(b.done);
+	expect_ok(a.reply);
+	bms_dbus_saved(t->f.b, 2, 0, "");
+	spin(t, 50);
+	assert_true(b.done);
+	expect_ok(b.reply);
+
+	/* a failed save: SaveFailed, naming the failed step */
+	send_async(t, set_many_msg(t, "uv_trip_mv", 2750), &c);
+	spin(t, 20);
+	assert_false(c.done);
+	bms_dbus_saved(t->f.b, 3, -EIO, "syncing state.1.tmp: Input/output error");
+	spin(t, 50);
+	assert_true(c.done);
+	assert_string_equal(error_of(c.reply, msg, sizeof(msg)), "org.smallbms.Error.SaveFailed");
+	assert_non_null(strstr(msg, "syncing state.1.tmp"));
+	sd_bus_message_unref(c.reply);
+
+	/* a flood: 64 waiting, the next refused as busy before anything runs */
+	struct result *many = calloc(65, sizeof(*many));
+	assert_non_null(many);
+	for (int i = 0; i < 65; i++)
+		send_async(t, set_many_msg(t, "uv_delay_ms", 2000 + i), &many[i]);
+	spin(t, 400);
+	for (int i = 0; i < 64; i++)
+		assert_false(many[i].done);
+	assert_true(many[64].done);
+	assert_string_equal(error_of(many[64].reply, msg, sizeof(msg)), "org.smallbms.Error.Busy");
+	sd_bus_message_unref(many[64].reply);
+	assert_int_equal(t->f.ticket, 3 + 64);
+	bms_dbus_saved(t->f.b, t->f.ticket, 0, "");
+	spin(t, 400);
+	for (int i = 0; i < 64; i++) {
+		assert_true(many[i].done);
+		expect_ok(many[i].reply);
+	}
+	free(many);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1557,6 +1680,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(object_manager, setup, teardown),
 	        cmocka_unit_test_setup_teardown(changed_at_once, setup, teardown),
 	        cmocka_unit_test_setup_teardown(measurements_rate_limited, setup, teardown),
+	        cmocka_unit_test_setup_teardown(durable_replies, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

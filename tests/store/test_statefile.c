@@ -215,12 +215,18 @@ static void test_save_error_named(void **state)
 	assert_string_equal(why, "creating state.1.tmp: Is a directory");
 	assert_false(exists(f, "state.0") || exists(f, "state.1"));
 	assert_int_equal(rmdir(path), 0);
-	/* A directory where the file goes: the rename fails, nothing is left. */
+	/* Directories in both slots: nowhere to write, nothing is left (one
+	 * directory only sends the save to the other slot, issue 15). */
 	snprintf(path, sizeof(path), "%s/state.1", f->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state.0", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(statefile_save_why(f->sf, &b, 1, why, sizeof(why)), -EISDIR);
-	assert_string_equal(why, "renaming state.1.tmp to state.1: Is a directory");
-	assert_false(exists(f, "state.1.tmp"));
+	assert_string_equal(why,
+	                    "saving: both state.0 and state.1 are directories: Is a directory");
+	assert_false(exists(f, "state.1.tmp") || exists(f, "state.0.tmp"));
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/state.1", f->dir);
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(statefile_save_why(f->sf, &b, 1, why, sizeof(why)), 0);
 	assert_string_equal(why, "");
@@ -380,6 +386,132 @@ static void test_kill_during_writes(void **state)
 	print_message("# kill test: %u records written over 200 kills\n", last);
 }
 
+/* A FIFO named like a state file: loading and saving neither hang nor take
+ * it for a generation (alarm() ends a hung test). */
+static void test_fifo_slot_does_not_hang(void **state)
+{
+	struct fixture *f = *state;
+	char p[128];
+	uint8_t *rec = NULL;
+	size_t len = 0;
+
+	save_counter(f->sf, 1); /* generation 1 in state.1 */
+	path_of(f, "state.0", p, sizeof(p));
+	assert_int_equal(mkfifo(p, 0600), 0);
+	alarm(10);
+	assert_int_equal(statefile_load(f->sf, record_valid, NULL, &rec, &len), 0);
+	assert_int_equal(record_counter(rec), 1);
+	free(rec);
+	save_counter(f->sf, 2); /* replaces the FIFO */
+	assert_int_equal(load_counter(f->sf), 2);
+	alarm(0);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+}
+
+/* A directory in the slot due: the other slot is written, and the return
+ * (> 0) and why say so; later saves go on. */
+static void test_directory_in_due_slot(void **state)
+{
+	struct fixture *f = *state;
+	char p[128], why[256] = "";
+	uint8_t buf[4096];
+
+	save_counter(f->sf, 1); /* generation 1 in state.1; state.0 is due next */
+	path_of(f, "state.0", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0700), 0);
+	size_t len = make_record(buf, 2);
+	int r = statefile_save_why(f->sf, buf, len, why, sizeof(why));
+	assert_int_equal(r, 1);
+	assert_non_null(strstr(why, "state.0 is a directory"));
+	assert_non_null(strstr(why, "state.1"));
+	assert_int_equal(load_counter(f->sf), 2);
+	len = make_record(buf, 3);
+	assert_true(statefile_save_why(f->sf, buf, len, why, sizeof(why)) >= 0);
+	assert_int_equal(load_counter(f->sf), 3);
+	rmdir(p);
+}
+
+/* Runs in a child as an unprivileged user (root reads every file). */
+static void __attribute__((noreturn)) unreadable_child(const char *dir)
+{
+	struct statefile *sf = NULL;
+	uint8_t buf[4096], *rec = NULL;
+	char why[256] = "";
+	size_t len = 0;
+
+	if (geteuid() == 0 &&
+	    (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0))
+		_exit(10);
+	if (statefile_open(dir, &sf) < 0)
+		_exit(11);
+	/* the older generation is still loaded ... */
+	if (statefile_load(sf, record_valid, NULL, &rec, &len) < 0 || record_counter(rec) != 1)
+		_exit(12);
+	free(rec);
+	/* ... but no save may replace the one it cannot read */
+	len = make_record(buf, 3);
+	int r = statefile_save_why(sf, buf, len, why, sizeof(why));
+	if (r != -EACCES)
+		_exit(13);
+	if (!strstr(why, "state.0") || !strstr(why, "cannot be read"))
+		_exit(14);
+	r = statefile_save_why(sf, buf, len, why, sizeof(why));
+	if (r != -EACCES)
+		_exit(15);
+	statefile_free(sf);
+	_exit(0);
+}
+
+/* A generation the daemon's user cannot read (left by root) is never
+ * overwritten: every save is refused and says why. */
+static void test_unreadable_generation_not_overwritten(void **state)
+{
+	struct fixture *f = *state;
+	char p0[128], p1[128];
+	struct stat before, after;
+	int status;
+
+	save_counter(f->sf, 1); /* state.1 */
+	save_counter(f->sf, 2); /* state.0 */
+	path_of(f, "state.0", p0, sizeof(p0));
+	path_of(f, "state.1", p1, sizeof(p1));
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->dir, 65534, 65534), 0);
+		assert_int_equal(chown(p1, 65534, 65534), 0);
+		assert_int_equal(chmod(p0, 0600), 0); /* root's */
+	} else {
+		assert_int_equal(chmod(p0, 0), 0);
+	}
+	assert_int_equal(stat(p0, &before), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		unreadable_child(f->dir);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(stat(p0, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(load_counter(f->sf), 2); /* root can read it: untouched */
+}
+
+/* statefile_refuse_saves: no save at all, the reason given. */
+static void test_refused_saves(void **state)
+{
+	struct fixture *f = *state;
+	char why[256] = "";
+	uint8_t buf[4096];
+
+	save_counter(f->sf, 1);
+	statefile_refuse_saves(f->sf, "state.1 holds record version 9");
+	size_t len = make_record(buf, 2);
+	assert_int_equal(statefile_save_why(f->sf, buf, len, why, sizeof(why)), -EROFS);
+	assert_non_null(strstr(why, "record version 9"));
+	assert_int_equal(load_counter(f->sf), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +526,11 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_both_bad_is_nodata, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_truncated_file_is_rejected, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_kill_during_writes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fifo_slot_does_not_hang, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_directory_in_due_slot, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unreadable_generation_not_overwritten, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_refused_saves, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
