@@ -484,6 +484,110 @@ static void bluez_gone(struct ble *b)
 	b->agent_reg = BLE_REG_NONE;
 }
 
+static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+/* BlueZ's signals, each matched on the sender's unique name: a match on
+ * the well-known name is not checked by sd-bus on our side, so a signal sent
+ * to us alone by any client would pass it. */
+static const struct {
+	const char *rule;
+	sd_bus_message_handler_t cb;
+} bluez_signals[] = {
+        {.rule = "path='/',interface='org.freedesktop.DBus.ObjectManager',"
+                 "member='InterfacesAdded'",
+         .cb = on_interfaces_added},
+        {.rule = "path='/',interface='org.freedesktop.DBus.ObjectManager',"
+                 "member='InterfacesRemoved'",
+         .cb = on_interfaces_removed},
+        {.rule = "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+                 "path_namespace='/org/bluez'",
+         .cb = on_properties_changed},
+};
+
+/* A unique bus name as the bus driver gives it (":1.42"): nothing that
+ * could end the quoted value of a match rule. */
+static bool unique_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n > 255 || s[0] != ':')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static void bluez_unarm(struct ble *b)
+{
+	for (size_t i = 0; i < ELEMENTSOF(b->bluez_match); i++)
+		b->bluez_match[i] = sd_bus_slot_unref(b->bluez_match[i]);
+	free(b->bluez_owner);
+	b->bluez_owner = NULL;
+}
+
+static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct ble *b = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+
+	if (e)
+		ble_log(b, LOG_WARNING, "cannot listen to BlueZ's signals: %s",
+		        e->message ? e->message : e->name);
+	return 0; /* never close the connection for it (sd-bus's default) */
+}
+
+/* Listens to BlueZ's signals from owner alone; NULL or "": from nobody. */
+static int bluez_arm(struct ble *b, const char *owner)
+{
+	int r = 0;
+
+	bluez_unarm(b);
+	if (!owner || !owner[0])
+		return 0;
+	if (!unique_name_valid(owner))
+		return -EINVAL;
+	b->bluez_owner = strdup(owner);
+	if (!b->bluez_owner)
+		return -ENOMEM;
+	_Static_assert(ELEMENTSOF(bluez_signals) == ELEMENTSOF(b->bluez_match), "one slot each");
+	for (size_t i = 0; i < ELEMENTSOF(bluez_signals) && r >= 0; i++) {
+		char rule[512];
+
+		snprintf(rule, sizeof(rule), "type='signal',sender='%s',%s", owner,
+		         bluez_signals[i].rule);
+		r = sd_bus_add_match_async(b->bus, &b->bluez_match[i], rule, bluez_signals[i].cb,
+		                           on_match_installed, b);
+	}
+	if (r < 0)
+		bluez_unarm(b);
+	return r;
+}
+
+/* The answer to GetNameOwner(org.bluez) at the start: listen to that owner
+ * (an error: nobody owns it), then read BlueZ's objects. */
+static int owner_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+	struct ble *b = userdata;
+	const char *owner = NULL;
+	int r;
+
+	b->call_owner = sd_bus_slot_unref(b->call_owner);
+	if (!sd_bus_message_is_method_error(reply, NULL) &&
+	    sd_bus_message_read(reply, "s", &owner) < 0)
+		owner = NULL;
+	r = bluez_arm(b, owner);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "cannot listen to BlueZ (%s): %s", owner, strerror(-r));
+	r = query_bluez(b);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "cannot ask BlueZ for its objects: %s", strerror(-r));
+	return 0;
+}
+
 static int on_name_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
 	struct ble *b = userdata;
@@ -495,7 +599,11 @@ static int on_name_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 		return 0;
 	if (old_owner[0])
 		bluez_gone(b);
+	r = bluez_arm(b, new_owner);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "cannot listen to BlueZ (%s): %s", new_owner, strerror(-r));
 	if (new_owner[0]) {
+		/* after the matches, so that nothing BlueZ signals later is missed */
 		r = query_bluez(b);
 		if (r < 0)
 			ble_log(b, LOG_WARNING, "cannot ask BlueZ for its objects: %s",
@@ -624,6 +732,8 @@ struct ble *ble_free(struct ble *b)
 	adapter_lost(b);
 	sd_bus_slot_unref(b->call_objects);
 	sd_bus_slot_unref(b->call_agent);
+	sd_bus_slot_unref(b->call_owner);
+	bluez_unarm(b);
 	for (size_t i = b->n_slots; i > 0; i--)
 		sd_bus_slot_unref(b->slots[i - 1]);
 	sd_event_source_disable_unref(b->adv_timer);
@@ -706,24 +816,6 @@ int ble_new(struct ble **ret, sd_event *e, sd_bus *system_bus, const char *state
 	              "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
 	              "arg0='" BLUEZ_NAME "'",
 	              on_name_owner);
-	if (r >= 0)
-		r = add_match(b,
-		              "type='signal',sender='" BLUEZ_NAME "',path='/',"
-		              "interface='org.freedesktop.DBus.ObjectManager',"
-		              "member='InterfacesAdded'",
-		              on_interfaces_added);
-	if (r >= 0)
-		r = add_match(b,
-		              "type='signal',sender='" BLUEZ_NAME "',path='/',"
-		              "interface='org.freedesktop.DBus.ObjectManager',"
-		              "member='InterfacesRemoved'",
-		              on_interfaces_removed);
-	if (r >= 0)
-		r = add_match(b,
-		              "type='signal',sender='" BLUEZ_NAME "',"
-		              "interface='org.freedesktop.DBus.Properties',"
-		              "member='PropertiesChanged',path_namespace='/org/bluez'",
-		              on_properties_changed);
 	if (r < 0)
 		return r;
 
@@ -731,7 +823,11 @@ int ble_new(struct ble **ret, sd_event *e, sd_bus *system_bus, const char *state
 	                               on_adv_timer, b);
 	if (r < 0)
 		return r;
-	r = query_bluez(b);
+	/* Who owns org.bluez now: its signals are listened to, then its
+	 * objects read (owner_reply); NameOwnerChanged follows restarts. */
+	r = sd_bus_call_method_async(b->bus, &b->call_owner, "org.freedesktop.DBus",
+	                             "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	                             "GetNameOwner", owner_reply, b, "s", BLUEZ_NAME);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(b);

@@ -123,6 +123,12 @@ struct ble {
 	size_t n_dev;
 	enum ble_reg app_reg, adv_reg, agent_reg;
 	sd_bus_slot *call_objects, *call_app, *call_adv, *call_agent;
+	/* The unique name that owns org.bluez (NULL: none) and the matches on
+	 * BlueZ's signals, armed for that name alone: a look-alike signal from
+	 * any other client is ignored (ble.c, bluez_arm). */
+	char *bluez_owner;
+	sd_bus_slot *bluez_match[3];
+	sd_bus_slot *call_owner;
 
 	struct ble_chr chr[BLE_CHR_COUNT];
 	size_t adv_len;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ctl/ctl.h"
+#include "ctl/escape.h"
 
 uint64_t ctl_now_wall_us(void)
 {
@@ -76,9 +77,12 @@ int ctl_fail(const struct ctl *c, int r, const sd_bus_error *e)
 		        c->what);
 		return CTL_EXIT_FAILED;
 	}
-	if (named && e->message && *e->message)
-		fprintf(stderr, "smallbmsctl: %s: %s\n", c->what, e->message);
-	else
+	if (named && e->message && *e->message) {
+		/* the daemon's text may quote a name from elsewhere: escaped */
+		fprintf(stderr, "smallbmsctl: %s: ", c->what);
+		ctl_escape_write(stderr, e->message);
+		fputc('\n', stderr);
+	} else
 		fprintf(stderr, "smallbmsctl: %s: %s\n", c->what, strerror(r < 0 ? -r : EIO));
 	return CTL_EXIT_FAILED;
 }

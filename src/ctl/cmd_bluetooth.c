@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl/ctl.h"
+#include "ctl/escape.h"
 
 #define ERR_UNKNOWN_DEVICE "org.smallbms.Error.UnknownDevice"
 #define BIND_KEY_HEX_LEN   32
@@ -148,7 +149,8 @@ int ctl_cmd_bt_bind_key(struct ctl *c)
 	out_bool(&o, "encrypted", NULL, encrypted, NULL);
 	/* the key alone on standard output, so that $(...) takes it as it is */
 	if (!c->args->json) {
-		printf("%s\n", key);
+		ctl_escape_write(stdout, key);
+		putchar('\n');
 		if (encrypted)
 			fputs("Home Assistant: enter this as the bind key when the BTHome "
 			      "integration discovers the device\n",

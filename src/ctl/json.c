@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "ctl/json.h"
 
+#include "ctl/escape.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -127,36 +129,6 @@ void json_array_end(struct json *j)
 	close_container(j, false);
 }
 
-/* Length of the valid UTF-8 sequence at s (2..4), or 0 when it is not one:
- * overlong forms, surrogates and code points past U+10FFFF are invalid. */
-static size_t utf8_sequence(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t len;
-
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		len = 2;
-		cp = s[0] & 0x1F;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		len = 3;
-		cp = s[0] & 0x0F;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0; /* also stops at the terminating NUL */
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
 void json_write_string(FILE *f, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -178,20 +150,21 @@ void json_write_string(FILE *f, const char *str)
 			fputs("\\b", f);
 		} else if (c == '\f') {
 			fputs("\\f", f);
-		} else if (c < 0x20) {
+		} else if (c < 0x20 || c == 0x7F) {
 			fprintf(f, "\\u%04x", c);
 		} else if (c < 0x80) {
 			fputc(c, f);
 		} else {
-			size_t n = utf8_sequence(s);
+			uint32_t cp;
+			size_t n = ctl_utf8_decode(s, &cp);
 
-			if (n == 0) {
+			if (n == 0)
 				fputs("\xEF\xBF\xBD", f); /* U+FFFD for the bad byte */
-				s++;
-				continue;
-			}
-			fwrite(s, 1, n, f);
-			s += n;
+			else if (ctl_unichar_unsafe(cp))
+				fprintf(f, "\\u%04" PRIx32, cp); /* C1, bidi, zero width */
+			else
+				fwrite(s, 1, n, f);
+			s += n ? n : 1;
 			continue;
 		}
 		s++;

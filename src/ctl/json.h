@@ -35,7 +35,10 @@ void json_array_end(struct json *j);
 /* The key of the next value in an object. */
 void json_key(struct json *j, const char *key);
 
-/* NULL is written as null. Invalid UTF-8 becomes U+FFFD. */
+/* NULL is written as null. Invalid UTF-8 becomes U+FFFD; control
+ * characters, DEL, C1 and the invisible format characters of
+ * ctl_unichar_unsafe() are written as \uXXXX (valid JSON either way, but
+ * never acted on by a terminal that shows the document). */
 void json_string(struct json *j, const char *s);
 void json_int(struct json *j, int64_t v);
 void json_uint(struct json *j, uint64_t v);

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "ctl/escape.h"
 
 void out_init(struct out *o, FILE *f, bool json, bool pretty)
 {
@@ -23,6 +26,8 @@ int out_finish(struct out *o)
 		json_object_end(&o->j);
 		return json_finish(&o->j);
 	}
+	if (o->error)
+		return o->error;
 	if (fflush(o->f) != 0 || ferror(o->f))
 		return -EIO;
 	return 0;
@@ -45,7 +50,10 @@ static void human_line(struct out *o, const char *label, const char *text)
 	used = 2 * o->indent + strlen(label) + 1;
 	pad = used < o->label_width ? (unsigned)(o->label_width - used) : 0;
 	indent(o);
-	fprintf(o->f, "%s:%*s %s\n", label, (int)pad, "", text);
+	ctl_escape_write(o->f, label);
+	fprintf(o->f, ":%*s ", (int)pad, "");
+	ctl_escape_write(o->f, text);
+	fputc('\n', o->f);
 }
 
 static void key(struct out *o, const char *k)
@@ -175,13 +183,22 @@ void out_null(struct out *o, const char *k, const char *label, const char *text)
 
 void out_text(struct out *o, const char *fmt, ...)
 {
+	_cleanup_free_ char *line = NULL;
 	va_list ap;
+	int n;
 
 	if (o->json)
 		return;
-	indent(o);
 	va_start(ap, fmt);
-	vfprintf(o->f, fmt, ap);
+	n = vasprintf(&line, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		line = NULL;
+		if (o->error == 0)
+			o->error = -ENOMEM;
+		return;
+	}
+	indent(o);
+	ctl_escape_write(o->f, line); /* the fields may come from the bus */
 	fputc('\n', o->f);
 }

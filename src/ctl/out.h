@@ -5,6 +5,10 @@
  * "Label: text" lines or JSON. A key of NULL is an array element (JSON); a
  * label of NULL is a field for JSON only (human output shows it otherwise,
  * e.g. in a combined line of out_text()).
+ *
+ * Human output escapes every string as ctl/escape.h says (values and
+ * out_text() lines alike: their fields may come from the bus); JSON output
+ * escapes as json_write_string() does.
  */
 #pragma once
 
@@ -23,6 +27,7 @@ struct out {
 	unsigned label_width; /* human: labels are padded to this */
 	unsigned depth;       /* human: open containers */
 	uint32_t indented;    /* human: which of them indented */
+	int error;            /* human: first negative errno (out of memory) */
 };
 
 void out_init(struct out *o, FILE *f, bool json, bool pretty);

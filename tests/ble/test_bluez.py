@@ -18,6 +18,7 @@ import time
 import zlib
 
 import dbus
+import dbus.lowlevel
 import dbus.mainloop.glib
 
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -753,6 +754,108 @@ def case_bluez_restart(rig):
     check(states[-3:] == ["connected", "off", "advertising"] or
           states[-2:] == ["off", "advertising"], f"Bluetooth1.State signals {states}")
     check(sum(1 for c in f.calls if c[0] == "RegisterApplication") == 1, f"{f.calls}")
+
+
+def unicast_signal(bus, dest, path, iface, member, sig, *args):
+    """A signal sent to one connection only: the bus delivers it whatever
+    that connection's match rules say."""
+    m = dbus.lowlevel.SignalMessage(path, iface, member)
+    m.set_destination(dest)
+    m.append(*args, signature=sig)
+    bus.send_message(m)
+    bus.flush()
+
+
+def bonded(rig):
+    return sorted((str(x), str(y)) for x, y in rig.bt1_get("BondedDevices"))
+
+
+def sync(bus):
+    """Returns once the harness has handled what bus sent it before."""
+    obj = bus.get_object("org.smallbms", "/org/smallbms/bluetooth", introspect=False)
+    obj.Get(BT1, "State", dbus_interface="org.freedesktop.DBus.Properties")
+
+
+EVIL = "66:66:66:66:66:66"
+
+
+def look_alike_device(rig, bus, target):
+    """From a connection that does not own org.bluez (now): what BlueZ sends
+    for a bonded phone appearing."""
+    adapter = rig.fake.adapter_path
+    dev = adapter + "/dev_" + EVIL.replace(":", "_")
+    props = {"Address": dbus.String(EVIL), "Alias": dbus.String("evil"),
+             "Name": dbus.String("evil"), "Paired": dbus.Boolean(True),
+             "Connected": dbus.Boolean(True), "Adapter": dbus.ObjectPath(adapter)}
+    unicast_signal(bus, target, "/", fake_bluez.OM, "InterfacesAdded", "oa{sa{sv}}",
+                   dbus.ObjectPath(dev), {fake_bluez.DEVICE: props})
+    unicast_signal(bus, target, dev, fake_bluez.PROPS, "PropertiesChanged", "sa{sv}as",
+                   fake_bluez.DEVICE, {"Paired": dbus.Boolean(True)}, [])
+    sync(bus)
+
+
+def look_alike_adapter_gone(rig, bus, target):
+    """The same for the adapter powering off and going away."""
+    adapter = rig.fake.adapter_path
+    unicast_signal(bus, target, adapter, fake_bluez.PROPS, "PropertiesChanged", "sa{sv}as",
+                   fake_bluez.ADAPTER, {"Powered": dbus.Boolean(False)}, [])
+    unicast_signal(bus, target, "/", fake_bluez.OM, "InterfacesRemoved", "oas",
+                   dbus.ObjectPath(adapter), [fake_bluez.ADAPTER, fake_bluez.GATT_MGR,
+                                              fake_bluez.ADV_MGR])
+    sync(bus)
+
+
+def no_look_alike(rig, who):
+    check(all(a != EVIL for a, _ in bonded(rig)),
+          f"a look-alike device from {who} is listed: {bonded(rig)}")
+
+
+def case_look_alike_signals(rig):
+    """Signals that look like BlueZ's from another client on the bus (sent to
+    the daemon alone) are ignored: only the unique name that owns org.bluez
+    is listened to, and after bluetoothd restarts under a new unique name,
+    the old one is no longer (issue 15)."""
+    rig.start()
+    rig.registered()
+    rig.state_is("advertising")
+    target = rig.bus.get_name_owner("org.smallbms")
+    evil = fake_bluez.private_bus(rig.address)
+    bus2 = None
+    try:
+        look_alike_device(rig, evil, target)
+        no_look_alike(rig, "another client")
+        rig.paired_phone()  # a real one, after the look-alike
+        check(pump(lambda: bonded(rig) == [(PHONE, "Pixel")]), f"bonded {bonded(rig)}")
+        rig.state_is("connected")
+        mark = len(rig.out)
+        look_alike_adapter_gone(rig, evil, target)
+        check("state off" not in rig.out[mark:],
+              f"the look-alike adapter signals were obeyed: {rig.out[mark:]}")
+        check(bool(rig.bt1_get("AdapterPresent")), "adapter gone after look-alike signals")
+
+        # bluetoothd restarts under a new unique name; its old connection stays
+        rig.fake.stop()
+        rig.state_is("off")
+        bus2 = fake_bluez.private_bus(rig.address)
+        fake2 = FakeBluez(bus2, MAC)
+        fake2.start()
+        check(pump(lambda: len(fake2.apps) == 1 and len(fake2.adverts) == 1 and
+                   fake2.default_agent, 10), "not registered with the new bluetoothd")
+        rig.state_is("advertising")
+        look_alike_device(rig, rig.bus, target)  # from the former owner
+        no_look_alike(rig, "the former owner of org.bluez")
+        d = fake2.add_device("AA:BB:CC:00:00:0E", "new")
+        check(fake2.pair(d, "000000"), "pairing through the new bluetoothd failed")
+        check(pump(lambda: ("AA:BB:CC:00:00:0E", "new") in bonded(rig)),
+              f"the new bluetoothd's phone is not listed: {bonded(rig)}")
+        mark = len(rig.out)
+        look_alike_adapter_gone(rig, rig.bus, target)
+        check("state off" not in rig.out[mark:],
+              f"the former owner's look-alike signals were obeyed: {rig.out[mark:]}")
+    finally:
+        evil.close()
+        if bus2:
+            bus2.close()
 
 
 def case_powered(rig):

@@ -46,6 +46,7 @@ BT_PATH = "/org/smallbms/bluetooth"
 MAC = "54:48:E6:8F:80:A5"
 PHONE_A = "AA:BB:CC:00:00:0A"
 PHONE_B = "AA:BB:CC:00:00:0B"
+PHONE_D = "AA:BB:CC:00:00:0D"
 UNKNOWN = "AA:BB:CC:99:99:99"
 PERMISSION = "permission denied: run as root or as a member of group smallbms"
 
@@ -367,6 +368,27 @@ def forget(w):
     check(len(f.devices) == 1, "devices %r" % list(f.devices))
 
 
+def hostile_name(w):
+    """A phone's name is chosen over the air: smallbmsctl prints it escaped
+    (no escape sequence, control byte or bidi override reaches the
+    terminal) and --json gives it back exactly (issue 15)."""
+    f = w.fake
+    name = "Ev\x1b]0;pwned\x07il\x1b[2J\r\x7f\u009b1m\u202eexe"
+    d = f.add_device(PHONE_D, name)
+    f.bond(d, True)  # as after an accepted pairing (pair_confirm tests that)
+    check(pump(lambda: (PHONE_D, name) in w.bonded(), 5), "BondedDevices %r" % w.bonded())
+    out, _ = w.ctl_ok("bluetooth")
+    want = "Ev\\x1b]0;pwned\\ail\\x1b[2J\\r\\x7f\\xc2\\x9b1m\\xe2\\x80\\xaeexe"
+    check(re.search(r"^ +%s  %s$" % (PHONE_D, re.escape(want)), out, re.M),
+          "human output of the hostile name:\n%r" % out)
+    check(not any(c in out for c in "\x1b\x07\r\x7f\u009b\u202e"), "raw bytes in %r" % out)
+    doc = w.ctl_json("bluetooth")
+    got = [d["name"] for d in doc["bonded_devices"] if d["address"] == PHONE_D]
+    check(got == [name], "--json name %r" % got)
+    w.ctl_ok("bluetooth", "forget", PHONE_D)
+    check(pump(lambda: all(a != PHONE_D for a, _ in w.bonded()), 5), "not forgotten")
+
+
 def permission(w):
     """With the real policy, a user outside the group smallbms may read the
     state but neither open a pairing window nor read the bind key."""
@@ -386,7 +408,7 @@ def permission(w):
 
 
 CHECKS = [state, pair_confirm, pair_passkey, pair_refused, bind_key, new_bind_key, encryption,
-          forget, permission]
+          forget, hostile_name, permission]
 
 
 def wait_started(w, timeout=90):

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "ctl/escape.h"
 #include "ctl/json.h"
 #include "ctl/out.h"
 
@@ -268,7 +269,7 @@ static void test_escaping(void **state)
 	expect_literal("C:\\path\\", "\"C:\\\\path\\\\\"");
 	expect_literal("a\nb\tc\rd\be\ff", "\"a\\nb\\tc\\rd\\be\\ff\"");
 	expect_literal("\x01\x1f", "\"\\u0001\\u001f\"");
-	expect_literal("\x7f", "\"\x7f\""); /* DEL is allowed raw */
+	expect_literal("\x7f", "\"\\u007f\""); /* DEL: legal raw, escaped for terminals */
 	expect_literal("/", "\"/\"");
 	expect_literal("", "\"\"");
 }
@@ -490,6 +491,91 @@ static void test_out_human(void **state)
 	free(text);
 }
 
+/* Strings from the bus reach the terminal escaped, never raw (issue 15): a
+ * phone named with an escape sequence, control bytes and invalid UTF-8. */
+static void test_out_human_hostile(void **state)
+{
+	struct capture c;
+	struct out o;
+	char *text;
+
+	capture_open(&c);
+	out_init(&o, c.f, false, false);
+	out_str(&o, "name", "Name", "\033]0;pwned\a\033[2J\033[31mred\r\n");
+	out_str(&o, "serial", "Serial",
+	        "a\xff\xc0\x80"
+	        "b\\c \x7f\x01");
+	out_str(&o, "reason", "Reason",
+	        "23.5 \xc2\xb0"
+	        "C \xc2\x9b"
+	        "1m \xe2\x80\xae"
+	        "fdp.exe");
+	out_text(&o, "%-6s %s", "Phone:", "evil\033[H\033[2Jphone\x1b\x9b");
+	assert_int_equal(out_finish(&o), 0);
+	text = capture_close(&c);
+	assert_string_equal(text, "Name:               \\x1b]0;pwned\\a\\x1b[2J\\x1b[31mred\\r\\n\n"
+	                          "Serial:             a\\xff\\xc0\\x80b\\\\c \\x7f\\x01\n"
+	                          "Reason:             23.5 \xc2\xb0"
+	                          "C \\xc2\\x9b"
+	                          "1m \\xe2\\x80\\xae"
+	                          "fdp.exe\n"
+	                          "Phone: evil\\x1b[H\\x1b[2Jphone\\x1b\\x9b\n");
+	free(text);
+}
+
+static void expect_escaped(const char *in, const char *want)
+{
+	char *got = ctl_escape(in);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* ctl_escape(): printable text unchanged, everything else visible. */
+static void test_escape(void **state)
+{
+	expect_escaped("", "");
+	expect_escaped("Pixel 7 (Anna's)", "Pixel 7 (Anna's)");
+	expect_escaped("J\xc3\xbcrgen \xf0\x9f\x94\x8b \xe2\x82\xac",
+	               "J\xc3\xbcrgen \xf0\x9f\x94\x8b \xe2\x82\xac");
+	expect_escaped("\a\b\t\n\v\f\r\\", "\\a\\b\\t\\n\\v\\f\\r\\\\");
+	expect_escaped("\x01\x1b\x1f\x7f", "\\x01\\x1b\\x1f\\x7f");
+	expect_escaped("\x80", "\\x80");          /* a lone continuation byte */
+	expect_escaped("\xe2\x82", "\\xe2\\x82"); /* cut short */
+	expect_escaped("\xf8\x88\x80\x80\x80", "\\xf8\\x88\\x80\\x80\\x80"); /* 5 bytes */
+	expect_escaped("\xc2\x85", "\\xc2\\x85");                            /* NEL, a C1 control */
+	expect_escaped("\xe2\x80\x8b"
+	               "a\xef\xbb\xbf",
+	               "\\xe2\\x80\\x8b"
+	               "a\\xef\\xbb\\xbf");
+	expect_escaped("\xe2\x81\xa6"
+	               "x",
+	               "\\xe2\\x81\\xa6"
+	               "x"); /* bidi isolate */
+}
+
+/* The JSON of the same strings: valid, decoding back to the string (bad
+ * bytes as U+FFFD), with DEL, C1 and the invisible format characters as
+ * \u escapes so that no terminal acts on them either. */
+static void test_json_hostile(void **state)
+{
+	char *back;
+
+	expect_literal("\033[2J\a", "\"\\u001b[2J\\u0007\"");
+	expect_literal("\x7f", "\"\\u007f\"");
+	expect_literal("\xc2\x9b"
+	               "1m",
+	               "\"\\u009b1m\"");
+	expect_literal("\xe2\x80\xae"
+	               "x\xe2\x80\xa8",
+	               "\"\\u202ex\\u2028\"");
+	expect_literal("\xef\xbb\xbf", "\"\\ufeff\"");
+	back = round_trip("n\033[31m\x7f\xc2\x9b\xe2\x80\xae.", NULL);
+	assert_string_equal(back, "n\033[31m\x7f\xc2\x9b\xe2\x80\xae.");
+	free(back);
+}
+
 static void test_checker_rejects(void **state)
 {
 	/* the checker itself must be able to fail */
@@ -505,10 +591,17 @@ static void test_checker_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_escaping),  cmocka_unit_test(test_round_trip),
-	        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_structure),
-	        cmocka_unit_test(test_misuse),    cmocka_unit_test(test_out_json),
-	        cmocka_unit_test(test_out_human), cmocka_unit_test(test_checker_rejects),
+	        cmocka_unit_test(test_escaping),
+	        cmocka_unit_test(test_round_trip),
+	        cmocka_unit_test(test_utf8),
+	        cmocka_unit_test(test_structure),
+	        cmocka_unit_test(test_misuse),
+	        cmocka_unit_test(test_out_json),
+	        cmocka_unit_test(test_out_human),
+	        cmocka_unit_test(test_out_human_hostile),
+	        cmocka_unit_test(test_json_hostile),
+	        cmocka_unit_test(test_escape),
+	        cmocka_unit_test(test_checker_rejects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
