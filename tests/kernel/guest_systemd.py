@@ -389,11 +389,15 @@ def probe_sandbox(pid, tries):
         with open(procs, "w") as f:
             f.write("%d\n" % os.getpid())
 
+    # The script goes in on stdin: the unit's sandbox (PrivateTmp=,
+    # ProtectHome=) may hide the checkout it comes from.
+    with open(os.path.join(HERE, "guest_sandbox_probe.py")) as f:
+        probe_script = f.read()
     r = run(["nsenter", "-t", str(pid), "-m", "--",
              "setpriv", "--reuid=smallbms", "--regid=smallbms", "--init-groups",
              "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-             sys.executable, os.path.join(HERE, "guest_sandbox_probe.py")] + tries,
-            preexec_fn=enter_cgroup)
+             sys.executable, "-"] + tries,
+            preexec_fn=enter_cgroup, input=probe_script)
     return dict(l.rsplit(" ", 1) for l in r.stdout.splitlines())
 
 
