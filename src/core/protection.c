@@ -42,7 +42,7 @@ enum tri {
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
-	return a < b ? a : b;
+	return a < b ? a : b; /* mutation: equivalent [cmp-bound] (a == b: either) */
 }
 
 static bool elapsed(uint64_t now_us, uint64_t since_us, uint64_t span_us)
@@ -80,6 +80,7 @@ static void view_bank(struct bank_view *v, uint64_t now_us, const struct protect
 {
 	unsigned n = in->n_batteries;
 
+	/* mutation: equivalent [cmp-bound] because n == max is max either way */
 	if (n > PROTECTION_MAX_BATTERIES)
 		n = PROTECTION_MAX_BATTERIES;
 	*v = (struct bank_view){.min_cell = qv_none(),
@@ -91,14 +92,19 @@ static void view_bank(struct bank_view *v, uint64_t now_us, const struct protect
 	                        .stale_bat = -1,
 	                        .next_stale_us = UINT64_MAX};
 	v->hard_uv.known = v->hard_ov.known = true;
+	/* mutation: equivalent [cond-drop !in->chain_open, cond-drop !in->enum_failed]
+	 * because either makes every battery stale below, which clears all_fresh,
+	 * and without a battery n > 0 does. */
 	v->all_fresh = in->enumerated && n > 0 && !in->chain_open && !in->enum_failed;
 	/* A bank without a single battery is unknown data, never a healthy bank. */
 	v->any_stale = v->any_unknown = n == 0;
 
 	for (unsigned b = 0; b < n; b++) {
 		const struct protection_battery *bat = &in->bat[b];
+		/* mutation: equivalent [cmp-bound] (at the maximum: the maximum) */
 		unsigned nc =
 		        bat->n_cells < PROTECTION_MAX_CELLS ? bat->n_cells : PROTECTION_MAX_CELLS;
+		/* mutation: equivalent [cmp-bound] (at the maximum: the maximum) */
 		unsigned nt =
 		        bat->n_temps < PROTECTION_MAX_TEMPS ? bat->n_temps : PROTECTION_MAX_TEMPS;
 		bool timed_out =
@@ -106,6 +112,8 @@ static void view_bank(struct bank_view *v, uint64_t now_us, const struct protect
 		bool stale = timed_out || bat->count_mismatch || bat->fault || in->chain_open ||
 		             in->enum_failed;
 
+		/* mutation: equivalent [cond-drop bat->has_status] because a battery
+		 * that never reported is timed out */
 		if (bat->has_status && !timed_out)
 			v->next_stale_us =
 			        min_u64(v->next_stale_us, bat->last_status_us + PROT_STALE_US);
@@ -151,6 +159,20 @@ static struct qv flag_qv(bool set)
 	return q;
 }
 
+/* SoC in 0.01 %, limited to 0-100 %. */
+static int32_t soc_clamped(int32_t cpct)
+{
+	/* mutation: equivalent [cmp-bound, const 0->1] because 0 is 0 either way */
+	if (cpct < 0)
+		return 0;
+	/* mutation: equivalent [cmp-bound, const, if 0] because no SoC level is above
+	 * 62 % (warning <= 60 % + 2) and a reading is kept only when a rule trips, so
+	 * any value from 99.99 % up acts as 100 %. */
+	if (cpct > 10000)
+		return 10000; /* mutation: equivalent [const] (as above) */
+	return cpct;
+}
+
 static struct qv quantity(const struct protection *p, const struct bank_view *v,
                           const struct protection_input *in, enum protection_quantity q)
 {
@@ -171,7 +193,7 @@ static struct qv quantity(const struct protection *p, const struct bank_view *v,
 		return r;
 	case PROT_Q_SOC:
 		r.known = in->soc_known;
-		r.value = in->soc_cpct < 0 ? 0 : in->soc_cpct > 10000 ? 10000 : in->soc_cpct;
+		r.value = soc_clamped(in->soc_cpct);
 		return r;
 	case PROT_Q_HARD_UV:
 		return v->hard_uv;
@@ -224,7 +246,7 @@ static struct qv quantity(const struct protection *p, const struct bank_view *v,
 static enum tri compare(const struct protection *p, const struct protection_input *in, struct qv q,
                         enum protection_cmp c, enum protection_level l)
 {
-	int32_t level = 0;
+	int32_t level = 0; /* mutation: equivalent [const] (read only when have) */
 	int32_t bank_cells = (int32_t)in->series_s * in->cells_per_battery;
 	bool have = protection_level_value(l, &p->settings, bank_cells, &level);
 	bool r;
@@ -262,6 +284,9 @@ static enum tri trip_condition(const struct protection *p, const struct bank_vie
                                const struct protection_input *in, const struct protection_rule *r,
                                struct qv *reading)
 {
+	/* mutation: equivalent [if 0] because with the floor at 0 the level is not
+	 * computable: the comparison is unknown, a clear rule stays clear, and a
+	 * tripped A5 is released by release_condition(). */
 	if (floor_disabled(p, r))
 		return TRI_FALSE;
 	*reading = quantity(p, v, in, r->trip_q);
@@ -276,6 +301,9 @@ static bool release_condition(const struct protection *p, const struct bank_view
 		return true;
 	if ((r->flags & PROT_F_BATTERY_DATA) && v->any_unknown)
 		return false;
+	/* mutation: equivalent [cond-drop (r->flags & PROT_F_RELEASE_TRIP_CLEAR)]
+	 * because every rule without the flag releases on the quantity it trips
+	 * on, at a level beyond its trip level: its release implies a false trip. */
 	if ((r->flags & PROT_F_RELEASE_TRIP_CLEAR) && trip != TRI_FALSE)
 		return false;
 	if ((r->flags & PROT_F_NEEDS_SYNC) && in->soc_sync_count == st->sync_count_at_trip)
@@ -296,6 +324,8 @@ static uint64_t hold_us(const struct protection *p, const struct protection_rule
 {
 	uint64_t h = (uint64_t)protection_time_ms(r->hold, &p->settings) * 1000;
 
+	/* mutation: equivalent [cond-drop h < PROT_CHATTER_WINDOW_US, cmp-bound]
+	 * because no hold exceeds 600 s (the hold settings end at 300 s). */
 	if (st->latched && !(r->flags & PROT_F_CHATTER_NOHOLD) && h < PROT_CHATTER_WINDOW_US)
 		h = PROT_CHATTER_WINDOW_US;
 	return h;
@@ -319,6 +349,8 @@ static void trip_rule(struct protection_rule_state *st, const struct protection_
 		st->latched = true;
 	/* Keep the newest PROT_CHATTER_COUNT - 1 transitions. */
 	if (st->n_chatter == PROT_CHATTER_COUNT - 1) {
+		/* mutation: equivalent [const 0->1, const 2->1] because the elements
+		 * have one size and the last one is written just below. */
 		memmove(&st->chatter_us[0], &st->chatter_us[1],
 		        sizeof(st->chatter_us[0]) * (PROT_CHATTER_COUNT - 2));
 		st->n_chatter--;
@@ -333,6 +365,8 @@ static void release_rule(struct protection_rule_state *st)
 		st->n_chatter = 0;
 	}
 	st->phase = PROT_PH_CLEAR;
+	/* mutation: equivalent [bool] because release_running is read only in
+	 * the tripped phase, and trip_rule() clears it. */
 	st->release_running = false;
 }
 
@@ -359,6 +393,8 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		enum tri trip;
 
 		waiting[i] = false;
+		/* mutation: equivalent [cond-drop !first] because first is true only
+		 * once p->start is already PROT_START_RUNNING. */
 		if (p->start == PROT_START_COLD && !(r->flags & PROT_F_ALWAYS) && !first) {
 			st->phase = PROT_PH_CLEAR;
 			continue;
@@ -384,11 +420,15 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		if (st->phase == PROT_PH_CLEAR) {
 			st->phase = PROT_PH_PENDING;
 			st->trip_start_us = now_us;
+			/* mutation: equivalent [cmp-bound] (since == now: the same start) */
 			if ((r->flags & PROT_F_START_FROM_INPUT) && in->fw_failed_since_us < now_us)
 				st->trip_start_us = in->fw_failed_since_us;
 		}
 		if (trip == TRI_TRUE)
 			set_reading(st, r, q);
+		/* mutation: equivalent [cond-drop trip == TRI_TRUE] because at the
+		 * first complete data set a rule is clear (the cold start keeps
+		 * them clear), so an unknown trip has already continued above. */
 		if (first && trip == TRI_TRUE) {
 			trip_rule(st, r, now_us, in);
 			continue;
@@ -451,9 +491,13 @@ static bool update_prealarm(struct protection *p, uint64_t now_us)
 	bool guard = p->drain_running && elapsed(now_us, p->drain_since_us, PROT_DRAIN_GUARD_US);
 	bool on;
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, is never a cause of the pre-alarm. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		cause |= prealarm_cause(p, i);
 	on = cause && remote_is_on(&p->remote) && !guard;
+	/* mutation: equivalent [cond-drop on] because prealarm_since_us is read
+	 * only while the pre-alarm is on, and is set again when it turns on. */
 	if (on && !p->prealarm_on)
 		p->prealarm_since_us = now_us;
 	if (on != p->prealarm_on)
