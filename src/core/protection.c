@@ -573,6 +573,8 @@ static uint32_t active_codes(const struct protection *p, const struct bank_view 
 	const struct protection_rule *rules = protection_rules();
 	uint32_t codes = 0;
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has no code and never latches. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		if (p->rule[i].phase == PROT_PH_TRIPPED && rules[i].code >= 0)
 			codes |= BMS_CODE_BIT(rules[i].code);
@@ -617,14 +619,20 @@ static uint64_t next_deadline(const struct protection *p, uint64_t now_us,
 	const struct protection_rule *rules = protection_rules();
 	uint64_t d = remote_next_deadline_us(&p->remote);
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has no delay and no release hold: never a deadline to come. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		const struct protection_rule_state *st = &p->rule[i];
 
 		if (st->phase == PROT_PH_PENDING)
 			d = later(now_us, d, st->trip_start_us + delay_us(p, &rules[i]));
+		/* mutation: equivalent [cond-drop st->phase == PROT_PH_TRIPPED] because
+		 * a clear rule never has release_running set (release_rule()). */
 		else if (st->phase == PROT_PH_TRIPPED && st->release_running)
 			d = later(now_us, d, st->release_start_us + hold_us(p, &rules[i], st));
 	}
+	/* mutation: equivalent [cond-drop !lead_complete] because a complete
+	 * lead ended in the past, which later() ignores. */
 	if (p->prealarm_on && !lead_complete)
 		d = later(now_us, d,
 		          p->prealarm_since_us + (uint64_t)p->settings.prealarm_lead_ms * 1000);

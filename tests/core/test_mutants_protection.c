@@ -343,6 +343,11 @@ static void remote_off_never_chatters(void **state)
 	}
 	assert_false(fx_code(&f, BMS_W3));
 	assert_int_equal(f.out.latched_rules, 0);
+	/* A rule without a code of its own adds none. */
+	f.in.remote_vl_mv = 13200;
+	fx_run_to(&f, f.now + S_US(1), MS_US(100));
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_REMOTE_OFF));
+	assert_int_equal(f.out.codes, 0);
 }
 
 /* Stale (E1) for 1 s on battery 1, then fresh until its rule released. */
@@ -545,6 +550,106 @@ static void poweroff_on_remote_off(void **state)
 	assert_true(f.out.request_poweroff);
 }
 
+/* The pre-alarm's report lists its causes while it sounds, and nothing
+ * while it is silent (here silenced by the drain guard). */
+static void prealarm_report_lists_its_causes_only(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_start(&f, 1);
+	f.in.soc_cpct = 1900; /* W1 */
+	fx_step_at(&f, f.now + S_US(1));
+	assert_true(f.out.prealarm_active);
+	assert_int_equal(f.out.report[PROT_OUT_PREALARM].n_holds, 1);
+	assert_int_equal(f.out.report[PROT_OUT_PREALARM].holds[0].rule, PROT_R_LOW_SOC_WARN);
+
+	fx_start(&f, 1);
+	fx_cells(&f, 2400); /* A2, W2, A1 */
+	fx_run_to(&f, f.now + S_US(70), S_US(1));
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_CRIT_UV));
+	assert_false(f.out.prealarm_active);
+	assert_int_equal(f.out.report[PROT_OUT_PREALARM].n_holds, 0);
+}
+
+/* During the cold start the codes come from the inputs themselves (the
+ * rules are not evaluated yet): E1 for a battery that has not reported,
+ * E3, E6 and W7 (from the updater or from a battery's update flag). */
+static void cold_start_codes_from_the_inputs(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 2);
+	f.in.bat[1].has_status = false;
+	f.in.bank_changed = true;
+	f.in.topology_bad = true;
+	f.in.fw_running = true;
+	fx_step_at(&f, T0);
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
+	assert_true(fx_code(&f, BMS_E1));
+	assert_true(fx_code(&f, BMS_E3));
+	assert_true(fx_code(&f, BMS_E6));
+	assert_true(fx_code(&f, BMS_W7));
+
+	fx_init(&f, 2);
+	f.in.bat[1].has_status = false;
+	f.in.bat[0].fw_update = true;
+	fx_step_at(&f, T0);
+	assert_true(fx_code(&f, BMS_W7));
+	assert_false(fx_code(&f, BMS_E3));
+	assert_false(fx_code(&f, BMS_E6));
+}
+
+/* The next deadline is a release hold only while that hold runs. */
+static void deadline_only_of_a_running_hold(void **state)
+{
+	struct fx f;
+	uint64_t t1, t2;
+
+	(void)state;
+	fx_start(&f, 1);
+	trip_charge_hot(&f);
+	f.in.bat[0].temp_dc[0] = 250;
+	t1 = f.now + S_US(1);
+	fx_step_at(&f, t1); /* the hold runs until t1 + 30 s */
+	fx_run_to(&f, t1 + S_US(28), S_US(1));
+	assert_int_equal(protection_next_deadline_us(&f.p), t1 + S_US(30));
+	f.in.bat[0].temp_dc[0] = 501; /* hot again: the hold stops */
+	t2 = t1 + S_US(28) + MS_US(500);
+	fx_step_at(&f, t2);
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_CHG_HOT));
+	assert_int_equal(protection_next_deadline_us(&f.p), t2 + S_US(3)); /* staleness */
+}
+
+/* The end of the lead is a deadline while the pre-alarm sounds, and not
+ * once it is silent. */
+static void deadline_of_the_lead(void **state)
+{
+	struct fx f;
+	uint64_t ton, t;
+
+	(void)state;
+	fx_start(&f, 1);
+	ton = f.now + S_US(1);
+	f.in.soc_cpct = 1900; /* W1 */
+	fx_step_at(&f, ton);
+	t = ton + S_US(28) + MS_US(500);
+	fx_run_to(&f, t, S_US(1));
+	assert_int_equal(protection_next_deadline_us(&f.p), ton + S_US(30));
+
+	fx_start(&f, 1);
+	ton = f.now + S_US(1);
+	f.in.soc_cpct = 1900;
+	fx_step_at(&f, ton);
+	fx_step_at(&f, ton + S_US(5));
+	f.in.soc_cpct = 5000; /* silent again */
+	t = ton + S_US(28) + MS_US(500);
+	fx_run_to(&f, t, S_US(1));
+	assert_false(f.out.prealarm_active);
+	assert_int_equal(protection_next_deadline_us(&f.p), t + S_US(3));
+}
+
 /* protection_rules.c: levels that cannot be computed say so. */
 static void level_values_edges(void **state)
 {
@@ -605,6 +710,10 @@ int main(void)
 	        cmocka_unit_test(lead_complete_only_while_sounding),
 	        cmocka_unit_test(poweroff_needs_a_known_capacity),
 	        cmocka_unit_test(poweroff_on_remote_off),
+	        cmocka_unit_test(prealarm_report_lists_its_causes_only),
+	        cmocka_unit_test(cold_start_codes_from_the_inputs),
+	        cmocka_unit_test(deadline_only_of_a_running_hold),
+	        cmocka_unit_test(deadline_of_the_lead),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
