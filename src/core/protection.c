@@ -662,6 +662,8 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 
 	view_bank(&v, now_us, in);
 	remote_step(&p->remote, now_us, &rin);
+	/* mutation: equivalent [cond-drop p->start != PROT_START_RUNNING] because
+	 * when running, first stays false and start stays running. */
 	if (p->start != PROT_START_RUNNING && v.all_fresh) {
 		first = p->start == PROT_START_COLD;
 		p->start = PROT_START_RUNNING;
@@ -671,6 +673,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	update_drain(p, now_us);
 	lead = update_prealarm(p, now_us);
 	atd_open = holds(p, PROT_T_ATD);
+	/* mutation: equivalent [const 0->1] (rule 0 never waits for the lead) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (waiting[i] && (lead || atd_open))
 			trip_rule(&p->rule[i], &rules[i], now_us, in);
@@ -707,6 +710,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	        p->poweroff_running && elapsed(now_us, p->poweroff_since_us, PROT_POWEROFF_US);
 	out->remote_on = remote_is_on(&p->remote);
 	out->save_record = fall;
+	/* mutation: equivalent [const 0->1] (rule 0 never latches) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (p->rule[i].latched)
 			out->latched_rules |= UINT32_C(1) << i;
@@ -722,7 +726,9 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 	if (!p || !in || !out)
 		return -EINVAL;
 	/* Only the cell minimum is used: it does not depend on the time. */
-	view_bank(&v, 0, in);
+	view_bank(&v, 0, in); /* mutation: equivalent [const] (time unused here) */
+	/* mutation: equivalent [cond-drop !v.min_cell.known] because an unknown
+	 * minimum reads 0 mV, below any pre-alarm level. */
 	if ((out->codes & blocking) || !v.min_cell.known ||
 	    v.min_cell.value < p->settings.prealarm_mv)
 		return -EBUSY;

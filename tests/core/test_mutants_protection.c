@@ -650,6 +650,95 @@ static void deadline_of_the_lead(void **state)
 	assert_int_equal(protection_next_deadline_us(&f.p), t + S_US(3));
 }
 
+/* The ends of the drain guard and of the power-off countdown are
+ * deadlines while they run, and not once they have stopped. */
+static void deadlines_of_drain_guard_and_poweroff(void **state)
+{
+	struct fx f;
+	uint64_t ta;
+
+	(void)state;
+	/* Running: A2 holds from ta + 1 s with no current. */
+	fx_start(&f, 1);
+	ta = f.now + S_US(1);
+	fx_cells(&f, 2400);
+	fx_step_at(&f, ta);
+	fx_step_at(&f, ta + S_US(1));
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_CRIT_UV));
+	fx_run_to(&f, ta + S_US(59) + MS_US(500), S_US(1));
+	assert_int_equal(protection_next_deadline_us(&f.p), ta + S_US(61));
+	fx_run_to(&f, ta + S_US(599) + MS_US(500), S_US(1));
+	assert_int_equal(protection_next_deadline_us(&f.p), ta + S_US(601));
+
+	/* Stopped: A2 released at ta + 31.5 s. */
+	fx_start(&f, 1);
+	ta = f.now + S_US(1);
+	fx_cells(&f, 2400);
+	fx_step_at(&f, ta);
+	fx_step_at(&f, ta + S_US(1));
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_CRIT_UV));
+	fx_cells(&f, 3300);
+	fx_run_to(&f, ta + S_US(40), MS_US(500));
+	assert_true(f.out.atd_closed);
+	fx_run_to(&f, ta + S_US(59) + MS_US(500), S_US(1));
+	assert_int_equal(protection_next_deadline_us(&f.p), f.now + S_US(3));
+	fx_run_to(&f, ta + S_US(599) + MS_US(500), S_US(1));
+	assert_int_equal(protection_next_deadline_us(&f.p), f.now + S_US(3));
+}
+
+/* The ATC report says since when it is open. */
+static void atc_report_since(void **state)
+{
+	struct fx f;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 1);
+	trip_charge_hot(&f);
+	t = f.out.report[PROT_OUT_ATC].since_us;
+	assert_int_equal(t, find_hold(&f, PROT_OUT_ATC, PROT_R_CHG_HOT)->since_us);
+	fx_run_to(&f, f.now + S_US(5), S_US(1));
+	assert_false(f.out.report[PROT_OUT_ATC].closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, t);
+	assert_true(t < f.now);
+}
+
+/* An invalid bank voltage never asks for the below-9 V save. */
+static void no_save_on_an_invalid_bank_voltage(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_start(&f, 1);
+	f.in.bank_mv_valid = false;
+	f.in.bank_mv = 0;
+	fx_step_at(&f, f.now + S_US(1));
+	assert_false(f.out.save_record);
+}
+
+/* A battery's update flag blinks the red LED fast, as the updater does. */
+static void battery_update_flag_blinks_red(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_start(&f, 2);
+	f.in.bat[1].fw_update = true;
+	fx_step_at(&f, f.now + S_US(1));
+	assert_int_equal(f.out.red, LED_BLINK_FAST);
+}
+
+static void fw_update_allowed_refuses_null(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_start(&f, 1);
+	assert_int_equal(protection_fw_update_allowed(&f.p, NULL, &f.out), -EINVAL);
+	assert_int_equal(protection_fw_update_allowed(&f.p, &f.in, NULL), -EINVAL);
+	assert_int_equal(protection_fw_update_allowed(&f.p, &f.in, &f.out), 0);
+}
+
 /* protection_rules.c: levels that cannot be computed say so. */
 static void level_values_edges(void **state)
 {
@@ -714,6 +803,11 @@ int main(void)
 	        cmocka_unit_test(cold_start_codes_from_the_inputs),
 	        cmocka_unit_test(deadline_only_of_a_running_hold),
 	        cmocka_unit_test(deadline_of_the_lead),
+	        cmocka_unit_test(deadlines_of_drain_guard_and_poweroff),
+	        cmocka_unit_test(atc_report_since),
+	        cmocka_unit_test(no_save_on_an_invalid_bank_voltage),
+	        cmocka_unit_test(battery_update_flag_blinks_red),
+	        cmocka_unit_test(fw_update_allowed_refuses_null),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
