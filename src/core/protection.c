@@ -747,7 +747,7 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 
 	if (!p || !s)
 		return -EINVAL;
-	r = protection_settings_validate(s, NULL, 0);
+	r = protection_settings_validate(s, NULL, 0); /* mutation: equivalent [const] (no buffer) */
 	if (r < 0)
 		return r;
 	memset(p, 0, sizeof(*p));

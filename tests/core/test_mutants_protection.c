@@ -739,6 +739,19 @@ static void fw_update_allowed_refuses_null(void **state)
 	assert_int_equal(protection_fw_update_allowed(&f.p, &f.in, &f.out), 0);
 }
 
+static void init_refuses_null(void **state)
+{
+	struct protection_settings s;
+	struct protection p;
+
+	(void)state;
+	protection_settings_default(&s);
+	assert_int_equal(protection_init(&p, NULL, -1), -EINVAL);
+	assert_int_equal(protection_init(NULL, &s, -1), -EINVAL);
+	assert_null(protection_new(NULL, -1));
+	assert_int_equal(protection_init(&p, &s, -1), 0);
+}
+
 /* protection_rules.c: levels that cannot be computed say so. */
 static void level_values_edges(void **state)
 {
@@ -808,6 +821,7 @@ int main(void)
 	        cmocka_unit_test(no_save_on_an_invalid_bank_voltage),
 	        cmocka_unit_test(battery_update_flag_blinks_red),
 	        cmocka_unit_test(fw_update_allowed_refuses_null),
+	        cmocka_unit_test(init_refuses_null),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
