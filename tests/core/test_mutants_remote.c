@@ -100,6 +100,70 @@ static void clock_stepping_back_never_switches(void **state)
 	assert_false(remote_is_on(&r));
 }
 
+/* Any one of the three channels unreadable for 5 s is an ADC fault: OFF. */
+static void each_channel_unreadable_is_a_fault(void **state)
+{
+	(void)state;
+	for (unsigned ch = 0; ch < 3; ch++) {
+		struct remote r;
+		struct remote_input on = reading(0, 0), bad = reading(0, 0);
+
+		if (ch == 0)
+			bad.vh_valid = false;
+		else if (ch == 1)
+			bad.vl_valid = false;
+		else
+			bad.bank_valid = false;
+		remote_init(&r, -1);
+		remote_step(&r, MS(1000), &on);
+		assert_true(remote_is_on(&r));
+		for (uint64_t t = MS(1100); t < MS(6100); t += MS(100))
+			remote_step(&r, t, &bad);
+		assert_true(remote_is_on(&r));
+		assert_false(r.adc_fault);
+		remote_step(&r, MS(6100), &bad);
+		assert_false(remote_is_on(&r));
+		assert_true(r.adc_fault);
+	}
+}
+
+/* After an ADC fault the terminal is decided OFF with no cause kept: the
+ * way back to ON is debounced, and a reading between a cause's two levels
+ * does not turn it ON. */
+static void after_a_fault_the_way_back_is_debounced(void **state)
+{
+	struct remote r;
+	struct remote_input on = reading(0, 0), bad = reading(0, 0), between = reading(0, 3600);
+
+	(void)state;
+	bad.vl_valid = false;
+	remote_init(&r, -1);
+	remote_step(&r, MS(1000), &on);
+	remote_step(&r, MS(1100), &bad);
+	remote_step(&r, MS(6100), &bad);
+	assert_true(r.adc_fault);
+	remote_step(&r, MS(6200), &between);
+	remote_step(&r, MS(6500), &between);
+	assert_false(remote_is_on(&r));
+	remote_step(&r, MS(6600), &on);
+	assert_false(remote_is_on(&r));
+	remote_step(&r, MS(6799), &on);
+	assert_false(remote_is_on(&r));
+	remote_step(&r, MS(6800), &on);
+	assert_true(remote_is_on(&r));
+
+	/* The first reading after the fault asks for ON: debounced too. */
+	remote_init(&r, -1);
+	remote_step(&r, MS(1000), &on);
+	remote_step(&r, MS(1100), &bad);
+	remote_step(&r, MS(6100), &bad);
+	assert_false(remote_is_on(&r));
+	remote_step(&r, MS(6200), &on);
+	assert_false(remote_is_on(&r));
+	remote_step(&r, MS(6400), &on);
+	assert_true(remote_is_on(&r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +171,8 @@ int main(void)
 	        cmocka_unit_test(restore_forgets_the_causes),
 	        cmocka_unit_test(restore_cancels_a_pending_change),
 	        cmocka_unit_test(clock_stepping_back_never_switches),
+	        cmocka_unit_test(each_channel_unreadable_is_a_fault),
+	        cmocka_unit_test(after_a_fault_the_way_back_is_debounced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
