@@ -165,6 +165,32 @@ static void after_a_fault_the_way_back_is_debounced(void **state)
 	assert_true(remote_is_on(&r));
 }
 
+/* A timer that has completed is no deadline any more. */
+static void completed_timers_are_no_deadline(void **state)
+{
+	struct remote r;
+	struct remote_input on = reading(0, 0), bad = reading(0, 0);
+	struct remote_input wiring = reading(13200 * 110 / 100 + 1001, 0);
+
+	(void)state;
+	remote_init(&r, -1);
+	remote_step(&r, MS(1000), &on);
+	remote_step(&r, MS(1100), &wiring);
+	assert_int_equal(remote_next_deadline_us(&r), MS(2100));
+	remote_step(&r, MS(2100), &wiring);
+	assert_true(r.wiring_fault);
+	assert_int_equal(remote_next_deadline_us(&r), UINT64_MAX);
+
+	bad.bank_valid = false;
+	remote_init(&r, -1);
+	remote_step(&r, MS(1000), &on);
+	remote_step(&r, MS(1100), &bad);
+	assert_int_equal(remote_next_deadline_us(&r), MS(6100));
+	remote_step(&r, MS(6100), &bad);
+	assert_true(r.adc_fault);
+	assert_int_equal(remote_next_deadline_us(&r), UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +200,7 @@ int main(void)
 	        cmocka_unit_test(clock_stepping_back_never_switches),
 	        cmocka_unit_test(each_channel_unreadable_is_a_fault),
 	        cmocka_unit_test(after_a_fault_the_way_back_is_debounced),
+	        cmocka_unit_test(completed_timers_are_no_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
