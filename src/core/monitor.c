@@ -303,6 +303,9 @@ int monitor_mean_discharge_ma(const struct monitor *m, uint64_t now_us, double *
 
 	for (size_t i = 0; i < MONITOR_WINDOW_BUCKETS; i++) {
 		const struct monitor_bucket *b = &m->win[i];
+		/* mutation: equivalent [cond-drop b->time_s <= 0.0, cond-drop b->epoch > epoch]
+		 * because an empty bucket adds 0 to both sums, and a bucket from a later
+		 * epoch wraps the age test below. */
 		if (b->time_s <= 0.0 || b->epoch > epoch ||
 		    epoch - b->epoch >= MONITOR_WINDOW_BUCKETS)
 			continue;

@@ -154,6 +154,41 @@ static void counting_needs_a_capacity(void **state)
 	assert_true(fabs(monitor_consumed_ah(&r.m) - 0.01) < 1e-9);
 }
 
+/* The discharge window reads every bucket, the first one too (epoch 216
+ * is bucket 0 of 36). */
+static void mean_discharge_reads_bucket_zero(void **state)
+{
+	struct rig r;
+	double ma = 0.0;
+
+	(void)state;
+	rig_init(&r, 100, 4);
+	r.now_us = 1080 * S_US;
+	r.in.current_ma = -1000;
+	monitor_step(&r.m, r.now_us, r.wall_s, &r.in);
+	run(&r, 4);
+	assert_int_equal(monitor_mean_discharge_ma(&r.m, r.now_us, &ma), 0);
+	assert_true(ma >= 1000.0 && ma < 1100.0);
+}
+
+/* Time remaining needs a capacity, and 1 Ah is one. */
+static void time_remaining_needs_a_capacity(void **state)
+{
+	struct rig r;
+	int64_t left = -1;
+
+	(void)state;
+	rig_init(&r, 1, 4);
+	assert_int_equal(monitor_set_soc(&r.m, 5000), 0);
+	r.in.current_ma = -100; /* 10 % of 1 Ah */
+	r.in.bank_mv = 13000;
+	run(&r, 20);
+	assert_int_equal(monitor_time_remaining_s(&r.m, r.now_us, &left), 0);
+	assert_true(left > 0);
+	monitor_set_bank(&r.m, 0, 4);
+	assert_int_equal(monitor_time_remaining_s(&r.m, r.now_us, &left), -ENODATA);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +197,8 @@ int main(void)
 	        cmocka_unit_test(charged_detection_after_acceptance),
 	        cmocka_unit_test(sync_counts_the_cycle),
 	        cmocka_unit_test(counting_needs_a_capacity),
+	        cmocka_unit_test(mean_discharge_reads_bucket_zero),
+	        cmocka_unit_test(time_remaining_needs_a_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
