@@ -189,6 +189,27 @@ static void time_remaining_needs_a_capacity(void **state)
 	assert_int_equal(monitor_time_remaining_s(&r.m, r.now_us, &left), -ENODATA);
 }
 
+/* A saved SoC of exactly 0 % or 100 % and 0 to 1e7 Ah consumed is valid. */
+static void soc_check_edges(void **state)
+{
+	struct monitor_soc soc = {.known = true, .soc_pct = 100.0, .consumed_ah = 0.0};
+
+	(void)state;
+	assert_int_equal(monitor_soc_check(&soc), 0);
+	soc.soc_pct = 0.0;
+	soc.consumed_ah = 1e7;
+	assert_int_equal(monitor_soc_check(&soc), 0);
+	soc.consumed_ah = 1.0000001e7;
+	assert_int_equal(monitor_soc_check(&soc), -EINVAL);
+	soc.consumed_ah = -0.001;
+	assert_int_equal(monitor_soc_check(&soc), -EINVAL);
+	soc.consumed_ah = 1.0;
+	soc.soc_pct = 100.001;
+	assert_int_equal(monitor_soc_check(&soc), -EINVAL);
+	soc.soc_pct = -0.001;
+	assert_int_equal(monitor_soc_check(&soc), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +220,7 @@ int main(void)
 	        cmocka_unit_test(counting_needs_a_capacity),
 	        cmocka_unit_test(mean_discharge_reads_bucket_zero),
 	        cmocka_unit_test(time_remaining_needs_a_capacity),
+	        cmocka_unit_test(soc_check_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
