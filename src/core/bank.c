@@ -20,6 +20,7 @@ static const char *const bank_error_text[] = {
 
 const char *bank_error_str(enum bank_error e)
 {
+	/* mutation: equivalent [const 0->1] (every element has one size) */
 	if ((unsigned)e >= sizeof(bank_error_text) / sizeof(bank_error_text[0]))
 		return "unknown error";
 	return bank_error_text[e];

@@ -477,6 +477,9 @@ static void update_drain(struct protection *p, uint64_t now_us)
 {
 	bool drain = rule_flag_tripped(p, PROT_F_DRAIN);
 
+	/* mutation: equivalent [cond-drop drain] because this runs twice a step:
+	 * without a drain rule the first call would start the guard and the second
+	 * stop it, so every step ends as with the condition. */
 	if (drain && !p->drain_running) {
 		p->drain_running = true;
 		p->drain_since_us = now_us;
