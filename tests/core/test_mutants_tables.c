@@ -74,6 +74,10 @@ static void validate_without_a_buffer(void **state)
 	protection_settings_default(&s);
 	s.prealarm_mv = s.uv_trip_mv; /* ordering */
 	assert_int_equal(protection_settings_validate(&s, NULL, 64), -ERANGE);
+	/* A one-byte buffer gets an empty message. */
+	char err[1] = {'x'};
+	assert_int_equal(protection_settings_validate(&s, err, sizeof(err)), -ERANGE);
+	assert_int_equal(err[0], '\0');
 }
 
 static void make_bank(struct bank_battery_info *b, size_t n, uint8_t type, uint16_t ah)
