@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "core/bank.h"
+#include "core/codes.h"
+#include "core/history.h"
 #include "core/protection_settings.h"
 
 /* protection.md section 6, with the ordering rules' static ends: UV
@@ -131,6 +133,25 @@ static void identity_edges(void **state)
 	assert_int_equal(bank_identity_check(&bad), 0);
 }
 
+/* src/core/history.c: a bank voltage of 1 mV is a reading; a history that
+ * claims more errors than it holds is refused. */
+static void history_edges(void **state)
+{
+	struct history h;
+
+	(void)state;
+	history_reset(&h);
+	history_note_extremes(&h, 1, 3300, 3300, 200, 200);
+	assert_int_equal(h.min_bank_mv, 1);
+	assert_int_equal(history_check(&h), 0);
+	for (int i = 0; i < HISTORY_ERRORS; i++)
+		assert_int_equal(history_note_error(&h, BMS_E1, 1767225600 + i), 0);
+	assert_int_equal(h.n_errors, HISTORY_ERRORS);
+	assert_int_equal(history_check(&h), 0);
+	h.n_errors = HISTORY_ERRORS + 1;
+	assert_int_equal(history_check(&h), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +159,7 @@ int main(void)
 	        cmocka_unit_test(validate_without_a_buffer),
 	        cmocka_unit_test(unknown_type_allows_nothing),
 	        cmocka_unit_test(identity_edges),
+	        cmocka_unit_test(history_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
