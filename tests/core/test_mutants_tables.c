@@ -18,6 +18,7 @@
 #include "core/codes.h"
 #include "core/history.h"
 #include "core/protection_settings.h"
+#include "core/settings.h"
 
 /* protection.md section 6, with the ordering rules' static ends: UV
  * release from UV trip's minimum + 0.20 V, pre-alarm from UV trip's minimum
@@ -152,6 +153,29 @@ static void history_edges(void **state)
 	assert_int_equal(history_check(&h), -EINVAL);
 }
 
+/* src/core/settings.c: every refusal works without a message buffer. */
+#define MAX_CHANGES 64 /* SETTINGS_MAX_CHANGES, private to settings.c */
+static void settings_refusals_without_a_buffer(void **state)
+{
+	struct bms_settings s, before;
+	const char *bad_string[] = {"uv_trip_mv"};
+	const char *many[MAX_CHANGES + 1];
+	struct setting_change twice[] = {{.name = "uv_trip_mv", .value = 2800},
+	                                 {.name = "uv_trip_mv", .value = 2800}};
+
+	(void)state;
+	settings_default(&s);
+	before = s;
+	for (size_t i = 0; i < MAX_CHANGES + 1; i++)
+		many[i] = "uv_trip_mv=2800";
+	assert_int_equal(settings_set(&s, "no_such_setting", 1, NULL, 64), -ENOENT);
+	assert_int_equal(settings_set(&s, "uv_trip_mv", 1, NULL, 64), -ERANGE);
+	assert_int_equal(settings_apply(&s, twice, 2, NULL, 64), -EINVAL);
+	assert_int_equal(settings_apply_strings(&s, bad_string, 1, NULL, 64), -EINVAL);
+	assert_int_equal(settings_apply_strings(&s, many, MAX_CHANGES + 1, NULL, 64), -EINVAL);
+	assert_memory_equal(&s, &before, sizeof(s));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +184,7 @@ int main(void)
 	        cmocka_unit_test(unknown_type_allows_nothing),
 	        cmocka_unit_test(identity_edges),
 	        cmocka_unit_test(history_edges),
+	        cmocka_unit_test(settings_refusals_without_a_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
