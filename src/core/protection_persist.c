@@ -19,6 +19,7 @@
 #define RULE_SIZE    1 + 1 + 1 + 5 * 8 + 4 + 4 + 2 + 2
 #define PERSIST_SIZE (HEADER_SIZE + PROT_RULE_COUNT * (RULE_SIZE))
 
+/* mutation: equivalent [cmp-bound] (the state is far below the maximum) */
 _Static_assert(PERSIST_SIZE <= PROTECTION_PERSIST_MAX, "persisted state too large");
 
 enum {
