@@ -43,7 +43,7 @@ static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t
  * clamped to its origin. */
 static uint64_t from_age(uint64_t now_us, uint64_t age)
 {
-	return age > now_us ? 0 : now_us - age;
+	return age > now_us ? 0 : now_us - age; /* mutation: equivalent [cmp-bound] (0) */
 }
 
 int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8_t *buf, size_t cap)

@@ -752,6 +752,32 @@ static void init_refuses_null(void **state)
 	assert_int_equal(protection_init(&p, &s, -1), 0);
 }
 
+/* protection_persist.c: a restart restores the remote terminal as it was,
+ * OFF as well as ON. */
+static void restart_keeps_the_remote_state(void **state)
+{
+	uint8_t buf[PROTECTION_PERSIST_MAX];
+
+	(void)state;
+	for (unsigned off = 0; off < 2; off++) {
+		struct fx f;
+		int n;
+
+		fx_start(&f, 1);
+		if (off)
+			f.in.remote_vl_mv = 13200;
+		fx_run_to(&f, f.now + S_US(1), MS_US(100));
+		assert_int_equal(f.out.remote_on, !off);
+		n = protection_persist_encode(&f.p, f.now, buf, sizeof(buf));
+		assert_true(n > 0);
+		protection_init(&f.p, &f.s, -1);
+		assert_false(remote_is_on(&f.p.remote));
+		assert_int_equal(protection_persist_apply(&f.p, f.now, buf, (size_t)n), 0);
+		assert_true(f.p.remote.known);
+		assert_int_equal(remote_is_on(&f.p.remote), !off);
+	}
+}
+
 /* protection_rules.c: levels that cannot be computed say so. */
 static void level_values_edges(void **state)
 {
@@ -822,6 +848,7 @@ int main(void)
 	        cmocka_unit_test(battery_update_flag_blinks_red),
 	        cmocka_unit_test(fw_update_allowed_refuses_null),
 	        cmocka_unit_test(init_refuses_null),
+	        cmocka_unit_test(restart_keeps_the_remote_state),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
