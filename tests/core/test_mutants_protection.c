@@ -778,6 +778,27 @@ static void restart_keeps_the_remote_state(void **state)
 	}
 }
 
+/* A terminal never read stays undecided across a restart; encoding needs
+ * a state and a buffer. */
+static void restart_keeps_an_undecided_remote(void **state)
+{
+	uint8_t buf[PROTECTION_PERSIST_MAX];
+	struct protection_settings s;
+	struct protection p;
+	int n;
+
+	(void)state;
+	protection_settings_default(&s);
+	assert_int_equal(protection_init(&p, &s, -1), 0);
+	assert_int_equal(protection_persist_encode(NULL, T0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(protection_persist_encode(&p, T0, NULL, sizeof(buf)), -EINVAL);
+	n = protection_persist_encode(&p, T0, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(protection_persist_apply(&p, T0, buf, (size_t)n), 0);
+	assert_false(p.remote.known);
+	assert_int_equal(protection_persist_apply(NULL, T0, buf, (size_t)n), -EINVAL);
+}
+
 /* protection_rules.c: levels that cannot be computed say so. */
 static void level_values_edges(void **state)
 {
@@ -849,6 +870,7 @@ int main(void)
 	        cmocka_unit_test(fw_update_allowed_refuses_null),
 	        cmocka_unit_test(init_refuses_null),
 	        cmocka_unit_test(restart_keeps_the_remote_state),
+	        cmocka_unit_test(restart_keeps_an_undecided_remote),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
