@@ -799,6 +799,111 @@ static void restart_keeps_an_undecided_remote(void **state)
 	assert_int_equal(protection_persist_apply(NULL, T0, buf, (size_t)n), -EINVAL);
 }
 
+#define PERSIST_HEADER     48
+#define PERSIST_RULE_BYTES 55
+
+/* Every saved field comes back as it was: a restart at the same time
+ * restores each timer, flag, latch, chatter time and reading (bank-wide
+ * readings and flags with no cell included), and saves the same bytes
+ * again, apart from the start phase (running comes back as resumed). */
+static void persist_round_trip_keeps_every_field(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX], b[PROTECTION_PERSIST_MAX];
+	struct protection saved;
+	struct fx f;
+	int na, nb;
+
+	(void)state;
+	fx_start(&f, 2);
+	stale_blip(&f);
+	stale_blip(&f);               /* two chatter times kept on the stale rules */
+	f.in.bank_mv = 8 * 3750 + 1;  /* bank OV: a bank-wide reading */
+	f.in.bat[1].hard_ov = true;   /* a flag reading */
+	f.in.bat[0].temp_dc[1] = 501; /* A4 */
+	f.in.current_ma = 0;
+	fx_cells(&f, 2400); /* A2 (drain, power-off countdown), W2, A1 */
+	fx_run_to(&f, f.now + S_US(8), MS_US(500));
+	f.in.bat[0].temp_dc[1] = 250; /* A4's release hold runs */
+	fx_run_to(&f, f.now + S_US(2), MS_US(500));
+	assert_true(f.out.prealarm_active);
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_HARD_OV));
+	assert_true(f.p.drain_running && f.p.poweroff_running);
+	assert_true(f.p.rule[PROT_R_CHG_HOT].release_running);
+	assert_int_equal(f.p.rule[PROT_R_STALE_ATC].n_chatter, 2);
+
+	saved = f.p;
+	na = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_int_equal(na, PERSIST_HEADER + PROT_RULE_COUNT * PERSIST_RULE_BYTES);
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, f.now, a, (size_t)na), 0);
+	assert_int_equal(f.p.start, PROT_START_RESUMED);
+	assert_int_equal(f.p.prealarm_on, saved.prealarm_on);
+	assert_int_equal(f.p.prealarm_since_us, saved.prealarm_since_us);
+	assert_int_equal(f.p.drain_since_us, saved.drain_since_us);
+	assert_int_equal(f.p.poweroff_since_us, saved.poweroff_since_us);
+	assert_int_equal(f.p.atd_since_us, saved.atd_since_us);
+	assert_int_equal(f.p.atc_since_us, saved.atc_since_us);
+	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
+		const struct protection_rule_state *x = &saved.rule[i], *y = &f.p.rule[i];
+
+		assert_int_equal(y->phase, x->phase);
+		assert_int_equal(y->latched, x->latched);
+		assert_int_equal(y->release_running, x->release_running);
+		assert_int_equal(y->n_chatter, x->n_chatter);
+		if (x->phase != PROT_PH_CLEAR)
+			assert_int_equal(y->trip_start_us, x->trip_start_us);
+		if (x->phase == PROT_PH_TRIPPED)
+			assert_int_equal(y->tripped_since_us, x->tripped_since_us);
+		if (x->release_running)
+			assert_int_equal(y->release_start_us, x->release_start_us);
+		for (unsigned c = 0; c < x->n_chatter; c++)
+			assert_int_equal(y->chatter_us[c], x->chatter_us[c]);
+		assert_int_equal(y->sync_count_at_trip, x->sync_count_at_trip);
+		assert_int_equal(y->reading.value, x->reading.value);
+		assert_int_equal(y->reading.battery, x->reading.battery);
+		assert_int_equal(y->reading.index, x->reading.index);
+	}
+	/* The same bytes again, apart from the start phase (byte 6). */
+	nb = protection_persist_encode(&f.p, f.now, b, sizeof(b));
+	assert_int_equal(nb, na);
+	assert_int_equal(a[6], PROT_START_RUNNING);
+	assert_int_equal(b[6], PROT_START_RESUMED);
+	b[6] = a[6];
+	assert_memory_equal(a, b, (size_t)na);
+	/* A chatter slot not in use is saved as "no time". */
+	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
+		if (saved.rule[i].n_chatter < PROT_CHATTER_COUNT - 1) {
+			size_t o = PERSIST_HEADER + i * PERSIST_RULE_BYTES + 3 + 3 * 8 +
+			           saved.rule[i].n_chatter * 8;
+			for (unsigned k = 0; k < 8; k++)
+				assert_int_equal(a[o + k], 0xff);
+		}
+}
+
+/* A saved reading names battery -1 (bank-wide) or a battery, never below. */
+static void persist_refuses_a_battery_below_minus_one(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX];
+	struct fx f;
+	int n;
+
+	(void)state;
+	fx_start(&f, 1);
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	/* rule 0's reading: battery at offset 3 + 5 x 8 + 4 + 4, index after it */
+	size_t o = PERSIST_HEADER + 3 + 5 * 8 + 8;
+	a[o] = 0xff, a[o + 1] = 0xff; /* -1 */
+	a[o + 2] = 0xff, a[o + 3] = 0xff;
+	assert_int_equal(protection_persist_check(a, (size_t)n), 0);
+	a[o] = 0xfe; /* -2 */
+	assert_int_equal(protection_persist_check(a, (size_t)n), -ERANGE);
+	a[o] = 0xff;
+	a[o + 2] = 0xfe;
+	assert_int_equal(protection_persist_check(a, (size_t)n), -ERANGE);
+}
+
 /* protection_rules.c: levels that cannot be computed say so. */
 static void level_values_edges(void **state)
 {
@@ -871,6 +976,8 @@ int main(void)
 	        cmocka_unit_test(init_refuses_null),
 	        cmocka_unit_test(restart_keeps_the_remote_state),
 	        cmocka_unit_test(restart_keeps_an_undecided_remote),
+	        cmocka_unit_test(persist_round_trip_keeps_every_field),
+	        cmocka_unit_test(persist_refuses_a_battery_below_minus_one),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
