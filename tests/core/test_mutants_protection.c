@@ -881,6 +881,32 @@ static void persist_round_trip_keeps_every_field(void **state)
 		}
 }
 
+/* After a restart the outputs report the time they have been closed since,
+ * from before the restart. */
+static void restart_keeps_the_outputs_since(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX];
+	uint64_t t;
+	struct fx f;
+	int n;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, f.now + S_US(10), S_US(1));
+	assert_true(f.out.atd_closed && f.out.atc_closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, T0);
+	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, T0);
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now;
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n), 0);
+	fx_step_at(&f, t + MS_US(100));
+	assert_true(f.out.atd_closed && f.out.atc_closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, T0);
+	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, T0);
+}
+
 /* A saved reading names battery -1 (bank-wide) or a battery, never below. */
 static void persist_refuses_a_battery_below_minus_one(void **state)
 {
@@ -978,6 +1004,7 @@ int main(void)
 	        cmocka_unit_test(restart_keeps_an_undecided_remote),
 	        cmocka_unit_test(persist_round_trip_keeps_every_field),
 	        cmocka_unit_test(persist_refuses_a_battery_below_minus_one),
+	        cmocka_unit_test(restart_keeps_the_outputs_since),
 	        cmocka_unit_test(level_values_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
