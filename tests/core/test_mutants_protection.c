@@ -905,6 +905,24 @@ static void restart_keeps_the_outputs_since(void **state)
 	assert_true(f.out.atd_closed && f.out.atc_closed);
 	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, T0);
 	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, T0);
+
+	/* Open (A2 on ATD, A4 on ATC) since before the restart. */
+	fx_start(&f, 1);
+	fx_cells(&f, 2400);
+	f.in.bat[0].temp_dc[0] = 501;
+	fx_run_to(&f, f.now + S_US(10), S_US(1));
+	assert_false(f.out.atd_closed || f.out.atc_closed);
+	uint64_t atd_since = f.out.report[PROT_OUT_ATD].since_us;
+	uint64_t atc_since = f.out.report[PROT_OUT_ATC].since_us;
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now;
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n), 0);
+	fx_step_at(&f, t + MS_US(100));
+	assert_false(f.out.atd_closed || f.out.atc_closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, atd_since);
+	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, atc_since);
 }
 
 /* A saved reading names battery -1 (bank-wide) or a battery, never below. */
