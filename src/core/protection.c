@@ -748,6 +748,7 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 {
 	int r;
 
+	/* mutation: equivalent [cond-drop !s] (validation refuses NULL alike) */
 	if (!p || !s)
 		return -EINVAL;
 	r = protection_settings_validate(s, NULL, 0); /* mutation: equivalent [const] (no buffer) */
@@ -763,7 +764,7 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 
 struct protection *protection_new(const struct protection_settings *s, int32_t remote_debounce_ms)
 {
-	struct protection *p = calloc(1, sizeof(*p));
+	struct protection *p = calloc(1, sizeof(*p)); /* mutation: equivalent [const 2] */
 
 	if (!p)
 		return NULL;
@@ -784,6 +785,7 @@ int protection_set_settings(struct protection *p, const struct protection_settin
 {
 	int r;
 
+	/* mutation: equivalent [cond-drop !s] (validation refuses NULL alike) */
 	if (!p || !s)
 		return -EINVAL;
 	r = protection_settings_validate(s, err, errlen);

@@ -750,6 +750,14 @@ static void init_refuses_null(void **state)
 	assert_int_equal(protection_init(NULL, &s, -1), -EINVAL);
 	assert_null(protection_new(NULL, -1));
 	assert_int_equal(protection_init(&p, &s, -1), 0);
+	/* A state on the heap holds a whole protection (ASan checks the size). */
+	struct protection *h = protection_new(&s, -1);
+	assert_non_null(h);
+	assert_int_equal(protection_set_settings(h, NULL, NULL, 0), -EINVAL);
+	struct protection_output out;
+	protection_step(h, T0, &(struct protection_input){0}, &out);
+	assert_false(out.atd_closed || out.atc_closed); /* no battery: unknown */
+	protection_free(h);
 }
 
 /* protection_persist.c: a restart restores the remote terminal as it was,
