@@ -210,6 +210,25 @@ static void soc_check_edges(void **state)
 	assert_int_equal(monitor_soc_check(&soc), -EINVAL);
 }
 
+/* The deepest discharge counts only with a known SoC: Ah drawn from an
+ * unknown state of charge say nothing about depth. */
+static void deepest_discharge_needs_a_known_soc(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 100, 4);
+	r.in.bank_mv = 13000;
+	r.in.current_ma = -36000;
+	run(&r, 101); /* 1 Ah */
+	assert_false(soc_known(&r));
+	assert_true(monitor_consumed_ah(&r.m) > 0.9);
+	assert_true(r.m.hist.deepest_ah == 0.0);
+	assert_int_equal(monitor_set_soc(&r.m, 5000), 0);
+	run(&r, 2);
+	assert_true(r.m.hist.deepest_ah >= 50.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +240,7 @@ int main(void)
 	        cmocka_unit_test(mean_discharge_reads_bucket_zero),
 	        cmocka_unit_test(time_remaining_needs_a_capacity),
 	        cmocka_unit_test(soc_check_edges),
+	        cmocka_unit_test(deepest_discharge_needs_a_known_soc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
