@@ -105,6 +105,8 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 	if (start > PROT_START_RUNNING || (g & ~G_ALL))
 		return -ERANGE;
 	le_skip(&r, 5 * 8);
+	/* mutation: equivalent [cmp-bound] because the reader gives 0 past the
+	 * end of the blob (its length is checked above), and a zero rule is valid. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		uint8_t phase = le_get_u8(&r), f = le_get_u8(&r), n = le_get_u8(&r);
 		int16_t bat, idx;

@@ -931,6 +931,21 @@ static void restart_keeps_the_outputs_since(void **state)
 	assert_false(f.out.atd_closed || f.out.atc_closed);
 	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, atd_since);
 	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, atc_since);
+
+	/* ATD open (A2), ATC closed since T0. */
+	fx_start(&f, 1);
+	fx_cells(&f, 2400);
+	fx_run_to(&f, f.now + S_US(10), S_US(1));
+	assert_false(f.out.atd_closed);
+	assert_true(f.out.atc_closed);
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now;
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n), 0);
+	fx_step_at(&f, t + MS_US(100));
+	assert_true(f.out.atc_closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, T0);
 }
 
 /* A saved reading names battery -1 (bank-wide) or a battery, never below. */
