@@ -349,8 +349,9 @@ static void trip_rule(struct protection_rule_state *st, const struct protection_
 		st->latched = true;
 	/* Keep the newest PROT_CHATTER_COUNT - 1 transitions. */
 	if (st->n_chatter == PROT_CHATTER_COUNT - 1) {
-		/* mutation: equivalent [const 0->1, const 2->1] because the elements
-		 * have one size and the last one is written just below. */
+		/* mutation: equivalent [const sizeof(st->chatter_us[1]), const 2->1]
+		 * because the elements have one size and the last one is written just
+		 * below. */
 		memmove(&st->chatter_us[0], &st->chatter_us[1],
 		        sizeof(st->chatter_us[0]) * (PROT_CHATTER_COUNT - 2));
 		st->n_chatter--;

@@ -386,6 +386,29 @@ static void released_latch_forgets_old_transitions(void **state)
 	assert_false(fx_code(&f, BMS_W3));
 }
 
+/* The window keeps the newest transitions: of trips at 0, 500, 1050 and
+ * 1080 s, the fourth latches (500, 1050 and 1080 are within 600 s). */
+static void chatter_window_keeps_the_newest(void **state)
+{
+	static const unsigned at_s[] = {0, 500, 1050, 1080};
+	struct fx f;
+	uint64_t t0;
+
+	(void)state;
+	fx_start(&f, 2);
+	t0 = f.now;
+	for (unsigned k = 0; k < 3; k++) {
+		fx_run_to(&f, t0 + S_US(at_s[k]) + 1, S_US(1));
+		stale_blip(&f);
+		assert_false(f.out.latched_rules & (UINT32_C(1) << PROT_R_STALE_ATC));
+	}
+	fx_run_to(&f, t0 + S_US(at_s[3]) + 1, S_US(1));
+	f.frozen[1] = true;
+	fx_run_to(&f, f.now + S_US(4), MS_US(500));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_STALE_ATC));
+	assert_true(f.out.latched_rules & (UINT32_C(1) << PROT_R_STALE_ATC));
+}
+
 /* An unknown quantity neither starts nor breaks a countdown: A4 counting
  * from 50.1 degC completes while every sensor reads "not available", and
  * reports the last known reading. */
@@ -1023,6 +1046,7 @@ int main(void)
 	        cmocka_unit_test(floor_zero_disables_only_a5),
 	        cmocka_unit_test(remote_off_never_chatters),
 	        cmocka_unit_test(released_latch_forgets_old_transitions),
+	        cmocka_unit_test(chatter_window_keeps_the_newest),
 	        cmocka_unit_test(countdown_continues_through_unknown),
 	        cmocka_unit_test(fw_failure_counts_from_the_failure),
 	        cmocka_unit_test(charge_alarm_is_no_prealarm_cause),
