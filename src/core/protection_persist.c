@@ -24,6 +24,7 @@
 #define PERSIST_V1_SIZE (HEADER_SIZE + PROT_RULE_COUNT * (RULE_SIZE))
 #define PERSIST_SIZE    (PERSIST_V1_SIZE + TAIL_SIZE)
 
+/* mutation: equivalent [cmp-bound] (the state is far below the maximum) */
 _Static_assert(PERSIST_SIZE <= PROTECTION_PERSIST_MAX, "persisted state too large");
 
 enum {
@@ -49,7 +50,7 @@ static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t
  * clamped to its origin. */
 static uint64_t from_age(uint64_t now_us, uint64_t age)
 {
-	return age > now_us ? 0 : now_us - age;
+	return age > now_us ? 0 : now_us - age; /* mutation: equivalent [cmp-bound] (0) */
 }
 
 int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8_t *buf, size_t cap)
@@ -120,6 +121,8 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 	if (start > PROT_START_RUNNING || (g & ~G_ALL))
 		return -ERANGE;
 	le_skip(&r, 5 * 8);
+	/* mutation: equivalent [cmp-bound] because the reader gives 0 past the
+	 * end of the blob (its length is checked above), and a zero rule is valid. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		uint8_t phase = le_get_u8(&r), f = le_get_u8(&r), n = le_get_u8(&r);
 		int16_t bat, idx;
