@@ -138,6 +138,8 @@ static void release_rule(struct protection_rule_state *st)
 	}
 	st->phase = PROT_PH_CLEAR;
 	st->release_running = false;
+	/* mutation: equivalent [bool] because lead_wait is read only in the
+	 * pending phase, and a clear rule sets it again when it turns pending. */
 	st->lead_wait = false;
 }
 
@@ -326,6 +328,8 @@ static uint64_t next_deadline(const struct protection *p, uint64_t now_us,
 		else if (st->phase == PROT_PH_TRIPPED && st->release_running)
 			d = later(now_us, d, st->release_start_us + hold_us(p, &rules[i], st));
 	}
+	/* mutation: equivalent [cond-drop !lead_complete] because a complete
+	 * lead ended in the past (elapsed()), which later() ignores. */
 	if (p->prealarm_on && !lead_complete)
 		d = later(now_us, d,
 		          p->prealarm_since_us + (uint64_t)p->settings.prealarm_lead_ms * 1000);
@@ -457,7 +461,7 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 
 struct protection *protection_new(const struct protection_settings *s, int32_t remote_debounce_ms)
 {
-	struct protection *p = calloc(1, sizeof(*p));
+	struct protection *p = calloc(1, sizeof(*p)); /* mutation: equivalent [const 2] */
 
 	if (!p)
 		return NULL;

@@ -1045,6 +1045,88 @@ static void level_values_edges(void **state)
 	assert_int_equal(v, 300);
 }
 
+/* protection.c soc_moved(): a resumed instance has seen no SoC yet, so a
+ * discharge that reached the floor during the restart is no manual set: A5
+ * opens ATD at once, without the pre-alarm lead (rev 3). */
+static void resume_below_floor_is_a_discharge(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX];
+	uint64_t t;
+	struct fx f;
+	int n;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, f.now + S_US(10), S_US(1));
+	assert_true(f.out.atd_closed);
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now;
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n, true), 0);
+	f.in.soc_cpct = 900;
+	fx_step_at(&f, t + MS_US(100));
+	assert_false(f.out.atd_closed);
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_LOW_SOC));
+	assert_true(fx_code(&f, BMS_A5));
+}
+
+/* protection_persist.c: each bank-wide flag comes back on its own, in every
+ * combination. */
+static void persist_keeps_each_flag_apart(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX];
+	struct protection_settings s;
+	struct protection p;
+
+	(void)state;
+	protection_settings_default(&s);
+	for (unsigned m = 0; m < 32; m++) {
+		bool known = m & 1, on = known && (m & 2);
+		int n;
+
+		assert_int_equal(protection_init(&p, &s, -1), 0);
+		if (known)
+			remote_restore(&p.remote, on);
+		p.prealarm_on = m & 4;
+		p.drain_running = m & 8;
+		p.poweroff_running = m & 16;
+		p.prealarm_since_us = p.drain_since_us = p.poweroff_since_us = T0;
+		n = protection_persist_encode(&p, T0 + S_US(1), a, sizeof(a));
+		assert_true(n > 0);
+		assert_int_equal(protection_init(&p, &s, -1), 0);
+		assert_int_equal(protection_persist_apply(&p, T0 + S_US(1), a, (size_t)n, true), 0);
+		assert_int_equal(p.remote.known, known);
+		assert_int_equal(known && remote_is_on(&p.remote), on);
+		assert_int_equal(p.prealarm_on, (m & 4) != 0);
+		assert_int_equal(p.drain_running, (m & 8) != 0);
+		assert_int_equal(p.poweroff_running, (m & 16) != 0);
+	}
+}
+
+/* protection_persist.c: a time after the save's clock (the clock stepped
+ * back) is saved as "now": it comes back as the time of the restart, neither
+ * later nor earlier. */
+static void persist_clamps_a_future_time_to_now(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX];
+	struct protection_settings s;
+	struct protection p;
+	int n;
+
+	(void)state;
+	protection_settings_default(&s);
+	assert_int_equal(protection_init(&p, &s, -1), 0);
+	p.atd_since_us = T0 + S_US(5);
+	p.atc_since_us = T0 - S_US(5);
+	n = protection_persist_encode(&p, T0, a, sizeof(a));
+	assert_true(n > 0);
+	assert_int_equal(protection_init(&p, &s, -1), 0);
+	assert_int_equal(protection_persist_apply(&p, T0 + S_US(1), a, (size_t)n, true), 0);
+	assert_int_equal(p.atd_since_us, T0 + S_US(1));
+	assert_int_equal(p.atc_since_us, T0 - S_US(4));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1089,6 +1171,9 @@ int main(void)
 	        cmocka_unit_test(persist_refuses_a_battery_below_minus_one),
 	        cmocka_unit_test(restart_keeps_the_outputs_since),
 	        cmocka_unit_test(level_values_edges),
+	        cmocka_unit_test(resume_below_floor_is_a_discharge),
+	        cmocka_unit_test(persist_keeps_each_flag_apart),
+	        cmocka_unit_test(persist_clamps_a_future_time_to_now),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
