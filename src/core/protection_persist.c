@@ -121,8 +121,6 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 	if (start > PROT_START_RUNNING || (g & ~G_ALL))
 		return -ERANGE;
 	le_skip(&r, 5 * 8);
-	/* mutation: equivalent [cmp-bound] because the reader gives 0 past the
-	 * end of the blob (its length is checked above), and a zero rule is valid. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		uint8_t phase = le_get_u8(&r), f = le_get_u8(&r), n = le_get_u8(&r);
 		int16_t bat, idx;
@@ -140,6 +138,10 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 		uint8_t fresh_n = le_get_u8(&r);
 		uint64_t mask = le_get_u64(&r);
 
+		/* mutation: equivalent [const 64->63, const 64->65, cmp-bound fresh_n <= 64,
+		 * cond-drop fresh_n < 64]
+		 * because fresh_n is at most PROTECTION_MAX_BATTERIES (50) here: the
+		 * guard of the shift holds for 63, 64 and 65 alike. */
 		if (fresh_n > PROTECTION_MAX_BATTERIES || (fresh_n < 64 && (mask >> fresh_n) != 0))
 			return -ERANGE;
 	}
@@ -238,5 +240,7 @@ void protection_adopted_outputs(struct protection *p, bool atd_closed, bool atc_
 	if (!p || p->start != PROT_START_RESUMED)
 		return;
 	p->resume_open = (uint8_t)((atd_closed ? 0 : PROT_T_ATD) | (atc_closed ? 0 : PROT_T_ATC));
+	/* mutation: equivalent [const 0->1] because 0 and 1 us both lie before
+	 * any step of a monotonic clock that has run since boot: step at once. */
 	p->next_deadline_us = 0;
 }

@@ -1127,6 +1127,48 @@ static void persist_clamps_a_future_time_to_now(void **state)
 	assert_int_equal(p.atc_since_us, T0 - S_US(4));
 }
 
+/* protection_report.c: protection_code_text() at the edges of the buffer:
+ * the text and its NUL fit exactly, one byte less is refused; no buffer is
+ * invalid. */
+static void code_text_buffer_edges(void **state)
+{
+	struct protection_output out = {0};
+	char text[64];
+	size_t l;
+
+	(void)state;
+	out.codes = BMS_CODE_BIT(BMS_W2) | BMS_CODE_BIT(BMS_W3);
+	assert_int_equal(protection_code_text(&out, BMS_W2, text, 0), -EINVAL);
+	l = strlen(bms_code_summary(BMS_W2));
+	assert_true(l > 0 && l < sizeof(text));
+	assert_int_equal(protection_code_text(&out, BMS_W2, text, l), -ENOBUFS);
+	assert_int_equal(protection_code_text(&out, BMS_W2, text, l + 1), 0);
+	assert_string_equal(text, bms_code_summary(BMS_W2));
+	/* W3 without a latched rule in out: the bare prefix. */
+	assert_int_equal(protection_code_text(&out, BMS_W3, text, 5), -ENOBUFS);
+	assert_int_equal(protection_code_text(&out, BMS_W3, text, 11), -ENOBUFS);
+	assert_int_equal(protection_code_text(&out, BMS_W3, text, 12), 0);
+	assert_string_equal(text, "chattering:");
+	out.latched_rules = UINT32_C(1) << PROT_R_OV;
+	l = strlen("chattering: cell over-voltage");
+	assert_int_equal(protection_code_text(&out, BMS_W3, text, l), -ENOBUFS);
+	assert_int_equal(protection_code_text(&out, BMS_W3, text, l + 1), 0);
+	assert_string_equal(text, "chattering: cell over-voltage");
+}
+
+/* protection_persist.c: no state to adopt into is a no-op, never a crash;
+ * a cold start keeps holding both outputs whatever the lines say. */
+static void adopted_outputs_needs_a_resumed_state(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	protection_adopted_outputs(NULL, false, false);
+	fx_init(&f, 1);
+	protection_adopted_outputs(&f.p, false, false);
+	assert_int_equal(f.p.resume_open, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1174,6 +1216,8 @@ int main(void)
 	        cmocka_unit_test(resume_below_floor_is_a_discharge),
 	        cmocka_unit_test(persist_keeps_each_flag_apart),
 	        cmocka_unit_test(persist_clamps_a_future_time_to_now),
+	        cmocka_unit_test(code_text_buffer_edges),
+	        cmocka_unit_test(adopted_outputs_needs_a_resumed_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -451,6 +451,29 @@ static void adopted_lines_with_good_data(void **state)
 	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
 }
 
+/* A predecessor that never ran on fresh data saved a cold start: adopting
+ * its (open) lines is still a cold start, whose first complete data set
+ * trips every rule at once, the pre-alarm's too (section 4). */
+static void adopted_cold_start_stays_cold(void **state)
+{
+	struct fx f;
+	struct saved s;
+
+	(void)state;
+	fx_init(&f, 1);
+	bus_unknown(&f);
+	fx_run_to(&f, T0 + S_US(2), MS_US(100));
+	assert_false(f.out.atd_closed || f.out.atc_closed);
+	save(&f, &s);
+	start_again(&f, &s, f.now + S_US(1), true);
+	protection_adopted_outputs(&f.p, false, false);
+	bus_back(&f, 1);
+	fx_cells(&f, 3099); /* below the pre-alarm level (W2, 2 s delay) */
+	fx_step_at(&f, f.now + MS_US(100));
+	assert_true(fx_code(&f, BMS_W2));
+	assert_true(f.out.prealarm_active);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +487,7 @@ int main(void)
 	        cmocka_unit_test(resume_window_only_for_fresh_batteries),
 	        cmocka_unit_test(window_does_not_chain),
 	        cmocka_unit_test(restarts_are_not_chatter),
+	        cmocka_unit_test(adopted_cold_start_stays_cold),
 	        cmocka_unit_test(version_1_record_resumes),
 	        cmocka_unit_test(adopted_open_lines_outrank_an_older_record),
 	        cmocka_unit_test(adopted_lines_with_good_data),
