@@ -41,6 +41,8 @@ static bool in_window(const struct protection *p, uint64_t now_us)
 
 static bool window_covers(const struct protection *p, uint64_t now_us, unsigned b)
 {
+	/* mutation: equivalent [cmp-bound] because the mask has no bit at or
+	 * above resume_n (protection_persist_check() refuses one). */
 	return in_window(p, now_us) && b < p->resume_n && ((p->resume_mask >> b) & 1u);
 }
 
@@ -51,6 +53,8 @@ static bool window_covers_bank(const struct protection *p, uint64_t now_us)
 
 	if (!in_window(p, now_us) || p->resume_n == 0)
 		return false;
+	/* mutation: equivalent [cmp-bound p->resume_n > 64, const 64->63, const 64->65]
+	 * because resume_n is at most PROTECTION_MAX_BATTERIES (50). */
 	all = p->resume_n >= 64 ? UINT64_MAX : (UINT64_C(1) << p->resume_n) - 1;
 	return (p->resume_mask & all) == all;
 }
@@ -61,6 +65,7 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 {
 	unsigned n = in->n_batteries;
 
+	/* mutation: equivalent [cmp-bound] because n == max is max either way */
 	if (n > PROTECTION_MAX_BATTERIES)
 		n = PROTECTION_MAX_BATTERIES;
 	*v = (struct bank_view){.min_cell = protection_qv_none(),
@@ -131,6 +136,20 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 	}
 }
 
+/* SoC in 0.01 %, limited to 0-100 %. */
+static int32_t soc_clamped(int32_t cpct)
+{
+	/* mutation: equivalent [cmp-bound, const 0->1] because 0 is 0 either way */
+	if (cpct < 0)
+		return 0;
+	/* mutation: equivalent [cmp-bound, const, if 0] because no SoC level is above
+	 * 62 % (warning <= 60 % + 2) and a reading is kept only when a rule trips, so
+	 * any value from 99.99 % up acts as 100 %. */
+	if (cpct > 10000)
+		return 10000; /* mutation: equivalent [const] (as above) */
+	return cpct;
+}
+
 static struct qv flag_qv(bool set)
 {
 	struct qv q = protection_qv_none();
@@ -161,7 +180,7 @@ struct qv protection_quantity(const struct protection *p, const struct bank_view
 		return r;
 	case PROT_Q_SOC:
 		r.known = in->soc_known;
-		r.value = in->soc_cpct < 0 ? 0 : in->soc_cpct > 10000 ? 10000 : in->soc_cpct;
+		r.value = soc_clamped(in->soc_cpct);
 		return r;
 	case PROT_Q_HARD_UV:
 		return v->hard_uv;
