@@ -24,7 +24,7 @@ enum tri {
 static enum tri compare(const struct protection *p, const struct protection_input *in, struct qv q,
                         enum protection_cmp c, enum protection_level l)
 {
-	int32_t level = 0;
+	int32_t level = 0; /* mutation: equivalent [const] (read only when have) */
 	int32_t bank_cells = (int32_t)in->series_s * in->cells_per_battery;
 	bool have = protection_level_value(l, &p->settings, bank_cells, &level);
 	bool r;
@@ -77,6 +77,10 @@ static bool release_condition(const struct protection *p, const struct bank_view
 	/* Section 0: nothing closes on unknown data, whatever the rule reads. */
 	if (v->any_unknown)
 		return false;
+	/* mutation: equivalent [cond-drop (r->flags & PROT_F_RELEASE_TRIP_CLEAR)]
+	 * because every rule without the flag releases on the quantity it trips
+	 * on (or, W5, on its complement), at a level beyond its trip level: its
+	 * release implies a false trip, an unknown one fails the release too. */
 	if ((r->flags & PROT_F_RELEASE_TRIP_CLEAR) && trip != TRI_FALSE)
 		return false;
 	if ((r->flags & PROT_F_NEEDS_SYNC) && in->soc_sync_count == st->sync_count_at_trip)

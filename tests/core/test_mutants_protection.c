@@ -1169,6 +1169,33 @@ static void adopted_outputs_needs_a_resumed_state(void **state)
 	assert_int_equal(f.p.resume_open, 0);
 }
 
+/* protection.c trip_condition(): an A5 that waits for the pre-alarm lead
+ * (a manual set, rev 3) ends when the floor is disabled meanwhile: ATD never
+ * opens for it. */
+static void floor_zero_ends_a_waiting_a5(void **state)
+{
+	struct fx f;
+	uint64_t t1;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, T0 + S_US(2), MS_US(100));
+	f.in.soc_sync_count++;
+	f.in.soc_cpct = 500;
+	t1 = f.now + MS_US(100);
+	fx_step_at(&f, t1);
+	assert_true(fx_holds(&f, PROT_OUT_PREALARM, PROT_R_LOW_SOC));
+	fx_run_to(&f, t1 + S_US(5), MS_US(100));
+	f.s.discharge_floor_pct = 0;
+	assert_int_equal(protection_set_settings(&f.p, &f.s, NULL, 0), 0);
+	for (uint64_t t = f.now + MS_US(100); t <= t1 + S_US(60); t += MS_US(100)) {
+		fx_step_at(&f, t);
+		assert_true(f.out.atd_closed);
+		assert_false(fx_code(&f, BMS_A5));
+	}
+	assert_false(fx_holds(&f, PROT_OUT_PREALARM, PROT_R_LOW_SOC));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1218,6 +1245,7 @@ int main(void)
 	        cmocka_unit_test(persist_clamps_a_future_time_to_now),
 	        cmocka_unit_test(code_text_buffer_edges),
 	        cmocka_unit_test(adopted_outputs_needs_a_resumed_state),
+	        cmocka_unit_test(floor_zero_ends_a_waiting_a5),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
