@@ -102,6 +102,9 @@ static uint64_t hold_us(const struct protection *p, const struct protection_rule
 {
 	uint64_t h = (uint64_t)protection_time_ms(r->hold, &p->settings) * 1000;
 
+	/* mutation: equivalent [cond-drop h < PROT_CHATTER_WINDOW_US, cmp-bound]
+	 * because no hold exceeds 600 s (the hold settings end at 300 s, the
+	 * fixed holds at 120 s). */
 	if (st->latched && !(r->flags & PROT_F_CHATTER_NOHOLD) && h < PROT_CHATTER_WINDOW_US)
 		h = PROT_CHATTER_WINDOW_US;
 	return h;
@@ -127,6 +130,9 @@ static void trip_rule(struct protection_rule_state *st, const struct protection_
 		st->latched = true;
 	/* Keep the newest PROT_CHATTER_COUNT - 1 transitions. */
 	if (st->n_chatter == PROT_CHATTER_COUNT - 1) {
+		/* mutation: equivalent [const sizeof(st->chatter_us[1]), const 2->1]
+		 * because the elements have one size, and the one more moved lands
+		 * in the last slot, written just below. */
 		memmove(&st->chatter_us[0], &st->chatter_us[1],
 		        sizeof(st->chatter_us[0]) * (PROT_CHATTER_COUNT - 2));
 		st->n_chatter--;
@@ -141,6 +147,8 @@ static void release_rule(struct protection_rule_state *st)
 		st->n_chatter = 0;
 	}
 	st->phase = PROT_PH_CLEAR;
+	/* mutation: equivalent [bool] because release_running is read only in
+	 * the tripped phase, trip_rule() clears it, and a restart resumes none. */
 	st->release_running = false;
 	/* mutation: equivalent [bool] because lead_wait is read only in the
 	 * pending phase, and a clear rule sets it again when it turns pending. */
@@ -191,6 +199,8 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		waiting[i] = false;
 		/* Cold start: the rules wait for the first complete data set,
 		 * keeping what a saved record restored (nothing seen yet). */
+		/* mutation: equivalent [cond-drop !first] because first is true only
+		 * once p->start is already PROT_START_RUNNING. */
 		if (p->start == PROT_START_COLD && !(r->flags & PROT_F_ALWAYS) && !first) {
 			st->release_running = false;
 			continue;
@@ -218,6 +228,7 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 			st->phase = PROT_PH_PENDING;
 			st->trip_start_us = now_us;
 			st->lead_wait = (r->flags & PROT_F_LEAD_ON_SET) && moved;
+			/* mutation: equivalent [cmp-bound] (since == now: the same start) */
 			if ((r->flags & PROT_F_START_FROM_INPUT) && in->fw_failed_since_us < now_us)
 				st->trip_start_us = in->fw_failed_since_us;
 		}
@@ -250,6 +261,8 @@ static bool rule_flag_tripped(const struct protection *p, uint32_t flag)
 {
 	const struct protection_rule *rules = protection_rules();
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has none of the flags asked for (PROT_F_DRAIN). */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (p->rule[i].phase == PROT_PH_TRIPPED && (rules[i].flags & flag))
 			return true;
@@ -271,6 +284,10 @@ static void update_drain(struct protection *p, uint64_t now_us)
 {
 	bool drain = rule_flag_tripped(p, PROT_F_DRAIN);
 
+	/* mutation: equivalent [cond-drop drain] because this runs twice a step:
+	 * without a drain rule the first call would start the guard (not
+	 * elapsed in between) and the second stop it, so every step ends as with
+	 * the condition. */
 	if (drain && !p->drain_running) {
 		p->drain_running = true;
 		p->drain_since_us = now_us;
@@ -285,9 +302,14 @@ static bool update_prealarm(struct protection *p, uint64_t now_us)
 	bool guard = p->drain_running && elapsed(now_us, p->drain_since_us, PROT_DRAIN_GUARD_US);
 	bool on;
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, is never a cause of the pre-alarm (no lead, no warning). */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		cause |= protection_prealarm_cause(p, i);
 	on = cause && remote_is_on(&p->remote) && !guard;
+	/* mutation: equivalent [cond-drop on] because prealarm_since_us is read
+	 * (and saved) only while the pre-alarm is on, and is set again when it
+	 * turns on. */
 	if (on && !p->prealarm_on)
 		p->prealarm_since_us = now_us;
 	if (on != p->prealarm_on)
