@@ -346,11 +346,15 @@ static uint64_t next_deadline(const struct protection *p, uint64_t now_us,
 	const struct protection_rule *rules = protection_rules();
 	uint64_t d = remote_next_deadline_us(&p->remote);
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has no delay and no release hold: never a deadline to come. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		const struct protection_rule_state *st = &p->rule[i];
 
 		if (st->phase == PROT_PH_PENDING)
 			d = later(now_us, d, st->trip_start_us + delay_us(p, &rules[i]));
+		/* mutation: equivalent [cond-drop st->phase == PROT_PH_TRIPPED] because
+		 * only a tripped rule ever has release_running set (pass_one()). */
 		else if (st->phase == PROT_PH_TRIPPED && st->release_running)
 			d = later(now_us, d, st->release_start_us + hold_us(p, &rules[i], st));
 	}
@@ -387,10 +391,16 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 
 	protection_view_bank(&v, p, now_us, in);
 	remote_step(&p->remote, now_us, &rin);
+	/* mutation: equivalent [cond-drop p->start != PROT_START_RUNNING] because
+	 * when running, first stays false, resume_open is 0 and start stays
+	 * running. */
 	if (p->start != PROT_START_RUNNING && v.all_fresh) {
 		first = p->start == PROT_START_COLD;
 		at_once = first ? UINT32_MAX : p->resume_open;
 		p->start = PROT_START_RUNNING;
+		/* mutation: equivalent [const] because resume_open is read only while
+		 * the start is resumed, which this ends for good; a restart sets it
+		 * afresh. */
 		p->resume_open = 0;
 	}
 
@@ -398,6 +408,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	update_drain(p, now_us);
 	lead = update_prealarm(p, now_us);
 	atd_open = holds(p, PROT_T_ATD);
+	/* mutation: equivalent [const 0->1] (rule 0 never waits for the lead) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (waiting[i] && (lead || atd_open))
 			trip_rule(&p->rule[i], &rules[i], now_us, in, starting);
