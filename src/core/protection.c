@@ -429,6 +429,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	if (in->bank_mv_valid)
 		p->bank_low = save;
 	p->fresh_mask = v.fresh_mask;
+	/* mutation: equivalent [cmp-bound] because n == max is max either way */
 	p->fresh_n = in->n_batteries < PROTECTION_MAX_BATTERIES ? in->n_batteries
 	                                                        : PROTECTION_MAX_BATTERIES;
 	p->soc_seen = true;
@@ -451,6 +452,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	        p->poweroff_running && elapsed(now_us, p->poweroff_since_us, PROT_POWEROFF_US);
 	out->remote_on = remote_is_on(&p->remote);
 	out->save_record = fall;
+	/* mutation: equivalent [const 0->1] (rule 0 never latches) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (p->rule[i].latched)
 			out->latched_rules |= UINT32_C(1) << i;
