@@ -469,6 +469,8 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 		return -EINVAL;
 	/* Only the cell minimum is used: it does not depend on the time. */
 	protection_view_bank(&v, NULL, 0, in);
+	/* mutation: equivalent [cond-drop !v.min_cell.known] because an unknown
+	 * minimum reads 0 mV, below any pre-alarm level. */
 	if ((out->codes & blocking) || !v.min_cell.known ||
 	    v.min_cell.value < p->settings.prealarm_mv)
 		return -EBUSY;
@@ -485,9 +487,10 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 {
 	int r;
 
+	/* mutation: equivalent [cond-drop !s] (validation refuses NULL alike) */
 	if (!p || !s)
 		return -EINVAL;
-	r = protection_settings_validate(s, NULL, 0);
+	r = protection_settings_validate(s, NULL, 0); /* mutation: equivalent [const] (no buffer) */
 	if (r < 0)
 		return r;
 	memset(p, 0, sizeof(*p));
@@ -521,6 +524,7 @@ int protection_set_settings(struct protection *p, const struct protection_settin
 {
 	int r;
 
+	/* mutation: equivalent [cond-drop !s] (validation refuses NULL alike) */
 	if (!p || !s)
 		return -EINVAL;
 	r = protection_settings_validate(s, err, errlen);

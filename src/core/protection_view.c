@@ -41,8 +41,9 @@ static bool in_window(const struct protection *p, uint64_t now_us)
 
 static bool window_covers(const struct protection *p, uint64_t now_us, unsigned b)
 {
-	/* mutation: equivalent [cmp-bound] because the mask has no bit at or
-	 * above resume_n (protection_persist_check() refuses one). */
+	/* mutation: equivalent [cmp-bound, cond-drop b < p->resume_n] because the
+	 * mask has no bit at or above resume_n (protection_persist_check()
+	 * refuses one) and b < 50 keeps the shift defined. */
 	return in_window(p, now_us) && b < p->resume_n && ((p->resume_mask >> b) & 1u);
 }
 

@@ -537,6 +537,57 @@ static void unknown_input_does_not_trip_at_once(void **state)
 	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
 }
 
+/* The window covers the batteries fresh at the save only: one of the saved
+ * bank that was not (exempt then, e.g. in a firmware update) is stale at
+ * once after the resume. */
+static void resume_window_skips_a_battery_not_fresh_at_the_save(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 2);
+	f.in.bat[1].stale_exempt = true;
+	fx_run_to(&f, T0 + S_US(5), MS_US(100));
+	assert_false(fx_code(&f, BMS_E1));
+	save(&f, &s);
+	t = f.now + S_US(1);
+	start_again(&f, &s, t, true);
+	f.in.bat[1].stale_exempt = false;
+	f.in.bat[0].has_status = false;
+	f.in.bat[1].has_status = false;
+	fx_step_at(&f, t);
+	assert_true(fx_code(&f, BMS_E1));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_STALE_ATC));
+	for (unsigned i = 0; i < f.out.report[PROT_OUT_ATC].n_holds; i++)
+		if (f.out.report[PROT_OUT_ATC].holds[i].rule == PROT_R_STALE_ATC)
+			assert_int_equal(f.out.report[PROT_OUT_ATC].holds[i].reading.battery, 1);
+}
+
+/* The window is a resume's only: a cold start with the same record sees a
+ * battery not heard yet as stale (E1) at once. */
+static void cold_start_has_no_window(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, T0 + S_US(5), MS_US(100));
+	save(&f, &s);
+	t = f.now + S_US(1);
+	start_again(&f, &s, t, false);
+	f.in.bat[0].has_status = false;
+	fx_step_at(&f, t);
+	assert_true(fx_code(&f, BMS_E1));
+	/* the same record, adopted: covered */
+	start_again(&f, &s, t, true);
+	fx_step_at(&f, t);
+	assert_false(fx_code(&f, BMS_E1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +604,8 @@ int main(void)
 	        cmocka_unit_test(adopted_cold_start_stays_cold),
 	        cmocka_unit_test(cold_start_restarts_a_saved_release_hold),
 	        cmocka_unit_test(unknown_input_does_not_trip_at_once),
+	        cmocka_unit_test(resume_window_skips_a_battery_not_fresh_at_the_save),
+	        cmocka_unit_test(cold_start_has_no_window),
 	        cmocka_unit_test(version_1_record_resumes),
 	        cmocka_unit_test(adopted_open_lines_outrank_an_older_record),
 	        cmocka_unit_test(adopted_lines_with_good_data),
