@@ -78,6 +78,9 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 	                        .stale_bat = -1,
 	                        .next_stale_us = UINT64_MAX};
 	v->hard_uv.known = v->hard_ov.known = true;
+	/* mutation: equivalent [cond-drop !in->chain_open, cond-drop !in->enum_failed]
+	 * because either makes every battery stale below, which clears all_fresh,
+	 * and without a battery n > 0 does. */
 	v->all_fresh = in->enumerated && n > 0 && !in->chain_open && !in->enum_failed;
 	/* A bank without a single battery is unknown data, never a healthy bank;
 	 * just after a resume it is not stale if every battery was fresh. */
@@ -89,8 +92,10 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 
 	for (unsigned b = 0; b < n; b++) {
 		const struct protection_battery *bat = &in->bat[b];
+		/* mutation: equivalent [cmp-bound] (at the maximum: the maximum) */
 		unsigned nc =
 		        bat->n_cells < PROTECTION_MAX_CELLS ? bat->n_cells : PROTECTION_MAX_CELLS;
+		/* mutation: equivalent [cmp-bound] (at the maximum: the maximum) */
 		unsigned nt =
 		        bat->n_temps < PROTECTION_MAX_TEMPS ? bat->n_temps : PROTECTION_MAX_TEMPS;
 		bool timed_out =
@@ -100,6 +105,8 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 		bool stale = (timed_out && !covered) || bat->count_mismatch || bat->fault ||
 		             in->chain_open || in->enum_failed;
 
+		/* mutation: equivalent [cond-drop bat->has_status] because a battery
+		 * that never reported is timed out */
 		if (bat->has_status && !timed_out)
 			v->next_stale_us =
 			        min_u64(v->next_stale_us, bat->last_status_us + PROT_STALE_US);
