@@ -109,14 +109,17 @@ int protection_code_text(const struct protection_output *out, enum bms_code code
 		return -ENOENT;
 	if (code != BMS_W3) {
 		n = snprintf(buf, len, "%s", bms_code_summary(code));
-		/* mutation: equivalent [cmp-bound n <= 0] because no summary is empty
-		 * (test_codes), so n is never 0. */
+		/* mutation: equivalent [cmp-bound n <= 0, const n < 1, cond-drop n < 0]
+		 * because no summary is empty (test_codes), so n is never 0, and
+		 * snprintf() of plain strings into a buffer under INT_MAX never
+		 * fails. */
 		return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 	}
 	/* Section 5: "chattering: <rule>", each latched rule once (the stale
 	 * rules of ATD and ATC share a name). */
 	n = snprintf(buf, len, "chattering:");
-	if (n < 0 || (size_t)n >= len) /* mutation: equivalent [const 0->1] (n is 11) */
+	/* mutation: equivalent [const 0->1, cond-drop n < 0] (n is 11) */
+	if (n < 0 || (size_t)n >= len)
 		return -ENOBUFS;
 	pos = (size_t)n;
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
@@ -125,8 +128,9 @@ int protection_code_text(const struct protection_output *out, enum bms_code code
 		if (last && strcmp(last, rules[i].name) == 0)
 			continue;
 		n = snprintf(buf + pos, len - pos, "%s %s", last ? "," : "", rules[i].name);
-		/* mutation: equivalent [const 0->1] because the text holds at least
-		 * a space and a rule name: n is never 0. */
+		/* mutation: equivalent [const 0->1, cond-drop n < 0] because the text
+		 * holds at least a space and a rule name: n is never 0, and never
+		 * negative (plain strings). */
 		if (n < 0 || (size_t)n >= len - pos)
 			return -ENOBUFS;
 		pos += (size_t)n;

@@ -1139,6 +1139,7 @@ static void code_text_buffer_edges(void **state)
 	(void)state;
 	out.codes = BMS_CODE_BIT(BMS_W2) | BMS_CODE_BIT(BMS_W3);
 	assert_int_equal(protection_code_text(&out, BMS_W2, text, 0), -EINVAL);
+	assert_int_equal(protection_code_text(&out, BMS_W2, NULL, sizeof(text)), -EINVAL);
 	l = strlen(bms_code_summary(BMS_W2));
 	assert_true(l > 0 && l < sizeof(text));
 	assert_int_equal(protection_code_text(&out, BMS_W2, text, l), -ENOBUFS);
