@@ -118,17 +118,18 @@ int protection_code_text(const struct protection_output *out, enum bms_code code
 	/* Section 5: "chattering: <rule>", each latched rule once (the stale
 	 * rules of ATD and ATC share a name). */
 	n = snprintf(buf, len, "chattering:");
-	/* mutation: equivalent [const 0->1, cond-drop n < 0] (n is 11) */
+	/* mutation: equivalent [const 0->1, cond-drop n < 0, cmp-bound n <= 0] (n is 11) */
 	if (n < 0 || (size_t)n >= len)
 		return -ENOBUFS;
 	pos = (size_t)n;
+	/* mutation: equivalent [const 0->1] (rule 0 never latches) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		if (!(out->latched_rules & (UINT32_C(1) << i)))
 			continue;
 		if (last && strcmp(last, rules[i].name) == 0)
 			continue;
 		n = snprintf(buf + pos, len - pos, "%s %s", last ? "," : "", rules[i].name);
-		/* mutation: equivalent [const 0->1, cond-drop n < 0] because the text
+		/* mutation: equivalent [const 0->1, cond-drop n < 0, cmp-bound n <= 0] because the text
 		 * holds at least a space and a rule name: n is never 0, and never
 		 * negative (plain strings). */
 		if (n < 0 || (size_t)n >= len - pos)

@@ -1150,6 +1150,10 @@ static void code_text_buffer_edges(void **state)
 	assert_int_equal(protection_code_text(&out, BMS_W3, text, 11), -ENOBUFS);
 	assert_int_equal(protection_code_text(&out, BMS_W3, text, 12), 0);
 	assert_string_equal(text, "chattering:");
+	/* A bit past the rules names nothing. */
+	out.latched_rules = UINT32_C(1) << PROT_RULE_COUNT;
+	assert_int_equal(protection_code_text(&out, BMS_W3, text, sizeof(text)), 0);
+	assert_string_equal(text, "chattering:");
 	out.latched_rules = UINT32_C(1) << PROT_R_OV;
 	l = strlen("chattering: cell over-voltage");
 	assert_int_equal(protection_code_text(&out, BMS_W3, text, l), -ENOBUFS);
