@@ -43,6 +43,7 @@ enum {
 
 static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t t)
 {
+	/* mutation: equivalent [cmp-bound] (t == now: age 0 either way) */
 	le_put_u64(w, !running ? NO_TIME : t <= now_us ? now_us - t : 0);
 }
 
@@ -105,6 +106,9 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 	struct le_reader r = {.p = buf, .len = len};
 	uint8_t start, g, version, r_all;
 
+	/* mutation: equivalent [cond-drop (len != PERSIST_SIZE && len != PERSIST_V1_SIZE)]
+	 * because the version check below pairs each version with its length
+	 * again (the reader gives 0 past the end). */
 	if (!buf || (len != PERSIST_SIZE && len != PERSIST_V1_SIZE))
 		return -EBADMSG;
 	if (le_get_u32(&r) != PERSIST_MAGIC)
@@ -134,6 +138,8 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 		    idx >= PROTECTION_MAX_CELLS)
 			return -ERANGE;
 	}
+	/* mutation: equivalent [if 1] because a version-1 record has no tail:
+	 * the reader gives 0 past its end, and a zero tail is valid. */
 	if (version == PERSIST_VERSION) {
 		uint8_t fresh_n = le_get_u8(&r);
 		uint64_t mask = le_get_u64(&r);
@@ -206,7 +212,11 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 		st->reading.unit = protection_quantity_unit(rules[i].trip_q);
 	}
 	n.resume_n = 0;
+	/* mutation: equivalent [const] because with resume_n 0 (a version-1
+	 * record) no bit of the mask is read (protection_view.c). */
 	n.resume_mask = 0;
+	/* mutation: equivalent [if 1] because the reader gives 0 past the end
+	 * of a version-1 record: the same empty window. */
 	if (len == PERSIST_SIZE) {
 		n.resume_n = le_get_u8(&r);
 		n.resume_mask = le_get_u64(&r);

@@ -1125,6 +1125,9 @@ static void persist_clamps_a_future_time_to_now(void **state)
 	assert_int_equal(protection_persist_apply(&p, T0 + S_US(1), a, (size_t)n, true), 0);
 	assert_int_equal(p.atd_since_us, T0 + S_US(1));
 	assert_int_equal(p.atc_since_us, T0 - S_US(4));
+	/* An age older than the new clock: its origin. */
+	assert_int_equal(protection_persist_apply(&p, S_US(1), a, (size_t)n, true), 0);
+	assert_int_equal(p.atc_since_us, 0);
 }
 
 /* protection_report.c: protection_code_text() at the edges of the buffer:
@@ -1201,6 +1204,53 @@ static void floor_zero_ends_a_waiting_a5(void **state)
 	assert_false(fx_holds(&f, PROT_OUT_PREALARM, PROT_R_LOW_SOC));
 }
 
+/* protection_persist.c: the flag bits of a record, per version; a buffer of
+ * exactly the record's size; a full bank's freshness tail. */
+static void persist_flag_bits_and_sizes(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX], b[PROTECTION_PERSIST_MAX];
+	struct protection_settings s;
+	struct protection p;
+	const size_t r0 = PERSIST_HEADER + 1; /* rule 0's flags */
+	int n;
+
+	(void)state;
+	protection_settings_default(&s);
+	assert_int_equal(protection_init(&p, &s, -1), 0);
+	/* A rule waiting for the lead (rev 3) keeps waiting after a restart. */
+	p.rule[PROT_R_LOW_SOC].phase = PROT_PH_PENDING;
+	p.rule[PROT_R_LOW_SOC].trip_start_us = T0;
+	p.rule[PROT_R_LOW_SOC].lead_wait = true;
+	p.fresh_n = PROTECTION_MAX_BATTERIES;
+	p.fresh_mask = (UINT64_C(1) << PROTECTION_MAX_BATTERIES) - 1;
+	n = protection_persist_encode(&p, T0, a, sizeof(a));
+	assert_true(n > 0);
+	/* exactly the record's size is enough, one byte less is not */
+	assert_int_equal(protection_persist_encode(&p, T0, b, (size_t)n), n);
+	assert_int_equal(protection_persist_encode(&p, T0, b, (size_t)n - 1), -ENOBUFS);
+	assert_int_equal(protection_init(&p, &s, -1), 0);
+	assert_int_equal(protection_persist_apply(&p, T0, a, (size_t)n, true), 0);
+	assert_true(p.rule[PROT_R_LOW_SOC].lead_wait);
+	assert_false(p.rule[PROT_R_UV].lead_wait);
+	assert_int_equal(p.resume_n, PROTECTION_MAX_BATTERIES);
+	/* Unknown bank-wide and rule flags are refused. */
+	memcpy(b, a, (size_t)n);
+	b[7] |= 1u << 5;
+	assert_int_equal(protection_persist_check(b, (size_t)n), -ERANGE);
+	memcpy(b, a, (size_t)n);
+	b[r0] = 1u << 3;
+	assert_int_equal(protection_persist_check(b, (size_t)n), -ERANGE);
+	b[r0] = 7; /* latched, release, lead */
+	assert_int_equal(protection_persist_check(b, (size_t)n), 0);
+	/* Version 1 (no tail): latched and release, not the lead. */
+	b[4] = 1;
+	b[PERSIST_HEADER + PROT_R_LOW_SOC * PERSIST_RULE_BYTES + 1] = 0;
+	b[r0] = 3;
+	assert_int_equal(protection_persist_check(b, (size_t)n - PERSIST_TAIL), 0);
+	b[r0] = 4;
+	assert_int_equal(protection_persist_check(b, (size_t)n - PERSIST_TAIL), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1251,6 +1301,7 @@ int main(void)
 	        cmocka_unit_test(code_text_buffer_edges),
 	        cmocka_unit_test(adopted_outputs_needs_a_resumed_state),
 	        cmocka_unit_test(floor_zero_ends_a_waiting_a5),
+	        cmocka_unit_test(persist_flag_bits_and_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
