@@ -987,6 +987,57 @@ static void restart_keeps_the_outputs_since(void **state)
 	fx_step_at(&f, t + MS_US(100));
 	assert_true(f.out.atc_closed);
 	assert_int_equal(f.out.report[PROT_OUT_ATC].since_us, T0);
+
+	/* ATC open (A4), ATD closed since T0: an ATC rule leaves ATD alone. */
+	fx_start(&f, 1);
+	f.in.bat[0].temp_dc[0] = 501;
+	fx_run_to(&f, f.now + S_US(10), S_US(1));
+	assert_true(f.out.atd_closed);
+	assert_false(f.out.atc_closed);
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now;
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n, true), 0);
+	fx_step_at(&f, t + MS_US(100));
+	assert_true(f.out.atd_closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, T0);
+}
+
+/* A resumed instance saved while its start-up hold kept ATD open (the lines
+ * it adopted were open): the next one resumes ATD open since then. */
+static void restart_keeps_a_startup_open_since(void **state)
+{
+	uint8_t a[PROTECTION_PERSIST_MAX];
+	uint64_t t, since;
+	struct fx f;
+	int n;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, f.now + S_US(5), S_US(1));
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now + S_US(1);
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n, true), 0);
+	protection_adopted_outputs(&f.p, false, false);
+	f.in.enumerated = false;
+	f.in.n_batteries = 0;
+	fx_step_at(&f, t);
+	fx_step_at(&f, t + S_US(1));
+	assert_false(f.out.atd_closed);
+	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
+	since = f.out.report[PROT_OUT_ATD].since_us;
+	n = protection_persist_encode(&f.p, f.now, a, sizeof(a));
+	assert_true(n > 0);
+	t = f.now; /* ages: the same clock without a gap */
+	protection_init(&f.p, &f.s, -1);
+	assert_int_equal(protection_persist_apply(&f.p, t, a, (size_t)n, true), 0);
+	protection_adopted_outputs(&f.p, false, false);
+	fx_step_at(&f, t);
+	assert_false(f.out.atd_closed);
+	assert_int_equal(f.out.report[PROT_OUT_ATD].since_us, since);
 }
 
 /* A saved reading names battery -1 (bank-wide) or a battery, never below. */
@@ -1302,6 +1353,7 @@ int main(void)
 	        cmocka_unit_test(adopted_outputs_needs_a_resumed_state),
 	        cmocka_unit_test(floor_zero_ends_a_waiting_a5),
 	        cmocka_unit_test(persist_flag_bits_and_sizes),
+	        cmocka_unit_test(restart_keeps_a_startup_open_since),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
