@@ -468,7 +468,7 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 	if (!p || !in || !out)
 		return -EINVAL;
 	/* Only the cell minimum is used: it does not depend on the time. */
-	protection_view_bank(&v, NULL, 0, in);
+	protection_view_bank(&v, NULL, 0, in); /* mutation: equivalent [const] (time unused here) */
 	/* mutation: equivalent [cond-drop !v.min_cell.known] because an unknown
 	 * minimum reads 0 mV, below any pre-alarm level. */
 	if ((out->codes & blocking) || !v.min_cell.known ||

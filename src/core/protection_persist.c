@@ -211,7 +211,7 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 		st->reading.index = (int16_t)le_get_u16(&r);
 		st->reading.unit = protection_quantity_unit(rules[i].trip_q);
 	}
-	n.resume_n = 0;
+	n.resume_n = 0; /* mutation: equivalent [const] (an empty mask covers nothing) */
 	/* mutation: equivalent [const] because with resume_n 0 (a version-1
 	 * record) no bit of the mask is read (protection_view.c). */
 	n.resume_mask = 0;

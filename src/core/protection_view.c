@@ -230,6 +230,8 @@ struct qv protection_quantity(const struct protection *p, const struct bank_view
 		return r;
 	case PROT_Q_COLD_START:
 		/* Also ATD found open on the adopted lines, until fresh data. */
+		/* mutation: equivalent [cond-drop p->start == PROT_START_RESUMED]
+		 * because resume_open is set only on a resumed start. */
 		return flag_qv(p->start == PROT_START_COLD ||
 		               (p->start == PROT_START_RESUMED && (p->resume_open & PROT_T_ATD)));
 	case PROT_Q_NOT_RESUMED:

@@ -588,6 +588,27 @@ static void cold_start_has_no_window(void **state)
 	assert_false(fx_code(&f, BMS_E1));
 }
 
+/* Before the bus is enumerated, the window covers the bank only if every
+ * battery of the saved bank was fresh, the first one included. */
+static void window_over_the_bank_needs_every_battery(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 2);
+	f.in.bat[0].stale_exempt = true;
+	fx_run_to(&f, T0 + S_US(5), MS_US(100));
+	save(&f, &s);
+	t = f.now + S_US(1);
+	start_again(&f, &s, t, true);
+	f.in.bat[0].stale_exempt = false;
+	bus_unknown(&f);
+	fx_step_at(&f, t);
+	assert_true(fx_code(&f, BMS_E1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +627,7 @@ int main(void)
 	        cmocka_unit_test(unknown_input_does_not_trip_at_once),
 	        cmocka_unit_test(resume_window_skips_a_battery_not_fresh_at_the_save),
 	        cmocka_unit_test(cold_start_has_no_window),
+	        cmocka_unit_test(window_over_the_bank_needs_every_battery),
 	        cmocka_unit_test(version_1_record_resumes),
 	        cmocka_unit_test(adopted_open_lines_outrank_an_older_record),
 	        cmocka_unit_test(adopted_lines_with_good_data),
