@@ -20,6 +20,7 @@ static const char *const bank_error_text[] = {
 
 const char *bank_error_str(enum bank_error e)
 {
+	/* mutation: equivalent [const 0->1] (every element has one size) */
 	if ((unsigned)e >= sizeof(bank_error_text) / sizeof(bank_error_text[0]))
 		return "unknown error";
 	return bank_error_text[e];
@@ -220,6 +221,7 @@ int bank_voltage_mv(bool adc_ok, uint32_t adc_mv, unsigned s, uint32_t mean_batt
 int bank_identity_set(struct bank_identity *id, const struct bank_battery_info *b, size_t n,
                       const struct bank_topology *t)
 {
+	/* mutation: equivalent [cond-drop n == 0] (check_batteries() refuses 0 too) */
 	if (n == 0 || n > BANK_MAX_BATTERIES || check_batteries(b, n) != BANK_OK)
 		return -EINVAL;
 	if (t->n != n || t->type != b[0].type || t->battery_capacity_ah != b[0].capacity_ah ||

@@ -98,6 +98,7 @@ void history_note_active(struct history *h, uint32_t active_codes, int64_t wall_
 	uint32_t errors = active_codes & bms_code_class_mask(BMS_CLASS_ERROR);
 	uint32_t rising = errors & ~h->error_mask;
 
+	/* mutation: equivalent [cmp-bound] (errors holds bits of valid codes only) */
 	for (int c = 0; c < BMS_CODE_COUNT; c++)
 		if (rising & BMS_CODE_BIT(c))
 			(void)history_note_error(h, (enum bms_code)c, wall_s);

@@ -47,6 +47,7 @@ int monitor_settings_validate(const struct monitor_settings *s, char *err, size_
 			bound = d->max;
 		}
 		if (what) {
+			/* mutation: equivalent [cmp-bound] (snprintf of 0 bytes writes none) */
 			if (err && errlen > 0)
 				snprintf(err, errlen, "%s=%d must be %s (%d)", d->name, (int)v,
 				         what, (int)bound);
@@ -59,16 +60,21 @@ int monitor_settings_validate(const struct monitor_settings *s, char *err, size_
 static void clear_runtime(struct monitor *m)
 {
 	m->have_last = false;
-	m->last_us = 0;
+	m->last_us = 0; /* mutation: equivalent [const] (read only after have_last) */
 	m->charged_running = false;
 	m->charged_done = false;
 	m->charged_since_us = 0;
 	m->last_in = (struct monitor_input){
 	        .min_cell_mv = 0xFFFF,
 	        .max_cell_mv = 0xFFFF,
+	        /* mutation: equivalent [const] because the last temperatures are
+	         * never read (only cells, current and balancing are) */
 	        .min_temp_dc = 0x7FFF,
+	        /* mutation: equivalent [const] (as above) */
 	        .max_temp_dc = 0x7FFF,
 	};
+	/* mutation: equivalent [const] because any other fill gives buckets of an
+	 * epoch from the far future, which are skipped and reset on use. */
 	memset(m->win, 0, sizeof(m->win));
 }
 
@@ -101,6 +107,8 @@ void monitor_bank_accepted(struct monitor *m)
 	balancer_reset(&m->bal);
 	m->charged_running = false;
 	m->charged_done = false;
+	/* mutation: equivalent [const] because any other fill gives buckets of an
+	 * epoch from the far future, which are skipped and reset on use. */
 	memset(m->win, 0, sizeof(m->win));
 }
 
@@ -153,6 +161,8 @@ static void integrate(struct monitor *m, const struct monitor_input *in, uint64_
 	if (in->current_ma >= 0) {
 		corrected_ma = -abs_ma;
 		m->soc.consumed_ah = fmax(0.0, m->soc.consumed_ah - raw_ah);
+		/* mutation: equivalent [if 1] because soc_pct is read only while known
+		 * and is set whole when it becomes known. */
 		if (m->soc.known)
 			m->soc.soc_pct =
 			        clamp_pct(m->soc.soc_pct + raw_ah * MONITOR_CHARGE_EFFICIENCY /
@@ -161,6 +171,7 @@ static void integrate(struct monitor *m, const struct monitor_input *in, uint64_
 		double f = peukert_factor(abs_ma, m->capacity_ah);
 		corrected_ma = abs_ma * f;
 		m->soc.consumed_ah += raw_ah;
+		/* mutation: equivalent [if 1] (as above) */
 		if (m->soc.known)
 			m->soc.soc_pct = clamp_pct(m->soc.soc_pct -
 			                           raw_ah * f / (double)m->capacity_ah * 100.0);
@@ -189,6 +200,8 @@ static bool charged_condition(const struct monitor *m, const struct monitor_inpu
 	int64_t tail_ma = (int64_t)m->capacity_ah * m->set.tail_current_pmil;
 	int64_t i = in->current_ma;
 
+	/* mutation: equivalent [cond-drop !in->valid] (monitor_step() returns
+	 * before when the input is not valid) */
 	if (!in->valid || !in->all_fresh || m->series_cells == 0 || m->capacity_ah == 0)
 		return false;
 	return in->bank_mv >= charged_mv && (i < 0 ? -i : i) <= tail_ma;
@@ -227,6 +240,9 @@ void monitor_step(struct monitor *m, uint64_t now_us, int64_t wall_s,
 	 * detection starts again. */
 	bool went_back = m->have_last && now_us < m->last_us;
 
+	/* mutation: equivalent [cond-drop now_us > m->last_us,
+	 * cmp-bound now_us >= m->last_us] because a gap of 0 counts nothing and a
+	 * clock gone back wraps above the maximum gap. */
 	if (m->have_last && now_us > m->last_us && now_us - m->last_us <= MONITOR_MAX_GAP_US &&
 	    m->capacity_ah > 0) {
 		integrate(m, in, now_us, (double)(now_us - m->last_us) / 1e6);
@@ -289,6 +305,9 @@ int monitor_mean_discharge_ma(const struct monitor *m, uint64_t now_us, double *
 
 	for (size_t i = 0; i < MONITOR_WINDOW_BUCKETS; i++) {
 		const struct monitor_bucket *b = &m->win[i];
+		/* mutation: equivalent [cond-drop b->time_s <= 0.0, cond-drop b->epoch > epoch]
+		 * because an empty bucket adds 0 to both sums, and a bucket from a later
+		 * epoch wraps the age test below. */
 		if (b->time_s <= 0.0 || b->epoch > epoch ||
 		    epoch - b->epoch >= MONITOR_WINDOW_BUCKETS)
 			continue;

@@ -24,7 +24,7 @@ enum tri {
 static enum tri compare(const struct protection *p, const struct protection_input *in, struct qv q,
                         enum protection_cmp c, enum protection_level l)
 {
-	int32_t level = 0;
+	int32_t level = 0; /* mutation: equivalent [const] (read only when have) */
 	int32_t bank_cells = (int32_t)in->series_s * in->cells_per_battery;
 	bool have = protection_level_value(l, &p->settings, bank_cells, &level);
 	bool r;
@@ -77,6 +77,10 @@ static bool release_condition(const struct protection *p, const struct bank_view
 	/* Section 0: nothing closes on unknown data, whatever the rule reads. */
 	if (v->any_unknown)
 		return false;
+	/* mutation: equivalent [cond-drop (r->flags & PROT_F_RELEASE_TRIP_CLEAR)]
+	 * because every rule without the flag releases on the quantity it trips
+	 * on (or, W5, on its complement), at a level beyond its trip level: its
+	 * release implies a false trip, an unknown one fails the release too. */
 	if ((r->flags & PROT_F_RELEASE_TRIP_CLEAR) && trip != TRI_FALSE)
 		return false;
 	if ((r->flags & PROT_F_NEEDS_SYNC) && in->soc_sync_count == st->sync_count_at_trip)
@@ -98,6 +102,9 @@ static uint64_t hold_us(const struct protection *p, const struct protection_rule
 {
 	uint64_t h = (uint64_t)protection_time_ms(r->hold, &p->settings) * 1000;
 
+	/* mutation: equivalent [cond-drop h < PROT_CHATTER_WINDOW_US, cmp-bound]
+	 * because no hold exceeds 600 s (the hold settings end at 300 s, the
+	 * fixed holds at 120 s). */
 	if (st->latched && !(r->flags & PROT_F_CHATTER_NOHOLD) && h < PROT_CHATTER_WINDOW_US)
 		h = PROT_CHATTER_WINDOW_US;
 	return h;
@@ -123,6 +130,9 @@ static void trip_rule(struct protection_rule_state *st, const struct protection_
 		st->latched = true;
 	/* Keep the newest PROT_CHATTER_COUNT - 1 transitions. */
 	if (st->n_chatter == PROT_CHATTER_COUNT - 1) {
+		/* mutation: equivalent [const sizeof(st->chatter_us[1]), const 2->1]
+		 * because the elements have one size, and the one more moved lands
+		 * in the last slot, written just below. */
 		memmove(&st->chatter_us[0], &st->chatter_us[1],
 		        sizeof(st->chatter_us[0]) * (PROT_CHATTER_COUNT - 2));
 		st->n_chatter--;
@@ -137,7 +147,11 @@ static void release_rule(struct protection_rule_state *st)
 		st->n_chatter = 0;
 	}
 	st->phase = PROT_PH_CLEAR;
+	/* mutation: equivalent [bool] because release_running is read only in
+	 * the tripped phase, trip_rule() clears it, and a restart resumes none. */
 	st->release_running = false;
+	/* mutation: equivalent [bool] because lead_wait is read only in the
+	 * pending phase, and a clear rule sets it again when it turns pending. */
 	st->lead_wait = false;
 }
 
@@ -185,6 +199,8 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 		waiting[i] = false;
 		/* Cold start: the rules wait for the first complete data set,
 		 * keeping what a saved record restored (nothing seen yet). */
+		/* mutation: equivalent [cond-drop !first] because first is true only
+		 * once p->start is already PROT_START_RUNNING. */
 		if (p->start == PROT_START_COLD && !(r->flags & PROT_F_ALWAYS) && !first) {
 			st->release_running = false;
 			continue;
@@ -212,6 +228,7 @@ static void pass_one(struct protection *p, uint64_t now_us, const struct bank_vi
 			st->phase = PROT_PH_PENDING;
 			st->trip_start_us = now_us;
 			st->lead_wait = (r->flags & PROT_F_LEAD_ON_SET) && moved;
+			/* mutation: equivalent [cmp-bound] (since == now: the same start) */
 			if ((r->flags & PROT_F_START_FROM_INPUT) && in->fw_failed_since_us < now_us)
 				st->trip_start_us = in->fw_failed_since_us;
 		}
@@ -244,6 +261,8 @@ static bool rule_flag_tripped(const struct protection *p, uint32_t flag)
 {
 	const struct protection_rule *rules = protection_rules();
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has none of the flags asked for (PROT_F_DRAIN). */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (p->rule[i].phase == PROT_PH_TRIPPED && (rules[i].flags & flag))
 			return true;
@@ -265,6 +284,10 @@ static void update_drain(struct protection *p, uint64_t now_us)
 {
 	bool drain = rule_flag_tripped(p, PROT_F_DRAIN);
 
+	/* mutation: equivalent [cond-drop drain] because this runs twice a step:
+	 * without a drain rule the first call would start the guard (not
+	 * elapsed in between) and the second stop it, so every step ends as with
+	 * the condition. */
 	if (drain && !p->drain_running) {
 		p->drain_running = true;
 		p->drain_since_us = now_us;
@@ -279,9 +302,14 @@ static bool update_prealarm(struct protection *p, uint64_t now_us)
 	bool guard = p->drain_running && elapsed(now_us, p->drain_since_us, PROT_DRAIN_GUARD_US);
 	bool on;
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, is never a cause of the pre-alarm (no lead, no warning). */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		cause |= protection_prealarm_cause(p, i);
 	on = cause && remote_is_on(&p->remote) && !guard;
+	/* mutation: equivalent [cond-drop on] because prealarm_since_us is read
+	 * (and saved) only while the pre-alarm is on, and is set again when it
+	 * turns on. */
 	if (on && !p->prealarm_on)
 		p->prealarm_since_us = now_us;
 	if (on != p->prealarm_on)
@@ -318,14 +346,20 @@ static uint64_t next_deadline(const struct protection *p, uint64_t now_us,
 	const struct protection_rule *rules = protection_rules();
 	uint64_t d = remote_next_deadline_us(&p->remote);
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has no delay and no release hold: never a deadline to come. */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		const struct protection_rule_state *st = &p->rule[i];
 
 		if (st->phase == PROT_PH_PENDING)
 			d = later(now_us, d, st->trip_start_us + delay_us(p, &rules[i]));
+		/* mutation: equivalent [cond-drop st->phase == PROT_PH_TRIPPED] because
+		 * only a tripped rule ever has release_running set (pass_one()). */
 		else if (st->phase == PROT_PH_TRIPPED && st->release_running)
 			d = later(now_us, d, st->release_start_us + hold_us(p, &rules[i], st));
 	}
+	/* mutation: equivalent [cond-drop !lead_complete] because a complete
+	 * lead ended in the past (elapsed()), which later() ignores. */
 	if (p->prealarm_on && !lead_complete)
 		d = later(now_us, d,
 		          p->prealarm_since_us + (uint64_t)p->settings.prealarm_lead_ms * 1000);
@@ -357,10 +391,16 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 
 	protection_view_bank(&v, p, now_us, in);
 	remote_step(&p->remote, now_us, &rin);
+	/* mutation: equivalent [cond-drop p->start != PROT_START_RUNNING] because
+	 * when running, first stays false, resume_open is 0 and start stays
+	 * running. */
 	if (p->start != PROT_START_RUNNING && v.all_fresh) {
 		first = p->start == PROT_START_COLD;
 		at_once = first ? UINT32_MAX : p->resume_open;
 		p->start = PROT_START_RUNNING;
+		/* mutation: equivalent [const] because resume_open is read only while
+		 * the start is resumed, which this ends for good; a restart sets it
+		 * afresh. */
 		p->resume_open = 0;
 	}
 
@@ -368,6 +408,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	update_drain(p, now_us);
 	lead = update_prealarm(p, now_us);
 	atd_open = holds(p, PROT_T_ATD);
+	/* mutation: equivalent [const 0->1] (rule 0 never waits for the lead) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (waiting[i] && (lead || atd_open))
 			trip_rule(&p->rule[i], &rules[i], now_us, in, starting);
@@ -388,6 +429,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	if (in->bank_mv_valid)
 		p->bank_low = save;
 	p->fresh_mask = v.fresh_mask;
+	/* mutation: equivalent [cmp-bound] because n == max is max either way */
 	p->fresh_n = in->n_batteries < PROTECTION_MAX_BATTERIES ? in->n_batteries
 	                                                        : PROTECTION_MAX_BATTERIES;
 	p->soc_seen = true;
@@ -410,6 +452,7 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	        p->poweroff_running && elapsed(now_us, p->poweroff_since_us, PROT_POWEROFF_US);
 	out->remote_on = remote_is_on(&p->remote);
 	out->save_record = fall;
+	/* mutation: equivalent [const 0->1] (rule 0 never latches) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++)
 		if (p->rule[i].latched)
 			out->latched_rules |= UINT32_C(1) << i;
@@ -425,7 +468,9 @@ int protection_fw_update_allowed(const struct protection *p, const struct protec
 	if (!p || !in || !out)
 		return -EINVAL;
 	/* Only the cell minimum is used: it does not depend on the time. */
-	protection_view_bank(&v, NULL, 0, in);
+	protection_view_bank(&v, NULL, 0, in); /* mutation: equivalent [const] (time unused here) */
+	/* mutation: equivalent [cond-drop !v.min_cell.known] because an unknown
+	 * minimum reads 0 mV, below any pre-alarm level. */
 	if ((out->codes & blocking) || !v.min_cell.known ||
 	    v.min_cell.value < p->settings.prealarm_mv)
 		return -EBUSY;
@@ -442,9 +487,10 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 {
 	int r;
 
+	/* mutation: equivalent [cond-drop !s] (validation refuses NULL alike) */
 	if (!p || !s)
 		return -EINVAL;
-	r = protection_settings_validate(s, NULL, 0);
+	r = protection_settings_validate(s, NULL, 0); /* mutation: equivalent [const] (no buffer) */
 	if (r < 0)
 		return r;
 	memset(p, 0, sizeof(*p));
@@ -457,7 +503,7 @@ int protection_init(struct protection *p, const struct protection_settings *s,
 
 struct protection *protection_new(const struct protection_settings *s, int32_t remote_debounce_ms)
 {
-	struct protection *p = calloc(1, sizeof(*p));
+	struct protection *p = calloc(1, sizeof(*p)); /* mutation: equivalent [const 2] */
 
 	if (!p)
 		return NULL;
@@ -478,6 +524,7 @@ int protection_set_settings(struct protection *p, const struct protection_settin
 {
 	int r;
 
+	/* mutation: equivalent [cond-drop !s] (validation refuses NULL alike) */
 	if (!p || !s)
 		return -EINVAL;
 	r = protection_settings_validate(s, err, errlen);

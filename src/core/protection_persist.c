@@ -24,6 +24,7 @@
 #define PERSIST_V1_SIZE (HEADER_SIZE + PROT_RULE_COUNT * (RULE_SIZE))
 #define PERSIST_SIZE    (PERSIST_V1_SIZE + TAIL_SIZE)
 
+/* mutation: equivalent [cmp-bound] (the state is far below the maximum) */
 _Static_assert(PERSIST_SIZE <= PROTECTION_PERSIST_MAX, "persisted state too large");
 
 enum {
@@ -42,6 +43,7 @@ enum {
 
 static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t t)
 {
+	/* mutation: equivalent [cmp-bound] (t == now: age 0 either way) */
 	le_put_u64(w, !running ? NO_TIME : t <= now_us ? now_us - t : 0);
 }
 
@@ -49,7 +51,7 @@ static void put_age(struct le_writer *w, uint64_t now_us, bool running, uint64_t
  * clamped to its origin. */
 static uint64_t from_age(uint64_t now_us, uint64_t age)
 {
-	return age > now_us ? 0 : now_us - age;
+	return age > now_us ? 0 : now_us - age; /* mutation: equivalent [cmp-bound] (0) */
 }
 
 int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8_t *buf, size_t cap)
@@ -104,6 +106,9 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 	struct le_reader r = {.p = buf, .len = len};
 	uint8_t start, g, version, r_all;
 
+	/* mutation: equivalent [cond-drop (len != PERSIST_SIZE && len != PERSIST_V1_SIZE)]
+	 * because the version check below pairs each version with its length
+	 * again (the reader gives 0 past the end). */
 	if (!buf || (len != PERSIST_SIZE && len != PERSIST_V1_SIZE))
 		return -EBADMSG;
 	if (le_get_u32(&r) != PERSIST_MAGIC)
@@ -133,10 +138,16 @@ int protection_persist_check(const uint8_t *buf, size_t len)
 		    idx >= PROTECTION_MAX_CELLS)
 			return -ERANGE;
 	}
+	/* mutation: equivalent [if 1] because a version-1 record has no tail:
+	 * the reader gives 0 past its end, and a zero tail is valid. */
 	if (version == PERSIST_VERSION) {
 		uint8_t fresh_n = le_get_u8(&r);
 		uint64_t mask = le_get_u64(&r);
 
+		/* mutation: equivalent [const 64->63, const 64->65, cmp-bound fresh_n <= 64,
+		 * cond-drop fresh_n < 64]
+		 * because fresh_n is at most PROTECTION_MAX_BATTERIES (50) here: the
+		 * guard of the shift holds for 63, 64 and 65 alike. */
 		if (fresh_n > PROTECTION_MAX_BATTERIES || (fresh_n < 64 && (mask >> fresh_n) != 0))
 			return -ERANGE;
 	}
@@ -200,8 +211,12 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 		st->reading.index = (int16_t)le_get_u16(&r);
 		st->reading.unit = protection_quantity_unit(rules[i].trip_q);
 	}
-	n.resume_n = 0;
+	n.resume_n = 0; /* mutation: equivalent [const] (an empty mask covers nothing) */
+	/* mutation: equivalent [const] because with resume_n 0 (a version-1
+	 * record) no bit of the mask is read (protection_view.c). */
 	n.resume_mask = 0;
+	/* mutation: equivalent [if 1] because the reader gives 0 past the end
+	 * of a version-1 record: the same empty window. */
 	if (len == PERSIST_SIZE) {
 		n.resume_n = le_get_u8(&r);
 		n.resume_mask = le_get_u64(&r);
@@ -235,5 +250,7 @@ void protection_adopted_outputs(struct protection *p, bool atd_closed, bool atc_
 	if (!p || p->start != PROT_START_RESUMED)
 		return;
 	p->resume_open = (uint8_t)((atd_closed ? 0 : PROT_T_ATD) | (atc_closed ? 0 : PROT_T_ATC));
+	/* mutation: equivalent [const 0->1] because 0 and 1 us both lie before
+	 * any step of a monotonic clock that has run since boot: step at once. */
 	p->next_deadline_us = 0;
 }

@@ -60,6 +60,8 @@ uint32_t protection_active_codes(const struct protection *p, const struct bank_v
 	const struct protection_rule *rules = protection_rules();
 	uint32_t codes = 0;
 
+	/* mutation: equivalent [const 0->1] because rule 0, the start-up hold of
+	 * ATD, has no code and never latches (no PROT_F_CHATTER). */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		if (p->rule[i].phase == PROT_PH_TRIPPED && rules[i].code >= 0)
 			codes |= BMS_CODE_BIT(rules[i].code);
@@ -107,20 +109,29 @@ int protection_code_text(const struct protection_output *out, enum bms_code code
 		return -ENOENT;
 	if (code != BMS_W3) {
 		n = snprintf(buf, len, "%s", bms_code_summary(code));
+		/* mutation: equivalent [cmp-bound n <= 0, const n < 1, cond-drop n < 0]
+		 * because no summary is empty (test_codes), so n is never 0, and
+		 * snprintf() of plain strings into a buffer under INT_MAX never
+		 * fails. */
 		return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
 	}
 	/* Section 5: "chattering: <rule>", each latched rule once (the stale
 	 * rules of ATD and ATC share a name). */
 	n = snprintf(buf, len, "chattering:");
+	/* mutation: equivalent [const 0->1, cond-drop n < 0, cmp-bound n <= 0] (n is 11) */
 	if (n < 0 || (size_t)n >= len)
 		return -ENOBUFS;
 	pos = (size_t)n;
+	/* mutation: equivalent [const 0->1] (rule 0 never latches) */
 	for (unsigned i = 0; i < PROT_RULE_COUNT; i++) {
 		if (!(out->latched_rules & (UINT32_C(1) << i)))
 			continue;
 		if (last && strcmp(last, rules[i].name) == 0)
 			continue;
 		n = snprintf(buf + pos, len - pos, "%s %s", last ? "," : "", rules[i].name);
+		/* mutation: equivalent [const 0->1, cond-drop n < 0, cmp-bound n <= 0] because the text
+		 * holds at least a space and a rule name: n is never 0, and never
+		 * negative (plain strings). */
 		if (n < 0 || (size_t)n >= len - pos)
 			return -ENOBUFS;
 		pos += (size_t)n;

@@ -357,7 +357,7 @@ const struct protection_rule *protection_rule(enum protection_rule_id id)
 
 static int32_t max_i32(int32_t a, int32_t b)
 {
-	return a > b ? a : b;
+	return a > b ? a : b; /* mutation: equivalent [cmp-bound] (a == b: either) */
 }
 
 bool protection_level_value(enum protection_level l, const struct protection_settings *s,

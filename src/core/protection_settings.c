@@ -121,6 +121,8 @@ int protection_settings_validate(const struct protection_settings *s, char *err,
 
 		if (o->skip_when_b_zero && b == 0)
 			continue;
+		/* mutation: equivalent [cond-drop o->a == PS(discharge_floor_pct)] because
+		 * within its bounds no other ordered field can be 0. */
 		if (o->a == PS(discharge_floor_pct) && a == 0)
 			continue;
 		if (o->at_least && a < bound)

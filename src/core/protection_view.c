@@ -41,6 +41,9 @@ static bool in_window(const struct protection *p, uint64_t now_us)
 
 static bool window_covers(const struct protection *p, uint64_t now_us, unsigned b)
 {
+	/* mutation: equivalent [cmp-bound, cond-drop b < p->resume_n] because the
+	 * mask has no bit at or above resume_n (protection_persist_check()
+	 * refuses one) and b < 50 keeps the shift defined. */
 	return in_window(p, now_us) && b < p->resume_n && ((p->resume_mask >> b) & 1u);
 }
 
@@ -51,6 +54,8 @@ static bool window_covers_bank(const struct protection *p, uint64_t now_us)
 
 	if (!in_window(p, now_us) || p->resume_n == 0)
 		return false;
+	/* mutation: equivalent [cmp-bound p->resume_n > 64, const 64->63, const 64->65]
+	 * because resume_n is at most PROTECTION_MAX_BATTERIES (50). */
 	all = p->resume_n >= 64 ? UINT64_MAX : (UINT64_C(1) << p->resume_n) - 1;
 	return (p->resume_mask & all) == all;
 }
@@ -61,6 +66,7 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 {
 	unsigned n = in->n_batteries;
 
+	/* mutation: equivalent [cmp-bound] because n == max is max either way */
 	if (n > PROTECTION_MAX_BATTERIES)
 		n = PROTECTION_MAX_BATTERIES;
 	*v = (struct bank_view){.min_cell = protection_qv_none(),
@@ -72,6 +78,9 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 	                        .stale_bat = -1,
 	                        .next_stale_us = UINT64_MAX};
 	v->hard_uv.known = v->hard_ov.known = true;
+	/* mutation: equivalent [cond-drop !in->chain_open, cond-drop !in->enum_failed]
+	 * because either makes every battery stale below, which clears all_fresh,
+	 * and without a battery n > 0 does. */
 	v->all_fresh = in->enumerated && n > 0 && !in->chain_open && !in->enum_failed;
 	/* A bank without a single battery is unknown data, never a healthy bank;
 	 * just after a resume it is not stale if every battery was fresh. */
@@ -83,8 +92,10 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 
 	for (unsigned b = 0; b < n; b++) {
 		const struct protection_battery *bat = &in->bat[b];
+		/* mutation: equivalent [cmp-bound] (at the maximum: the maximum) */
 		unsigned nc =
 		        bat->n_cells < PROTECTION_MAX_CELLS ? bat->n_cells : PROTECTION_MAX_CELLS;
+		/* mutation: equivalent [cmp-bound] (at the maximum: the maximum) */
 		unsigned nt =
 		        bat->n_temps < PROTECTION_MAX_TEMPS ? bat->n_temps : PROTECTION_MAX_TEMPS;
 		bool timed_out =
@@ -94,6 +105,8 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 		bool stale = (timed_out && !covered) || bat->count_mismatch || bat->fault ||
 		             in->chain_open || in->enum_failed;
 
+		/* mutation: equivalent [cond-drop bat->has_status] because a battery
+		 * that never reported is timed out */
 		if (bat->has_status && !timed_out)
 			v->next_stale_us =
 			        min_u64(v->next_stale_us, bat->last_status_us + PROT_STALE_US);
@@ -131,6 +144,20 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 	}
 }
 
+/* SoC in 0.01 %, limited to 0-100 %. */
+static int32_t soc_clamped(int32_t cpct)
+{
+	/* mutation: equivalent [cmp-bound, const 0->1] because 0 is 0 either way */
+	if (cpct < 0)
+		return 0;
+	/* mutation: equivalent [cmp-bound, const, if 0] because no SoC level is above
+	 * 62 % (warning <= 60 % + 2) and a reading is kept only when a rule trips, so
+	 * any value from 99.99 % up acts as 100 %. */
+	if (cpct > 10000)
+		return 10000; /* mutation: equivalent [const] (as above) */
+	return cpct;
+}
+
 static struct qv flag_qv(bool set)
 {
 	struct qv q = protection_qv_none();
@@ -161,7 +188,7 @@ struct qv protection_quantity(const struct protection *p, const struct bank_view
 		return r;
 	case PROT_Q_SOC:
 		r.known = in->soc_known;
-		r.value = in->soc_cpct < 0 ? 0 : in->soc_cpct > 10000 ? 10000 : in->soc_cpct;
+		r.value = soc_clamped(in->soc_cpct);
 		return r;
 	case PROT_Q_HARD_UV:
 		return v->hard_uv;
@@ -203,6 +230,8 @@ struct qv protection_quantity(const struct protection *p, const struct bank_view
 		return r;
 	case PROT_Q_COLD_START:
 		/* Also ATD found open on the adopted lines, until fresh data. */
+		/* mutation: equivalent [cond-drop p->start == PROT_START_RESUMED]
+		 * because resume_open is set only on a resumed start. */
 		return flag_qv(p->start == PROT_START_COLD ||
 		               (p->start == PROT_START_RESUMED && (p->resume_open & PROT_T_ATD)));
 	case PROT_Q_NOT_RESUMED:

@@ -102,12 +102,13 @@ void remote_step(struct remote *r, uint64_t now_us, const struct remote_input *i
 
 bool remote_is_on(const struct remote *r)
 {
+	/* mutation: equivalent [cond-drop r->known] because on is set only with known */
 	return r->known && r->on;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
-	return a < b ? a : b;
+	return a < b ? a : b; /* mutation: equivalent [cmp-bound] (a == b: either) */
 }
 
 uint64_t remote_next_deadline_us(const struct remote *r)

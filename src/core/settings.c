@@ -209,7 +209,7 @@ static int parse_assignment(const char *a, char *buf, size_t buflen, int32_t *va
 	if (errno != 0 || *end != '\0' || v < INT32_MIN || v > INT32_MAX)
 		return -EINVAL;
 	*value = (int32_t)v;
-	return 0;
+	return 0; /* mutation: equivalent [const] (callers test < 0) */
 }
 
 int settings_apply_strings(struct bms_settings *s, const char *const *assignments, size_t n,

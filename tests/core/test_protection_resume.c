@@ -451,6 +451,164 @@ static void adopted_lines_with_good_data(void **state)
 	assert_true(fx_holds(&f, PROT_OUT_ATD, PROT_R_STARTUP_ATD));
 }
 
+/* A predecessor that never ran on fresh data saved a cold start: adopting
+ * its (open) lines is still a cold start, whose first complete data set
+ * trips every rule at once, the pre-alarm's too (section 4). */
+static void adopted_cold_start_stays_cold(void **state)
+{
+	struct fx f;
+	struct saved s;
+
+	(void)state;
+	fx_init(&f, 1);
+	bus_unknown(&f);
+	fx_run_to(&f, T0 + S_US(2), MS_US(100));
+	assert_false(f.out.atd_closed || f.out.atc_closed);
+	save(&f, &s);
+	start_again(&f, &s, f.now + S_US(1), true);
+	protection_adopted_outputs(&f.p, false, false);
+	bus_back(&f, 1);
+	fx_cells(&f, 3099); /* below the pre-alarm level (W2, 2 s delay) */
+	fx_step_at(&f, f.now + MS_US(100));
+	assert_true(fx_code(&f, BMS_W2));
+	assert_true(f.out.prealarm_active);
+}
+
+/* A cold start with a record whose release hold was running: the hold is
+ * seen again on this instance's fresh data, in full, also when steps ran
+ * before the first data set. */
+static void cold_start_restarts_a_saved_release_hold(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t1;
+
+	(void)state;
+	fx_start(&f, 1);
+	f.in.bat[0].cell_mv[0] = 3800; /* A3 after 1 s */
+	fx_run_to(&f, T0 + S_US(2), MS_US(100));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
+	f.in.bat[0].cell_mv[0] = 3300;
+	fx_run_to(&f, f.now + S_US(25), MS_US(100)); /* 25 s of the 30 s hold */
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
+	save(&f, &s);
+	start_again(&f, &s, f.now + S_US(1), false);
+	bus_unknown(&f);
+	fx_run_to(&f, f.now + S_US(1), MS_US(100));
+	bus_back(&f, 1);
+	t1 = f.now + MS_US(100);
+	fx_step_at(&f, t1);
+	fx_run_to(&f, t1 + S_US(30) - MS_US(100), MS_US(100));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
+	assert_false(f.out.atc_closed);
+	fx_step_at(&f, t1 + S_US(30));
+	assert_false(fx_holds(&f, PROT_OUT_ATC, PROT_R_OV));
+	assert_true(f.out.atc_closed);
+}
+
+/* A rule saved counting down is not tripped at once by a start's first
+ * data set while its own input is unknown: its delay runs on. */
+static void unknown_input_does_not_trip_at_once(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t0;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, T0 + S_US(5), S_US(1));
+	f.in.bank_mv = 4 * 3750 + 1; /* bank OV, 2 s delay */
+	t0 = f.now + MS_US(100);
+	fx_step_at(&f, t0);
+	fx_step_at(&f, t0 + MS_US(500));
+	assert_false(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
+	save(&f, &s);
+	start_again(&f, &s, f.now + MS_US(100), false);
+	f.in.bank_mv_valid = false;
+	fx_step_at(&f, f.now + MS_US(100));
+	assert_false(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
+	f.in.bank_mv_valid = true;
+	fx_step_at(&f, f.now + MS_US(100));
+	assert_false(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
+	/* the saved 0.5 s count on this clock: 1.5 s more from the restart */
+	fx_run_to(&f, t0 + MS_US(600) + MS_US(1500) - MS_US(100), MS_US(100));
+	assert_false(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
+	fx_step_at(&f, t0 + MS_US(600) + MS_US(1500));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_BANK_OV));
+}
+
+/* The window covers the batteries fresh at the save only: one of the saved
+ * bank that was not (exempt then, e.g. in a firmware update) is stale at
+ * once after the resume. */
+static void resume_window_skips_a_battery_not_fresh_at_the_save(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 2);
+	f.in.bat[1].stale_exempt = true;
+	fx_run_to(&f, T0 + S_US(5), MS_US(100));
+	assert_false(fx_code(&f, BMS_E1));
+	save(&f, &s);
+	t = f.now + S_US(1);
+	start_again(&f, &s, t, true);
+	f.in.bat[1].stale_exempt = false;
+	f.in.bat[0].has_status = false;
+	f.in.bat[1].has_status = false;
+	fx_step_at(&f, t);
+	assert_true(fx_code(&f, BMS_E1));
+	assert_true(fx_holds(&f, PROT_OUT_ATC, PROT_R_STALE_ATC));
+	for (unsigned i = 0; i < f.out.report[PROT_OUT_ATC].n_holds; i++)
+		if (f.out.report[PROT_OUT_ATC].holds[i].rule == PROT_R_STALE_ATC)
+			assert_int_equal(f.out.report[PROT_OUT_ATC].holds[i].reading.battery, 1);
+}
+
+/* The window is a resume's only: a cold start with the same record sees a
+ * battery not heard yet as stale (E1) at once. */
+static void cold_start_has_no_window(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 1);
+	fx_run_to(&f, T0 + S_US(5), MS_US(100));
+	save(&f, &s);
+	t = f.now + S_US(1);
+	start_again(&f, &s, t, false);
+	f.in.bat[0].has_status = false;
+	fx_step_at(&f, t);
+	assert_true(fx_code(&f, BMS_E1));
+	/* the same record, adopted: covered */
+	start_again(&f, &s, t, true);
+	fx_step_at(&f, t);
+	assert_false(fx_code(&f, BMS_E1));
+}
+
+/* Before the bus is enumerated, the window covers the bank only if every
+ * battery of the saved bank was fresh, the first one included. */
+static void window_over_the_bank_needs_every_battery(void **state)
+{
+	struct fx f;
+	struct saved s;
+	uint64_t t;
+
+	(void)state;
+	fx_start(&f, 2);
+	f.in.bat[0].stale_exempt = true;
+	fx_run_to(&f, T0 + S_US(5), MS_US(100));
+	save(&f, &s);
+	t = f.now + S_US(1);
+	start_again(&f, &s, t, true);
+	f.in.bat[0].stale_exempt = false;
+	bus_unknown(&f);
+	fx_step_at(&f, t);
+	assert_true(fx_code(&f, BMS_E1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +622,12 @@ int main(void)
 	        cmocka_unit_test(resume_window_only_for_fresh_batteries),
 	        cmocka_unit_test(window_does_not_chain),
 	        cmocka_unit_test(restarts_are_not_chatter),
+	        cmocka_unit_test(adopted_cold_start_stays_cold),
+	        cmocka_unit_test(cold_start_restarts_a_saved_release_hold),
+	        cmocka_unit_test(unknown_input_does_not_trip_at_once),
+	        cmocka_unit_test(resume_window_skips_a_battery_not_fresh_at_the_save),
+	        cmocka_unit_test(cold_start_has_no_window),
+	        cmocka_unit_test(window_over_the_bank_needs_every_battery),
 	        cmocka_unit_test(version_1_record_resumes),
 	        cmocka_unit_test(adopted_open_lines_outrank_an_older_record),
 	        cmocka_unit_test(adopted_lines_with_good_data),
