@@ -5,11 +5,15 @@
 A private dbus-daemon whose configuration is deny-by-default like Debian's
 system.conf and <include>s dbus/org.smallbms.conf; the real smallbmsd on the
 integration rig (simulator on a pty, fake IIO tree, dry-run outputs) with
-DBUS_SYSTEM_BUS_ADDRESS pointing at it. Clients run as other users (fork,
-setgroups, setgid, setuid to nobody): one without the group smallbms may
-read everything but gets AccessDenied for Set and every org.smallbms method;
-one in the group may write. The group smallbms is made to exist only in this
-test's private mount namespace (a copy of /etc/group bound over it).
+DBUS_SYSTEM_BUS_ADDRESS pointing at it, and a polkit stand-in
+(python3-dbusmock's polkitd template) on the same bus. Clients run as other
+users (fork, setgroups, setgid, setuid to nobody): anyone may read
+everything; every write is decided by polkit (the action the stand-in is
+told to allow, SetAllowed), a refused one gets AccessDenied and changes
+nothing; membership of the group smallbms (the daemon's hardware group)
+grants nothing; root writes without polkit; polkit absent: refused. The
+group smallbms is made to exist only in this test's private mount
+namespace (a copy of /etc/group bound over it).
 
 Usage: test_policy.py DBUS_DIR   (the source tree's dbus/ directory)
 Needs root (setuid, bind mounts); skipped otherwise.
@@ -64,6 +68,12 @@ BASE_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configu
            send_interface="org.freedesktop.DBus.Properties"/>
     <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
           send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
   </policy>
   <include>%(policy)s</include>
 </busconfig>
@@ -128,6 +138,62 @@ class Bus:
             self.proc.wait(10)
         self.proc.stdout.close()
         self.log.close()
+
+
+PK_NAME = "org.freedesktop.PolicyKit1"
+PK_PATH = "/org/freedesktop/PolicyKit1/Authority"
+SETTINGS_ACTION = "org.smallbms.change-settings"
+CONTROL_ACTION = "org.smallbms.control"
+
+
+class Polkit:
+    """python3-dbusmock's polkitd template on the private bus: allows the
+    action ids given to allow() and nothing else."""
+
+    def __init__(self, tmp, address):
+        self.address = address
+        self.log = open(os.path.join(tmp, "polkitd-mock.log"), "a")
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+        self.proc = subprocess.Popen([sys.executable, "-m", "dbusmock", "--system",
+                                      "--template", "polkitd"],
+                                     env=env, stdout=self.log, stderr=self.log)
+        import dbus
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                bus = dbus.bus.BusConnection(address)
+                up = bus.name_has_owner(PK_NAME)
+                bus.close()
+                if up:
+                    break
+            except dbus.exceptions.DBusException:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise harness.Fail("the polkitd stand-in did not start")
+            time.sleep(0.1)
+
+    def allow(self, actions):
+        import dbus
+        bus = dbus.bus.BusConnection(self.address)
+        mock = dbus.Interface(bus.get_object(PK_NAME, PK_PATH, introspect=False),
+                              "org.freedesktop.DBus.Mock")
+        mock.AllowUnknown(False)
+        mock.SetAllowed(dbus.Array(actions, signature="s"))
+        bus.close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+def have_dbusmock():
+    try:
+        import dbusmock  # noqa: F401
+        return True
+    except ImportError:
+        return False
 
 
 class BusRig(harness.Rig):
@@ -282,10 +348,12 @@ class World:
         self.gid = group_with_smallbms(self.tmp)
         self.bus = None
         self.rig = None
+        self.polkit = None
 
     def start(self, bus_first=True):
         if bus_first:
             self.bus = Bus(self.tmp)
+            self.polkit = Polkit(self.tmp, self.bus.address)
         self.rig = BusRig("dbus", series=1, parallel=2, start_sim=False)
         self.rig.bus_address = (self.bus.address if self.bus
                                 else "unix:path=" + os.path.join(self.tmp, "system_bus_socket"))
@@ -299,6 +367,8 @@ class World:
                 self.rig.stop_daemons_checked()
             finally:
                 self.rig.close()
+        if self.polkit:
+            self.polkit.close()
         if self.bus:
             self.bus.close()
 
@@ -324,32 +394,66 @@ WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany", "SetSoc",
           "Identify", "Battery1.Identify", "History1.Reset"]
 
 
+SETTINGS_WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany"]
+CONTROL_WRITES = ["SetSoc", "Identify", "Battery1.Identify", "History1.Reset"]
+
+
+def expect_refused_by_polkit(res, names, why):
+    expect_denied(res, names)
+    for n in names:
+        harness.check(why in res[n][2], "%s: refused without saying why (%r): %r"
+                      % (n, why, res[n]))
+
+
+def settings_value(w, prop="UvTripMv"):
+    return root_get(w.bus.address, PATHS["org.smallbms.Settings1"], "org.smallbms.Settings1",
+                    prop)
+
+
+def soc(w):
+    return root_get(w.bus.address, "/org/smallbms", "org.smallbms.Bms1", "SocCpct")
+
+
 def case_reader_denied(w):
+    """Anyone reads; polkit allowing nothing, every write is refused."""
     addr = w.bus.address
+    w.polkit.allow([])
+    soc_before = soc(w)
     res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
     expect_reads(res)
     harness.check(res["Get UvTripMv"][1] == 2800, "UvTripMv %r" % (res["Get UvTripMv"],))
-    expect_denied(res, WRITES + ["RequestName"])
-    harness.check(root_get(addr, PATHS["org.smallbms.Settings1"], "org.smallbms.Settings1",
-                           "UvTripMv") == 2800, "a refused Set changed UvTripMv")
+    expect_refused_by_polkit(res, SETTINGS_WRITES, "not authorized for " + SETTINGS_ACTION)
+    expect_refused_by_polkit(res, CONTROL_WRITES, "not authorized for " + CONTROL_ACTION)
+    expect_denied(res, ["RequestName"])
+    harness.check(settings_value(w) == 2800, "a refused Set changed UvTripMv")
+    harness.check(soc(w) == soc_before, "a refused SetSoc changed SocCpct")
 
 
-def case_group_writes(w):
+def case_hardware_group_grants_nothing(w):
+    """The group smallbms is the daemon's hardware group: no write right."""
     addr = w.bus.address
+    w.polkit.allow([])
     res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [w.gid])
     expect_reads(res)
-    for n in ("Set UvTripMv", "SetMany", "List", "SetSoc", "Identify", "Battery1.Identify",
-              "History1.Reset"):
-        harness.check(res[n][0] == "ok", "%s as a member of smallbms: %r" % (n, res[n]))
+    expect_refused_by_polkit(res, SETTINGS_WRITES + CONTROL_WRITES, "not authorized for")
+    harness.check(settings_value(w) == 2800, "a refused Set changed UvTripMv")
+
+
+def case_settings_allowed(w):
+    """polkit allows change-settings only: settings change, control refused."""
+    addr = w.bus.address
+    w.polkit.allow([SETTINGS_ACTION])
+    soc_before = soc(w)
+    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    for n in ("Set UvTripMv", "SetMany"):
+        harness.check(res[n][0] == "ok", "%s with %s allowed: %r" % (n, SETTINGS_ACTION, res[n]))
     bad = res["Set UvTripMv out of bounds"]
     harness.check(bad[0] == "error" and bad[1] == "org.smallbms.Error.InvalidSetting"
                   and "uv_trip_mv=1" in bad[2], "out of bounds: %r" % (bad,))
+    expect_refused_by_polkit(res, CONTROL_WRITES, "not authorized for " + CONTROL_ACTION)
     expect_denied(res, ["RequestName"])  # only root and the user smallbms own the name
-    s = PATHS["org.smallbms.Settings1"]
-    harness.check(root_get(addr, s, "org.smallbms.Settings1", "UvTripMv") == 2860,
-                  "UvTripMv after SetMany")
-    harness.check(root_get(addr, "/org/smallbms", "org.smallbms.Bms1", "SocCpct") == 5000,
-                  "SocCpct after SetSoc(50)")
+    harness.check(settings_value(w) == 2860, "UvTripMv after SetMany")
+    harness.check(soc(w) == soc_before, "a refused SetSoc changed SocCpct")
     # saved at once: the record on disk has it
     show = w.rig.run_tool("--show-state")
     harness.check("uv_trip_mv = 2860" in show.stdout, "state record: %s" % show.stdout[-600:])
@@ -358,9 +462,35 @@ def case_group_writes(w):
                   "no 'settings changed' event")
 
 
+def case_control_allowed(w):
+    """polkit allows control only: SetSoc, Identify, History1.Reset; settings refused."""
+    addr = w.bus.address
+    w.polkit.allow([CONTROL_ACTION])
+    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    for n in CONTROL_WRITES:
+        harness.check(res[n][0] == "ok", "%s with %s allowed: %r" % (n, CONTROL_ACTION, res[n]))
+    expect_refused_by_polkit(res, SETTINGS_WRITES, "not authorized for " + SETTINGS_ACTION)
+    harness.check(settings_value(w) == 2860, "a refused Set changed UvTripMv")
+    harness.check(soc(w) == 5000, "SocCpct after SetSoc(50)")
+
+
+def case_polkit_absent(w):
+    """No polkit on the bus: every write is refused (fail safe), reads work."""
+    addr = w.bus.address
+    w.polkit.close()
+    w.polkit = None
+    before = settings_value(w)
+    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    expect_reads(res)
+    expect_refused_by_polkit(res, SETTINGS_WRITES + CONTROL_WRITES, "polkit")
+    harness.check(settings_value(w) == before, "a refused Set changed UvTripMv")
+
+
 def case_root_actions(w):
-    """The daemon's actions behind the methods, as root."""
+    """The daemon's actions behind the methods, as root (polkit not asked:
+    it allows nothing here)."""
     import dbus
+    w.polkit.allow([])
     bus = dbus.bus.BusConnection(w.bus.address)
     try:
         bms = dbus.Interface(bus.get_object(NAME, "/org/smallbms", introspect=False),
@@ -475,7 +605,11 @@ def main():
         print("1..0 # SKIP private mount namespace not permitted: %s" % why)
         return 0
 
-    shared = ["reader_denied", "group_writes", "root_actions", "introspection"]
+    if not have_dbusmock():
+        print("1..0 # SKIP python3-dbusmock missing (tools/install-deps)")
+        return 0
+    shared = ["reader_denied", "hardware_group_grants_nothing", "settings_allowed",
+              "control_allowed", "root_actions", "introspection", "polkit_absent"]
     print("1..%d" % (len(shared) + 1), flush=True)
     failed = 0
     w = World()
