@@ -2,8 +2,8 @@
 /*
  * org.smallbms.Bluetooth1 at /org/smallbms/bluetooth on the daemon's own
  * bus name (docs/dbus-api.md): the Bluetooth state, the bonded phones, the
- * pairing window (pairing.c) and the BTHome bind key. The bus policy keeps Set and the methods to
- * root and the group smallbms.
+ * pairing window (pairing.c) and the BTHome bind key. Every method asks
+ * polkit (org.smallbms.bluetooth, polkit.h); Set of Encrypted is root's.
  */
 #include <ctype.h>
 #include <errno.h>
