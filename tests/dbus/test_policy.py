@@ -143,6 +143,8 @@ class Bus:
 PK_NAME = "org.freedesktop.PolicyKit1"
 PK_PATH = "/org/freedesktop/PolicyKit1/Authority"
 SETTINGS_ACTION = "org.smallbms.change-settings"
+BLUETOOTH_ACTION = "org.smallbms.bluetooth"
+BT_PATH = "/org/smallbms/bluetooth"
 CONTROL_ACTION = "org.smallbms.control"
 
 
@@ -309,8 +311,31 @@ def write_calls():
             obj("/org/smallbms/battery/1"), "org.smallbms.Battery1").Identify()),
         ("History1.Reset", lambda bus, obj, props: dbus.Interface(
             obj("/org/smallbms/history"), "org.smallbms.History1").Reset()),
+        ("GetBindKey", lambda bus, obj, props: len(dbus.Interface(
+            obj(BT_PATH), "org.smallbms.Bluetooth1").GetBindKey())),
+        ("ClosePairing", lambda bus, obj, props: dbus.Interface(
+            obj(BT_PATH), "org.smallbms.Bluetooth1").ClosePairing()),
         ("RequestName", lambda bus, obj, props: bus.request_name(NAME)),
     ]
+
+
+def more_writes():
+    """Writes whose success would upset the later cases: tried refused only."""
+    import dbus
+    s = PATHS["org.smallbms.Settings1"]
+
+    def call(path, iface, member):
+        return lambda bus, obj, props: getattr(dbus.Interface(obj(path), iface), member)()
+    return [
+        ("ResetToDefaults", call(s, "org.smallbms.Settings1", "ResetToDefaults")),
+        ("ResetAll", call(s, "org.smallbms.Settings1", "ResetAll")),
+        ("Synchronise", call("/org/smallbms", "org.smallbms.Bms1", "Synchronise")),
+        ("AcceptBank", call("/org/smallbms", "org.smallbms.Bms1", "AcceptBank")),
+    ]
+
+
+MORE_SETTINGS = ["ResetToDefaults", "ResetAll"]
+MORE_CONTROL = ["Synchronise", "AcceptBank"]
 
 
 def root_get(address, path, iface, prop):
@@ -396,6 +421,7 @@ WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany", "SetSoc",
 
 SETTINGS_WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany"]
 CONTROL_WRITES = ["SetSoc", "Identify", "Battery1.Identify", "History1.Reset"]
+BLUETOOTH_WRITES = ["GetBindKey", "ClosePairing"]
 
 
 def expect_refused_by_polkit(res, names, why):
@@ -419,11 +445,19 @@ def case_reader_denied(w):
     addr = w.bus.address
     w.polkit.allow([])
     soc_before = soc(w)
-    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    known_before = root_get(addr, "/org/smallbms", "org.smallbms.Bms1", "SocKnown")
+    ov_before = settings_value(w, "OvDelayMs")
+    res = as_user(lambda: client_ops(addr, write_calls() + more_writes()), NOBODY, NOBODY, [])
     expect_reads(res)
     harness.check(res["Get UvTripMv"][1] == 2800, "UvTripMv %r" % (res["Get UvTripMv"],))
-    expect_refused_by_polkit(res, SETTINGS_WRITES, "not authorized for " + SETTINGS_ACTION)
-    expect_refused_by_polkit(res, CONTROL_WRITES, "not authorized for " + CONTROL_ACTION)
+    expect_refused_by_polkit(res, SETTINGS_WRITES + MORE_SETTINGS,
+                             "not authorized for " + SETTINGS_ACTION)
+    expect_refused_by_polkit(res, CONTROL_WRITES + MORE_CONTROL,
+                             "not authorized for " + CONTROL_ACTION)
+    harness.check(root_get(addr, "/org/smallbms", "org.smallbms.Bms1", "SocKnown")
+                  == known_before, "a refused AcceptBank or Synchronise changed SocKnown")
+    harness.check(settings_value(w, "OvDelayMs") == ov_before, "a refused reset changed OvDelayMs")
+    expect_refused_by_polkit(res, BLUETOOTH_WRITES, "not authorized for " + BLUETOOTH_ACTION)
     expect_denied(res, ["RequestName"])
     harness.check(settings_value(w) == 2800, "a refused Set changed UvTripMv")
     harness.check(soc(w) == soc_before, "a refused SetSoc changed SocCpct")
@@ -450,7 +484,7 @@ def case_settings_allowed(w):
     bad = res["Set UvTripMv out of bounds"]
     harness.check(bad[0] == "error" and bad[1] == "org.smallbms.Error.InvalidSetting"
                   and "uv_trip_mv=1" in bad[2], "out of bounds: %r" % (bad,))
-    expect_refused_by_polkit(res, CONTROL_WRITES, "not authorized for " + CONTROL_ACTION)
+    expect_refused_by_polkit(res, CONTROL_WRITES + BLUETOOTH_WRITES, "not authorized for ")
     expect_denied(res, ["RequestName"])  # only root and the user smallbms own the name
     harness.check(settings_value(w) == 2860, "UvTripMv after SetMany")
     harness.check(soc(w) == soc_before, "a refused SetSoc changed SocCpct")
@@ -469,9 +503,81 @@ def case_control_allowed(w):
     res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
     for n in CONTROL_WRITES:
         harness.check(res[n][0] == "ok", "%s with %s allowed: %r" % (n, CONTROL_ACTION, res[n]))
-    expect_refused_by_polkit(res, SETTINGS_WRITES, "not authorized for " + SETTINGS_ACTION)
+    expect_refused_by_polkit(res, SETTINGS_WRITES + BLUETOOTH_WRITES, "not authorized for ")
     harness.check(settings_value(w) == 2860, "a refused Set changed UvTripMv")
     harness.check(soc(w) == 5000, "SocCpct after SetSoc(50)")
+
+
+def case_bluetooth_allowed(w):
+    """polkit allows bluetooth only: the bind key and the pairing window."""
+    addr = w.bus.address
+    w.polkit.allow([BLUETOOTH_ACTION])
+    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    harness.check(res["GetBindKey"] == ["ok", 32], "GetBindKey: %r" % (res["GetBindKey"],))
+    harness.check(res["ClosePairing"][0] == "ok", "ClosePairing: %r" % (res["ClosePairing"],))
+    expect_refused_by_polkit(res, SETTINGS_WRITES + CONTROL_WRITES, "not authorized for ")
+
+
+def hanging_set(address, value):
+    import dbus
+    bus = dbus.bus.BusConnection(address)
+    st = dbus.Interface(bus.get_object(NAME, PATHS["org.smallbms.Settings1"], introspect=False),
+                        "org.smallbms.Settings1")
+    return attempt(lambda: st.SetMany(dbus.Dictionary({"uv_trip_mv": dbus.Int32(value)},
+                                                      signature="si"), timeout=60))
+
+
+def case_polkit_slow(w):
+    """While polkit takes its time, the daemon answers others (the question
+    does not block its loop) and the write waits; once polkit allows it,
+    the write is done."""
+    import dbus
+    addr = w.bus.address
+    w.polkit.allow([SETTINGS_ACTION])
+    pk = dbus.bus.BusConnection(addr)
+    mock = dbus.Interface(pk.get_object(PK_NAME, PK_PATH, introspect=False),
+                          "org.freedesktop.DBus.Mock")
+    mock.SimulateHang(True)
+    r, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            res = hanging_set(addr, 2870)
+        except BaseException as e:  # noqa: BLE001 - back to the parent
+            res = ["exception", str(e)]
+        os.write(wfd, json.dumps(res).encode())
+        os._exit(0)
+    os.close(wfd)
+    try:
+        deadline = time.monotonic() + 20
+        while not mock.HaveHangingCalls() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        harness.check(bool(mock.HaveHangingCalls()), "the daemon never asked polkit")
+        t0 = time.monotonic()
+        v = settings_value(w)
+        took = time.monotonic() - t0
+        harness.check(v == 2860, "UvTripMv changed before polkit answered: %r" % v)
+        harness.check(took < 2.0, "a read took %.2f s while polkit was asked" % took)
+        print("# read answered in %.3f s while a write waited for polkit" % took)
+        mock.SimulateHang(False)
+        mock.ReleaseHangingCalls()
+        data = b""
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+        pk.close()
+    res = json.loads(data.decode())
+    harness.check(res[0] == "ok", "the write after polkit allowed it: %r" % (res,))
+    harness.check(settings_value(w) == 2870, "UvTripMv after the slow polkit allowed it")
 
 
 def case_polkit_absent(w):
@@ -480,9 +586,10 @@ def case_polkit_absent(w):
     w.polkit.close()
     w.polkit = None
     before = settings_value(w)
-    res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
+    res = as_user(lambda: client_ops(addr, write_calls() + more_writes()), NOBODY, NOBODY, [])
     expect_reads(res)
-    expect_refused_by_polkit(res, SETTINGS_WRITES + CONTROL_WRITES, "polkit")
+    expect_refused_by_polkit(res, SETTINGS_WRITES + CONTROL_WRITES + BLUETOOTH_WRITES
+                             + MORE_SETTINGS + MORE_CONTROL, "polkit")
     harness.check(settings_value(w) == before, "a refused Set changed UvTripMv")
 
 
@@ -609,7 +716,8 @@ def main():
         print("1..0 # SKIP python3-dbusmock missing (tools/install-deps)")
         return 0
     shared = ["reader_denied", "hardware_group_grants_nothing", "settings_allowed",
-              "control_allowed", "root_actions", "introspection", "polkit_absent"]
+              "control_allowed", "bluetooth_allowed", "polkit_slow", "root_actions",
+              "introspection", "polkit_absent"]
     print("1..%d" % (len(shared) + 1), flush=True)
     failed = 0
     w = World()
