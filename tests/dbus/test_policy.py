@@ -190,6 +190,40 @@ class Polkit:
         self.log.close()
 
 
+class ChallengingPolkit(Polkit):
+    """A polkit stand-in (plain dbusmock object) that wants a password: it
+    allows only a call that allows interactive authorization (flags bit 0,
+    as an agent would have asked), and answers is_challenge otherwise."""
+
+    def __init__(self, tmp, address):
+        import dbus
+        self.address = address
+        self.log = open(os.path.join(tmp, "polkitd-challenge.log"), "a")
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+        self.proc = subprocess.Popen([sys.executable, "-m", "dbusmock", "--system", PK_NAME,
+                                      PK_PATH, "org.freedesktop.PolicyKit1.Authority"],
+                                     env=env, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                bus = dbus.bus.BusConnection(address)
+                up = bus.name_has_owner(PK_NAME)
+                if up:
+                    mock = dbus.Interface(bus.get_object(PK_NAME, PK_PATH, introspect=False),
+                                          "org.freedesktop.DBus.Mock")
+                    mock.AddMethod("org.freedesktop.PolicyKit1.Authority",
+                                   "CheckAuthorization", "(sa{sv})sa{ss}us", "(bba{ss})",
+                                   "ret = (bool(args[3] & 1), not (args[3] & 1), {})")
+                bus.close()
+                if up:
+                    break
+            except dbus.exceptions.DBusException:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise harness.Fail("the challenging polkit stand-in did not start")
+            time.sleep(0.1)
+
+
 def have_dbusmock():
     try:
         import dbusmock  # noqa: F401
@@ -593,6 +627,32 @@ def case_polkit_absent(w):
     harness.check(settings_value(w) == before, "a refused Set changed UvTripMv")
 
 
+def case_interactive(w):
+    """polkit wants a password: a call that does not allow interactive
+    authorization gets InteractiveAuthorizationRequired and changes nothing;
+    smallbmsctl allows it (as systemctl does) and so is allowed here."""
+    addr = w.bus.address
+    if w.polkit:
+        w.polkit.close()
+    w.polkit = ChallengingPolkit(w.tmp, addr)
+    before = settings_value(w)
+    res = as_user(lambda: hanging_set(addr, 2890), NOBODY, NOBODY, [])
+    harness.check(res[0] == "error" and
+                  res[1] == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+                  and SETTINGS_ACTION in res[2], "SetMany without interaction: %r" % (res,))
+    harness.check(settings_value(w) == before, "a refused SetMany changed UvTripMv")
+    ctl = os.environ.get("SMALLBMSCTL", "")
+    if not ctl or not shutil.which("setpriv"):
+        print("# smallbmsctl part skipped: SMALLBMSCTL or setpriv missing")
+        return
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl,
+                        "--address", addr, "set", "uv_trip_mv=2890"],
+                       capture_output=True, text=True, timeout=60)
+    harness.check(r.returncode == 0, "smallbmsctl set as nobody with a password-asking "
+                  "polkit: exit %d: %s" % (r.returncode, r.stderr.strip()))
+    harness.check(settings_value(w) == 2890, "UvTripMv after smallbmsctl set")
+
+
 def case_root_actions(w):
     """The daemon's actions behind the methods, as root (polkit not asked:
     it allows nothing here)."""
@@ -717,7 +777,7 @@ def main():
         return 0
     shared = ["reader_denied", "hardware_group_grants_nothing", "settings_allowed",
               "control_allowed", "bluetooth_allowed", "polkit_slow", "root_actions",
-              "introspection", "polkit_absent"]
+              "introspection", "polkit_absent", "interactive"]
     print("1..%d" % (len(shared) + 1), flush=True)
     failed = 0
     w = World()
