@@ -730,6 +730,7 @@ struct ble *ble_free(struct ble *b)
 		                               BLE_AGENT_PATH);
 	adapter_down(b, true);
 	adapter_lost(b);
+	polkit_registry_clear(&b->polkit);
 	sd_bus_slot_unref(b->call_objects);
 	sd_bus_slot_unref(b->call_agent);
 	sd_bus_slot_unref(b->call_owner);

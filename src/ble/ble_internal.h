@@ -10,6 +10,7 @@
 
 #include "ble/ble.h"
 #include "common/macro.h"
+#include "polkit/polkit.h"
 
 #define BLUEZ_NAME       "org.bluez"
 #define BLUEZ_ADAPTER    "org.bluez.Adapter1"
@@ -101,6 +102,7 @@ struct ble_pairing {
 };
 
 struct ble {
+	struct polkit_registry polkit; /* write calls waiting for polkit's answer */
 	sd_event *event;
 	sd_bus *bus;
 	const struct svc_actions *ops;

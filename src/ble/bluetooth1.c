@@ -2,8 +2,8 @@
 /*
  * org.smallbms.Bluetooth1 at /org/smallbms/bluetooth on the daemon's own
  * bus name (docs/dbus-api.md): the Bluetooth state, the bonded phones, the
- * pairing window (pairing.c) and the BTHome bind key. The bus policy keeps Set and the methods to
- * root and the group smallbms.
+ * pairing window (pairing.c) and the BTHome bind key. Every method asks
+ * polkit (org.smallbms.bluetooth, polkit.h); Set of Encrypted is root's.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 
 #include "ble/ble_internal.h"
 #include "ble/ble_store.h"
+#include "polkit/polkit.h"
 
 #define ERR_INVALID_VALUE  "org.smallbms.Error.InvalidValue"
 #define ERR_NOT_AVAILABLE  "org.smallbms.Error.NotAvailable"
@@ -113,12 +114,33 @@ static int prop_encrypted(sd_bus *bus, const char *path, const char *interface,
 	return sd_bus_message_append(reply, "b", ble_store_encrypt(b->store));
 }
 
+/* A property setter must answer at once, so it cannot wait for polkit:
+ * Encrypted is changed by root alone (docs/decisions.md). */
+static int caller_is_root(sd_bus *bus, sd_bus_error *error)
+{
+	sd_bus_creds *c = NULL;
+	uid_t uid = 1;
+	sd_bus_message *m = sd_bus_get_current_message(bus);
+	int r = m ? sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &c) : -ENODATA;
+
+	if (r >= 0)
+		r = sd_bus_creds_get_euid(c, &uid);
+	sd_bus_creds_unref(c);
+	if (r >= 0 && uid == 0)
+		return 0;
+	return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+	                        "only root may set Encrypted (run as root)");
+}
+
 static int set_encrypted(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *value, void *userdata, sd_bus_error *error)
 {
 	struct ble *b = userdata;
 	int on, r;
 
+	r = caller_is_root(bus, error);
+	if (r < 0)
+		return r;
 	r = sd_bus_message_read(value, "b", &on);
 	if (r < 0)
 		return r;
@@ -168,6 +190,9 @@ static int prop_bonded(sd_bus *bus, const char *path, const char *interface, con
 
 static int method_open_pairing(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	int ra = polkit_check(&((struct ble *)userdata)->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	struct ble *b = userdata;
 	uint32_t timeout_s;
 	int r;
@@ -189,12 +214,18 @@ static int method_open_pairing(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int method_close_pairing(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	int ra = polkit_check(&((struct ble *)userdata)->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	ble_pairing_close(userdata, "closed", NULL);
 	return sd_bus_reply_method_return(m, NULL);
 }
 
 static int method_confirm_pairing(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	int ra = polkit_check(&((struct ble *)userdata)->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	uint64_t id;
 	int accept, r;
 
@@ -213,6 +244,9 @@ static int method_confirm_pairing(sd_bus_message *m, void *userdata, sd_bus_erro
 
 static int method_get_bind_key(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	int ra = polkit_check(&((struct ble *)userdata)->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	struct ble *b = userdata;
 	char hex[2 * BLE_STORE_KEY_LEN + 1];
 	int r;
@@ -225,6 +259,9 @@ static int method_get_bind_key(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int method_new_bind_key(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	int ra = polkit_check(&((struct ble *)userdata)->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	struct ble *b = userdata;
 	int r;
 
@@ -259,6 +296,9 @@ static void unref_message(void *userdata)
 
 static int method_forget(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	int ra = polkit_check(&((struct ble *)userdata)->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	struct ble *b = userdata;
 	const struct ble_device *d = NULL;
 	sd_bus_slot *slot;

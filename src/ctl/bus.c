@@ -48,6 +48,15 @@ int ctl_connect(struct ctl *c, const struct ctl_args *args)
 		fprintf(stderr, "smallbmsctl: cannot connect to the %s: %s\n", which, strerror(-r));
 		return CTL_EXIT_FAILED;
 	}
+	/* as systemctl: a write polkit wants a password for may ask for it
+	 * (through the caller's polkit agent) instead of being refused */
+	r = sd_bus_set_allow_interactive_authorization(bus, true);
+	if (r < 0) {
+		sd_bus_unref(bus);
+		fprintf(stderr, "smallbmsctl: cannot allow interactive authorization: %s\n",
+		        strerror(-r));
+		return CTL_EXIT_FAILED;
+	}
 	c->bus = bus;
 	return CTL_EXIT_OK;
 }
@@ -69,12 +78,27 @@ int ctl_fail(const struct ctl *c, int r, const sd_bus_error *e)
 		        c->what);
 		return CTL_EXIT_NOT_RUNNING;
 	}
+	if (named && sd_bus_error_has_name(e, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)) {
+		fprintf(stderr,
+		        "smallbmsctl: %s: authentication required and no polkit agent asked for "
+		        "it: run as root or as a member of group smallbms-admin, or start a polkit "
+		        "agent (pkttyagent)\n",
+		        c->what);
+		return CTL_EXIT_FAILED;
+	}
 	if ((named && sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED)) ||
 	    (!named && (r == -EACCES || r == -EPERM))) {
 		fprintf(stderr,
 		        "smallbmsctl: %s: permission denied: run as root or as a member of group "
-		        "smallbms\n",
+		        "smallbms-admin",
 		        c->what);
+		if (named && e->message && *e->message) {
+			/* why, as the daemon (polkit) or the bus said it: escaped */
+			fputs(" (", stderr);
+			ctl_escape_write(stderr, e->message);
+			fputc(')', stderr);
+		}
+		fputc('\n', stderr);
 		return CTL_EXIT_FAILED;
 	}
 	if (named && e->message && *e->message) {

@@ -199,8 +199,10 @@ const struct dbus_iface battery1_iface = {
 int dbus_identify(struct bms_dbus *b, sd_bus_message *m, sd_bus_error *e, uint32_t addr)
 {
 	char err[256] = "";
-	int r;
+	int r = polkit_check(&b->polkit, m, POLKIT_ACTION_CONTROL, e);
 
+	if (r <= 0)
+		return r < 0 ? r : 1; /* refused, or answered once polkit has */
 	if (addr < 1 || addr > SVC_MAX_BATTERIES || !dbus_battery(&b->cur, addr)) {
 		snprintf(err, sizeof(err), "battery %u is not in the bank (%u batteries)", addr,
 		         b->cur.n_batteries);

@@ -369,6 +369,9 @@ static const struct prop_ref *ref_of(void *userdata)
 static int method_set_soc(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
 	struct bms_dbus *b = ref_of(userdata)->b;
+	int ra = polkit_check(&b->polkit, m, POLKIT_ACTION_CONTROL, e);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	char err[256] = "";
 	double pct;
 	int r = sd_bus_message_read(m, "d", &pct);
@@ -394,9 +397,11 @@ static int plain(sd_bus_message *m, struct bms_dbus *b, plain_action f, enum dbu
                  sd_bus_error *e)
 {
 	char err[256] = "";
-	int r = dbus_action_room(b, ctx, e);
+	int r = polkit_check(&b->polkit, m, POLKIT_ACTION_CONTROL, e);
 
-	if (r < 0)
+	if (r <= 0)
+		return r < 0 ? r : 1; /* refused, or answered once polkit has */
+	if ((r = dbus_action_room(b, ctx, e)) < 0)
 		return r;
 	r = f(b->userdata, err, sizeof(err));
 	return dbus_action_reply(b, m, r, ctx, err, e);

@@ -276,6 +276,7 @@ struct bms_dbus *bms_dbus_free(struct bms_dbus *b)
 	if (!b)
 		return NULL;
 	dbus_pending_free(b);
+	polkit_registry_clear(&b->polkit);
 	sd_bus_slot_unref(b->slot_set_filter);
 	sd_bus_slot_unref(b->slot_name);
 	sd_bus_slot_unref(b->slot_enum);

@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 
 #include "dbus/bms_dbus.h"
+#include "polkit/polkit.h"
 
 #define BMS1_IFACE      "org.smallbms.Bms1"
 #define SETTINGS1_IFACE "org.smallbms.Settings1"
@@ -111,6 +112,7 @@ struct bms_dbus {
 	struct dbus_pending pending[DBUS_PENDING_MAX];
 	size_t n_pending;
 	sd_bus_slot *slot_set_filter; /* Properties.Set on the settings (settings1.c) */
+	struct polkit_registry polkit; /* write calls waiting for polkit's answer */
 };
 
 /* props.c: the generic getter and change detection. */

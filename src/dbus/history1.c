@@ -146,6 +146,9 @@ const struct dbus_iface history1_iface = {
 static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
 	struct bms_dbus *b = ((const struct prop_ref *)userdata)->b;
+	int ra = polkit_check(&b->polkit, m, POLKIT_ACTION_CONTROL, e);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	char err[256] = "";
 	int r = dbus_action_room(b, DBUS_CTX_VALUE, e);
 

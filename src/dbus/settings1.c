@@ -92,6 +92,11 @@ static int set_filter(sd_bus_message *m, void *userdata, sd_bus_error *e)
 	if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Set") || !path ||
 	    strcmp(path, SETTINGS_PATH) != 0)
 		return 0;
+	/* every Set of the settings object is a write: authorized first */
+	sd_bus_message_rewind(m, true);
+	int ra = polkit_check(&b->polkit, m, POLKIT_ACTION_SETTINGS, e);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	if (sd_bus_message_read(m, "ss", &iface, &prop) < 0 || strcmp(iface, SETTINGS1_IFACE) != 0)
 		goto pass;
 	for (id = 0; id < settings_count(); id++)
@@ -143,6 +148,9 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *e)
 static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
 	struct bms_dbus *b = ((const struct prop_ref *)userdata)->b;
+	int ra = polkit_check(&b->polkit, m, POLKIT_ACTION_SETTINGS, e);
+	if (ra <= 0)
+		return ra < 0 ? ra : 1; /* refused, or answered once polkit has */
 	_cleanup_free_ struct setting_change *ch = NULL;
 	char err[256] = "";
 	size_t n = 0;
@@ -181,9 +189,11 @@ static int reset(sd_bus_message *m, struct bms_dbus *b,
                  int (*f)(void *userdata, char *err, size_t errlen), sd_bus_error *e)
 {
 	char err[256] = "";
-	int r = dbus_action_room(b, DBUS_CTX_SETTING, e);
+	int r = polkit_check(&b->polkit, m, POLKIT_ACTION_SETTINGS, e);
 
-	if (r < 0)
+	if (r <= 0)
+		return r < 0 ? r : 1; /* refused, or answered once polkit has */
+	if ((r = dbus_action_room(b, DBUS_CTX_SETTING, e)) < 0)
 		return r;
 	r = f(b->userdata, err, sizeof(err));
 	return dbus_action_reply(b, m, r, DBUS_CTX_SETTING, err, e);

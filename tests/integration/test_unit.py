@@ -46,6 +46,13 @@ def rules_checks():
         actions |= set(m.group(1).split("|")) if m else {"add", "change", "any"}
     results.append(("udev rule sets the ADC scale attributes on add and change (%s)"
                     % "|".join(sorted(actions)), {"add", "change"} <= actions, text))
+    # Issue 15: the hardware group gets the board's ADC only, not every IIO
+    # device: each rule of the iio subsystem matches the ADC's name.
+    iio = [x for x in text.splitlines()
+           if 'SUBSYSTEM=="iio"' in x and not x.lstrip().startswith("#")]
+    loose = [x for x in iio if not re.search(r'ATTR\{name\}=="ads1015(\|ads1115)?"', x)]
+    results.append(("every iio rule matches only the ADC by name (%d rules, %d without)"
+                    % (len(iio), len(loose)), bool(iio) and not loose, "\n".join(loose)))
     return results
 
 
