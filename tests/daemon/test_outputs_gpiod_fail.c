@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "daemon/daemon_private.h"
+#include "../hw/gpiod_wrap.h"
 
 /* Stand-ins never dereferenced. */
 static const char fake_chip, fake_request;
@@ -28,20 +29,6 @@ static struct {
 	unsigned stuck_offset; /* set_value succeeds but the line keeps its level */
 	unsigned sets, releases;
 } hw;
-
-struct gpiod_chip *__wrap_gpiod_chip_open(const char *path);
-void __wrap_gpiod_chip_close(struct gpiod_chip *chip);
-int __wrap_gpiod_chip_get_line_offset_from_name(struct gpiod_chip *chip, const char *name);
-struct gpiod_line_request *__wrap_gpiod_chip_request_lines(struct gpiod_chip *chip,
-                                                           struct gpiod_request_config *req_cfg,
-                                                           struct gpiod_line_config *line_cfg);
-int __wrap_gpiod_line_request_set_value(struct gpiod_line_request *request, unsigned int offset,
-                                        enum gpiod_line_value value);
-int __wrap_gpiod_line_request_get_values_subset(struct gpiod_line_request *request,
-                                                size_t num_values, const unsigned int *offsets,
-                                                enum gpiod_line_value *values);
-int __wrap_gpiod_line_request_get_fd(struct gpiod_line_request *request);
-void __wrap_gpiod_line_request_release(struct gpiod_line_request *request);
 
 struct gpiod_chip *__wrap_gpiod_chip_open(const char *path)
 {
