@@ -40,7 +40,7 @@ struct proc {
 	char dir[64];
 	char link[96];
 	char sock[96];
-	char pty[64];
+	char pty[128]; /* holds any "pty PATH" line read into line[128] */
 	int bus;
 	int ctl;
 	uint8_t seq;
