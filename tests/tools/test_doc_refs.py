@@ -63,9 +63,16 @@ CASES = [
      "src/x.c:1: docs/protection.md has no section 13"),
     ("a section of a document that has none",
      {"systemd/x.rules": "# board" + MD + " section 2\n"}, 1, "docs/board.md has no section 2"),
+    ("a heading the page does not have",
+     {"src/core/x.h": "/* monitor" + MD + " \"Bank figures\" */\n"}, 1,
+     "docs/monitor.md has no heading \"Bank figures\""),
+    ("a heading of a wrapped comment",
+     {"src/core/x.h": "/* (board" + MD + ", \"Remote on/off\n * switch\") */\n"}, 1,
+     "src/core/x.h:1: docs/board.md has no heading"),
     ("good references pass",
      {"src/x.c": "/* docs/protection.md sections 4 and 11, m8bus.md 3 step 4,\n"
-                 " * protection.md section\n * 11, board.md rev 3, monitor.md \"History\" */\n"},
+                 " * protection.md section\n * 11, board.md rev 3, monitor.md \"History\",\n"
+                 " * board.md, \"Remote on/off\n * terminal\" */\n"},
      0, None),
     ("files outside the shipped tree are not checked",
      {"notes/x.txt": "%s/spec/\n" % UP}, 0, None),
