@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * M8-bus protocol (../shared/spec/m8bus.md): frame codec, payloads and the
+ * M8-bus protocol (docs/m8bus.md; installed as
+ * /usr/share/doc/smallbmsd/m8bus.md): frame codec, payloads and the
  * battery models. Shared by the daemon's bus master and the simulator.
  * Pure functions, no I/O. Errors are negative errno values.
  */

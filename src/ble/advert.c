@@ -129,7 +129,7 @@ static int prop_service_data(sd_bus *bus, const char *path, const char *interfac
 
 /* BlueZ turns this into the Flags field: LE General Discoverable while a
  * pairing window is open, so that a phone's general discovery lists the
- * BMS (../shared/TESTING.md); BR/EDR not supported is added by the kernel
+ * BMS (docs/testing.md); BR/EDR not supported is added by the kernel
  * on an LE-only controller. Passive scanners read the BTHome data either
  * way. */
 static int prop_discoverable(sd_bus *bus, const char *path, const char *interface,

@@ -4,7 +4,7 @@
  * Secure Connections a phone with a keyboard and a display gets numeric
  * comparison (RequestConfirmation), a keyboard-only phone passkey entry
  * (DisplayPasskey), as checked on kernel 6.1 with bluetoothd 5.66
- * (../shared/TESTING.md). Linux's SMP draws both numbers; the installer
+ * (docs/testing.md). Linux's SMP draws both numbers; the installer
  * sees them through the pairing window (pairing.c), and nothing is accepted
  * without the installer's confirmation. Just Works (RequestAuthorization)
  * is refused: its key is unauthenticated, and the settings would be

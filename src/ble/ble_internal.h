@@ -64,7 +64,7 @@ enum ble_reg {
 struct ble_store;
 
 /* The kernel's SMP gives up about 30 s after a pairing request and BlueZ
- * then calls the agent's Cancel (../shared/TESTING.md, BlueZ): a request
+ * then calls the agent's Cancel (docs/testing.md, BlueZ): a request
  * not answered by then is void. */
 #define BLE_SMP_TIMEOUT_US (30ULL * 1000 * 1000)
 /* Pairing window: OpenPairing's timeout bounds and default, seconds. */

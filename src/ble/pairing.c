@@ -10,7 +10,7 @@
  * number by itself: each request is shown to the client that opened the
  * window (a PairingRequest signal addressed to it) and numeric comparison is
  * accepted only when that client answers ConfirmPairing(id, true) before the
- * SMP timeout (about 30 s, ../shared/TESTING.md). A passkey the kernel draws
+ * SMP timeout (about 30 s, docs/testing.md). A passkey the kernel draws
  * for a keyboard-only phone is shown the same way, for the installer to type
  * on the phone.
  */

@@ -8,7 +8,7 @@ phone: it reads and writes characteristics, enforcing their security flags
 as BlueZ does, subscribes to notifications and pairs through the agent.
 
 Pairing copies what the real stack did in the checks recorded in
-../shared/TESTING.md ("BlueZ": kernel 6.1 SMP with LE Secure Connections,
+docs/testing.md ("BlueZ": kernel 6.1 SMP with LE Secure Connections,
 bluetoothd 5.66, two btvirt controllers): an adapter with Pairable false
 refuses before any agent call; the kernel draws the passkey (random, never
 fixed); with the peripheral's agent DisplayYesNo a KeyboardDisplay phone gets
@@ -50,7 +50,7 @@ SVC = "org.bluez.GattService1"
 ADV = "org.bluez.LEAdvertisement1"
 AGENT = "org.bluez.Agent1"
 CALLBACK_TIMEOUT_S = 3
-SMP_TIMEOUT_S = 30  # the kernel's SMP timeout (../shared/TESTING.md)
+SMP_TIMEOUT_S = 30  # the kernel's SMP timeout (docs/testing.md)
 AGENT_CALL_TIMEOUT_S = 60  # bluetoothd's own timeout for an agent request
 
 
@@ -497,7 +497,7 @@ class FakeBluez:
 
 class PairAttempt:
     """One pairing from the phone's side, as the kernel's SMP and bluetoothd
-    run it (module docstring; ../shared/TESTING.md)."""
+    run it (module docstring; docs/testing.md)."""
 
     def __init__(self, fake, path, io, phone, smp_timeout):
         self.fake = fake
