@@ -67,7 +67,7 @@ struct mqtt {
 	bool refused; /* CONNACK said no (rc below) */
 	int connack_rc;
 	bool ever_connected;
-	char reported[320]; /* the outage reason said last; "" while connected */
+	bool outage_said, refusal_said; /* in this outage; cleared by a connection */
 
 	const struct svc_snapshot *snap;
 	uint64_t next_values_us;
@@ -161,11 +161,11 @@ static void drop_connection(struct mqtt *m)
 	}
 }
 
-/* The connection failed or went away: back off, and say why once per
- * outage (again only when the reason changes). */
+/* The connection failed or went away: back off, and say so once per
+ * outage: the first failure, and a refusal by the broker (user or password
+ * wrong: a configuration to fix) once more. Never per attempt. */
 static void fail(struct mqtt *m, uint64_t now, const char *why)
 {
-	char msg[sizeof(m->reported)];
 	bool was_connected = m->st == ST_CONNECTED;
 
 	drop_connection(m);
@@ -175,14 +175,14 @@ static void fail(struct mqtt *m, uint64_t now, const char *why)
 	m->retry_us = now + m->backoff_us;
 	m->backoff_us = m->backoff_us * 2 > MQTT_BACKOFF_MAX_US ? MQTT_BACKOFF_MAX_US
 	                                                       : m->backoff_us * 2;
-	snprintf(msg, sizeof(msg), "%s", why);
-	if (strcmp(msg, m->reported) != 0) {
+	if (m->refused ? !m->refusal_said : !m->outage_said)
 		say(m, was_connected || m->refused ? LOG_ERR : LOG_WARNING,
-		    "%s %s: %s; retrying with back-off (1 s doubling to 60 s), said again only "
-		    "when the reason changes",
-		    was_connected ? "lost the broker" : "cannot connect to", m->cfg.uri, msg);
-		snprintf(m->reported, sizeof(m->reported), "%s", msg);
-	}
+		    "%s %s: %s; retrying with back-off (1 s doubling to 60 s), said again once "
+		    "connected",
+		    was_connected ? "lost the broker" : "cannot connect to", m->cfg.uri, why);
+	if (m->refused)
+		m->refusal_said = true;
+	m->outage_said = true;
 	m->refused = false;
 }
 
@@ -315,10 +315,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	}
 	m->st = ST_CONNECTED;
 	m->backoff_us = MQTT_BACKOFF_MIN_US;
-	if (m->reported[0] || !m->ever_connected)
+	if (m->outage_said || !m->ever_connected)
 		say(m, LOG_NOTICE, "connected to %s as %s, publishing under %s", m->cfg.uri,
 		    m->client_id, m->names.base);
-	m->reported[0] = '\0';
+	m->outage_said = m->refusal_said = false;
 	m->ever_connected = true;
 	snprintf(topic, sizeof(topic), "%s/availability", m->names.base);
 	pub(m, topic, "online", 1, true);
@@ -608,6 +608,8 @@ int mqtt_new(struct mqtt **ret, sd_event *event, const struct mqtt_config *cfg,
 	mosquitto_lib_init();
 	sd_event_now(event, CLOCK_MONOTONIC, &now);
 	int r = sd_event_add_time(event, &m->timer, CLOCK_MONOTONIC, now, 1000, on_timer, m);
+	if (r >= 0) /* a time source fires once unless told otherwise */
+		r = sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
 	if (r < 0) {
 		mqtt_free(m);
 		return r;

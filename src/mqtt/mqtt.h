@@ -13,7 +13,8 @@
  *
  * A broker that is down, refuses us or goes away costs the loop nothing:
  * the publisher reconnects with back-off (1 s doubling to 60 s) and says so
- * once per outage (once per distinct reason) through the log callback.
+ * once per outage through the log callback (a refusal by the broker,
+ * wrong user or password, once more).
  */
 #pragma once
 
