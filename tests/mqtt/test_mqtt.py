@@ -17,6 +17,9 @@ private port with a configuration of the test's own (mqttc.Broker):
   discovery published again.
 - bad_credentials: a refusal is said once, clearly; protection unaffected;
   with the right password (the file is read at each attempt) it connects.
+- dns_not_blocking: the broker's name does not resolve (a silent name
+  server): the loop keeps its tick and acts on an output change meanwhile;
+  the failure is said; a stop during a resolution is not held up.
 - tls: mqtts:// with a test CA and a client certificate (openssl, temp dir);
   a CA that did not sign the broker's certificate is refused, said clearly.
 
@@ -521,6 +524,108 @@ def tls(w):
     check(bank["voltage"] is not None, "no bank voltage over TLS")
 
 
+# ---- name resolution off the loop -------------------------------------------
+
+class SilentDns:
+    """A name server on a loopback address of its own that never answers:
+    getaddrinfo() waits for its timeouts."""
+
+    def __init__(self, addr="127.77.0.1"):
+        import socket
+        import threading
+        self.addr = addr
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((addr, 53))
+        self.sock.settimeout(0.2)
+        self.queries = []  # monotonic times
+        self.stop_flag = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import socket
+        while not self.stop_flag:
+            try:
+                self.sock.recv(4096)
+                self.queries.append(time.monotonic())
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def close(self):
+        self.stop_flag = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class DnsRig(harness.Rig):
+    """The rig whose daemon sees a resolv.conf of the test's own."""
+    resolv = None
+
+    def start_daemon(self, *extra):
+        pre = harness.ns_prefix(self.tree)
+        pre[4] = 'mount --bind "%s" /etc/resolv.conf && %s' % (self.resolv, pre[4])
+        argv = pre + [harness.SMALLBMSD] + self.base_args() + list(extra)
+        self.daemon = harness.Daemon(argv, self.env(), self.name)
+        self.daemons.append(self.daemon)
+        return self.daemon
+
+
+def dns_not_blocking(w):
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root (a name server on port 53 of a loopback address)")
+    dns = SilentDns()
+    try:
+        resolv = os.path.join(w.tmp, "resolv.conf")
+        with open(resolv, "w") as f:
+            f.write("nameserver %s\noptions timeout:5 attempts:2\n" % dns.addr)
+        w.rig_cls = DnsRig
+        rig = w.make_rig({"mqtt": {"uri": "mqtt://broker.smallbms-test:1883", "node-id": NODE}})
+        rig.resolv = resolv
+        rig.start_sim()
+        d = rig.start_daemon()
+        rig.wait_started()
+        deadline = time.monotonic() + 10
+        while not dns.queries and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(dns.queries, "the daemon never asked the name server")
+        # while the name does not resolve (10 s of timeouts), the loop runs:
+        # the watchdog keeps its 1 s pace and an output change is at once
+        t_q = dns.queries[0]
+        n_notify = len(rig.notify.messages)
+        time.sleep(4)
+        t_off = time.monotonic()
+        rig.feeder.remote = "off"
+        check(rig.wait_outputs("open", "open", timeout=5), "remote OFF not acted on while "
+              "the broker's name was resolving")
+        took = time.monotonic() - t_off
+        wd = [t for t, f in rig.notify.messages[n_notify:] if f.get("WATCHDOG") == "1"]
+        check(len(wd) >= 4, "%d watchdog pings in 4 s of name resolution" % len(wd))
+        gaps = [b - a for a, b in zip([t_q] + wd, wd)]
+        print("# while the name server stays silent: longest watchdog gap %.0f ms, remote "
+              "OFF to both outputs open %.0f ms" % (max(gaps) * 1000, took * 1000), flush=True)
+        check(max(gaps) < 1.6, "the loop stalled %.2f s while resolving" % max(gaps))
+        check(time.monotonic() - t_q < 9, "the resolution ended before the checks: the "
+              "test proved nothing")
+        t, m, _ = d.wait(r"^smallbmsd: mqtt: cannot connect to .*resolving.*", timeout=30)
+        check(t is not None, "no error for a name that does not resolve")
+        print("# %s" % m.group(0), flush=True)
+        # a stop while a resolution runs ends at once
+        n = len(dns.queries)
+        deadline = time.monotonic() + 10
+        while len(dns.queries) == n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(len(dns.queries) > n, "no new attempt after the failed resolution")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        check(d.wait_exit(20) == 0, "exit status after SIGTERM during a resolution")
+        took = time.monotonic() - t0
+        check(took < 3, "the stop waited %.1f s for the name resolution" % took)
+    finally:
+        dns.close()
+
+
 import re  # noqa: E402
 
 CASES = {
@@ -529,6 +634,7 @@ CASES = {
     "broker_restart": lambda: run_world(broker_restart),
     "bad_credentials": lambda: run_world(bad_credentials),
     "tls": lambda: run_world(tls),
+    "dns_not_blocking": lambda: run_world(dns_not_blocking),
 }
 
 
