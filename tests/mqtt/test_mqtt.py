@@ -20,6 +20,8 @@ private port with a configuration of the test's own (mqttc.Broker):
 - dns_not_blocking: the broker's name does not resolve (a silent name
   server): the loop keeps its tick and acts on an output change meanwhile;
   the failure is said; a stop during a resolution is not held up.
+- tls_silent_broker: a listener that never answers the ClientHello: the
+  loop runs on, the attempt ends after 15 s with a clear error.
 - tls: mqtts:// with a test CA and a client certificate (openssl, temp dir);
   a CA that did not sign the broker's certificate is refused, said clearly.
 
@@ -626,6 +628,54 @@ def dns_not_blocking(w):
         dns.close()
 
 
+# ---- a TLS handshake that never completes ------------------------------------
+
+def tls_silent_broker(w):
+    """A listener that accepts and never answers the TLS ClientHello: the
+    handshake runs on the loop without holding it, and gives up after 15 s."""
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    held = []
+    try:
+        rig = w.make_rig({"mqtt": {"uri": "mqtts://127.0.0.1:%d" % port, "node-id": NODE,
+                                   "ca-file": "/etc/ssl/certs/ca-certificates.crt"}})
+        rig.start_sim()
+        d = rig.start_daemon()
+        rig.wait_started()
+        srv.settimeout(10)
+        conn, _ = srv.accept()
+        held.append(conn)
+        conn.settimeout(5)
+        hello = conn.recv(5)
+        check(hello[:1] == b"\x16", "no TLS ClientHello: %r" % hello)
+        t_hello = time.monotonic()
+        n_notify = len(rig.notify.messages)
+        time.sleep(4)
+        t_off = time.monotonic()
+        rig.feeder.remote = "off"
+        check(rig.wait_outputs("open", "open", timeout=5), "remote OFF not acted on during "
+              "the TLS handshake")
+        took = time.monotonic() - t_off
+        wd = [t for t, f in rig.notify.messages[n_notify:] if f.get("WATCHDOG") == "1"]
+        gaps = [b - a for a, b in zip([t_hello] + wd, wd)]
+        print("# TLS handshake unanswered: longest watchdog gap %.0f ms, remote OFF to both "
+              "outputs open %.0f ms" % (max(gaps) * 1000, took * 1000), flush=True)
+        check(len(wd) >= 4 and max(gaps) < 1.6, "the loop stalled during the TLS handshake: "
+              "%r" % gaps)
+        t, m, _ = d.wait(r"^smallbmsd: mqtt: cannot connect to mqtts://.*", timeout=20)
+        check(t is not None, "no error for a broker that never answers")
+        check("no answer from the broker within 15 s" in m.group(0), m.group(0))
+        check(12 <= t - t_hello <= 19, "gave up %.1f s after the ClientHello, 15 s expected"
+              % (t - t_hello))
+    finally:
+        for c in held:
+            c.close()
+        srv.close()
+
+
 import re  # noqa: E402
 
 CASES = {
@@ -635,6 +685,7 @@ CASES = {
     "bad_credentials": lambda: run_world(bad_credentials),
     "tls": lambda: run_world(tls),
     "dns_not_blocking": lambda: run_world(dns_not_blocking),
+    "tls_silent_broker": lambda: run_world(tls_silent_broker),
 }
 
 
