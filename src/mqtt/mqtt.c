@@ -173,8 +173,8 @@ static void fail(struct mqtt *m, uint64_t now, const char *why)
 	if (was_connected)
 		m->backoff_us = MQTT_BACKOFF_MIN_US;
 	m->retry_us = now + m->backoff_us;
-	m->backoff_us = m->backoff_us * 2 > MQTT_BACKOFF_MAX_US ? MQTT_BACKOFF_MAX_US
-	                                                       : m->backoff_us * 2;
+	m->backoff_us =
+	        m->backoff_us * 2 > MQTT_BACKOFF_MAX_US ? MQTT_BACKOFF_MAX_US : m->backoff_us * 2;
 	if (m->refused ? !m->refusal_said : !m->outage_said)
 		say(m, was_connected || m->refused ? LOG_ERR : LOG_WARNING,
 		    "%s %s: %s; retrying with back-off (1 s doubling to 60 s), said again once "
@@ -191,7 +191,12 @@ static const char *mosq_why(struct mqtt *m, int rc, int err, char *buf, size_t s
 	if (rc == MOSQ_ERR_EAI)
 		snprintf(buf, size, "resolving %s: %s", m->cfg.host, gai_strerror(err));
 	else if (rc == MOSQ_ERR_ERRNO)
-		snprintf(buf, size, "%s", strerror(err));
+		/* what the unit's sandbox answers when the drop-in is missing */
+		snprintf(buf, size, "%s%s", strerror(err),
+		         err == EAFNOSUPPORT || err == EPERM || err == EACCES || err == ENETUNREACH
+		                 ? " (under systemd: is the network allowed? see "
+		                   "/usr/share/doc/smallbms/mqtt.conf.example)"
+		                 : "");
 	else if (rc == MOSQ_ERR_TLS && m->log.err[0])
 		snprintf(buf, size, "TLS: %s", m->log.err);
 	else if (m->log.err[0])
@@ -206,15 +211,14 @@ static const char *mosq_why(struct mqtt *m, int rc, int err, char *buf, size_t s
 static void update_io(struct mqtt *m)
 {
 	if (m->io && m->mosq)
-		sd_event_source_set_io_events(m->io, EPOLLIN | (mosquitto_want_write(m->mosq)
-		                                                          ? EPOLLOUT
-		                                                          : 0));
+		sd_event_source_set_io_events(
+		        m->io, EPOLLIN | (mosquitto_want_write(m->mosq) ? EPOLLOUT : 0));
 }
 
 static void pub(struct mqtt *m, const char *topic, const char *payload, int qos, bool retain)
 {
-	int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos,
-	                           retain);
+	int rc =
+	        mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
 	/* A failed publish means the connection broke: the next read or
 	 * write says so and reconnects. Nothing else to do here. */
 	(void)rc;
@@ -353,8 +357,9 @@ static void after_loop_call(struct mqtt *m, uint64_t now, int rc)
 	if (m->refused) {
 		snprintf(why, sizeof(why), "the broker refused the connection: %s%s",
 		         mosquitto_connack_string(m->connack_rc),
-		         m->connack_rc == 4 || m->connack_rc == 5 ? " (check user and password-file)"
-		                                                  : "");
+		         m->connack_rc == 4 || m->connack_rc == 5
+		                 ? " (check user and password-file)"
+		                 : "");
 		fail(m, now, why);
 		return;
 	}
@@ -491,8 +496,8 @@ static void start_attempt(struct mqtt *m, uint64_t now)
 		if (!m->cfg.ca_file[0])
 			r = mosquitto_int_option(a->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 		if (r == MOSQ_ERR_SUCCESS)
-			r = mosquitto_tls_set(a->mosq, m->cfg.ca_file[0] ? m->cfg.ca_file : NULL, NULL,
-			                      m->cfg.cert_file[0] ? m->cfg.cert_file : NULL,
+			r = mosquitto_tls_set(a->mosq, m->cfg.ca_file[0] ? m->cfg.ca_file : NULL,
+			                      NULL, m->cfg.cert_file[0] ? m->cfg.cert_file : NULL,
 			                      m->cfg.key_file[0] ? m->cfg.key_file : NULL, NULL);
 	}
 	if (r != MOSQ_ERR_SUCCESS) {
@@ -583,8 +588,8 @@ static void node_default(char *node, size_t size)
 	snprintf(node, size, "bms");
 }
 
-int mqtt_new(struct mqtt **ret, sd_event *event, const struct mqtt_config *cfg,
-             const char *version, mqtt_log_fn log, void *userdata)
+int mqtt_new(struct mqtt **ret, sd_event *event, const struct mqtt_config *cfg, const char *version,
+             mqtt_log_fn log, void *userdata)
 {
 	char node[MQTT_NODE_ID_MAX];
 	uint64_t now = 0;

@@ -36,8 +36,8 @@ typedef void (*mqtt_log_fn)(void *userdata, int prio, const char *msg);
 #define MQTT_KEEPALIVE_S        30
 
 /* Starts connecting at once (cfg->enabled must be true). */
-int mqtt_new(struct mqtt **ret, sd_event *event, const struct mqtt_config *cfg,
-             const char *version, mqtt_log_fn log, void *userdata);
+int mqtt_new(struct mqtt **ret, sd_event *event, const struct mqtt_config *cfg, const char *version,
+             mqtt_log_fn log, void *userdata);
 
 /* After every evaluation: outputs, pre-alarm and codes are published at
  * once when they changed; readings at most every publish interval. s must

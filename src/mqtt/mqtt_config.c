@@ -164,7 +164,8 @@ int mqtt_config_key(struct mqtt_config *c, const char *name, const char *value, 
 		return 1;
 	}
 	if (strcmp(name, "node-id") == 0) {
-		if (value[0] && (strlen(value) >= sizeof(c->node_id) || !mqtt_topic_ok(value, false)))
+		if (value[0] &&
+		    (strlen(value) >= sizeof(c->node_id) || !mqtt_topic_ok(value, false)))
 			return BAD("node-id: \"%s\" is not 1..%zu letters, digits, '-', '_', '.'",
 			           value, sizeof(c->node_id) - 1);
 		snprintf(c->node_id, sizeof(c->node_id), "%s", value);

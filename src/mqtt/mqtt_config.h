@@ -29,8 +29,8 @@ struct mqtt_config {
 	char ca_file[PATH_MAX];   /* empty: the system's CA store */
 	char cert_file[PATH_MAX]; /* client certificate, with key_file */
 	char key_file[PATH_MAX];
-	char user[MQTT_USER_MAX];          /* empty: no user name */
-	char password_file[PATH_MAX];      /* empty: no password */
+	char user[MQTT_USER_MAX];               /* empty: no user name */
+	char password_file[PATH_MAX];           /* empty: no password */
 	char topic_prefix[MQTT_PREFIX_MAX];     /* state topics: PREFIX/NODE/... */
 	char discovery_prefix[MQTT_PREFIX_MAX]; /* Home Assistant's, "homeassistant" */
 	char node_id[MQTT_NODE_ID_MAX];         /* empty: derived from the machine id */

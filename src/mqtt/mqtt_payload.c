@@ -65,8 +65,9 @@ static void sb_fixed(struct sb *b, bool known, int64_t v, unsigned places)
 		return;
 	}
 	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	sb_printf(b, "%s%llu.%0*llu", v < 0 ? "-" : "", (unsigned long long)(mag / (uint64_t)scale[places]),
-	          (int)places, (unsigned long long)(mag % (uint64_t)scale[places]));
+	sb_printf(b, "%s%llu.%0*llu", v < 0 ? "-" : "",
+	          (unsigned long long)(mag / (uint64_t)scale[places]), (int)places,
+	          (unsigned long long)(mag % (uint64_t)scale[places]));
 }
 
 static int sb_end(struct sb *b)
@@ -78,8 +79,8 @@ static int sb_end(struct sb *b)
 
 /* ---- names ---- */
 
-void mqtt_names_init(struct mqtt_names *n, const char *topic_prefix,
-                     const char *discovery_prefix, const char *node, const char *version)
+void mqtt_names_init(struct mqtt_names *n, const char *topic_prefix, const char *discovery_prefix,
+                     const char *node, const char *version)
 {
 	memset(n, 0, sizeof(*n));
 	snprintf(n->node, sizeof(n->node), "%s", node);
@@ -133,7 +134,8 @@ int mqtt_bank_payload(const struct svc_snapshot *s, char *buf, size_t size)
 	sb_printf(&b, ",\"power\":");
 	sb_fixed(&b, s->measure_valid, s->power_mw, 3);
 	/* consumed Ah to the mAh, as D-Bus's ConsumedMah */
-	int64_t consumed_mah = (int64_t)(s->consumed_ah * 1000.0 + (s->consumed_ah >= 0 ? 0.5 : -0.5));
+	int64_t consumed_mah =
+	        (int64_t)(s->consumed_ah * 1000.0 + (s->consumed_ah >= 0 ? 0.5 : -0.5));
 	sb_printf(&b, ",\"consumed_ah\":");
 	sb_fixed(&b, true, consumed_mah, 3);
 	sb_printf(&b, ",\"time_remaining\":");
@@ -232,52 +234,142 @@ struct entity {
 };
 
 static const struct entity bank_entities[] = {
-        {.component = "sensor", .key = "soc", .name = "State of charge", .topic = TOPIC_BANK,
-         .device_class = "battery", .unit = "%", .state_class = "measurement", .precision = 1},
-        {.component = "sensor", .key = "voltage", .name = "Voltage", .topic = TOPIC_BANK,
-         .device_class = "voltage", .unit = "V", .state_class = "measurement", .precision = 2},
-        {.component = "sensor", .key = "current", .name = "Current", .topic = TOPIC_BANK,
-         .device_class = "current", .unit = "A", .state_class = "measurement", .precision = 2},
-        {.component = "sensor", .key = "power", .name = "Power", .topic = TOPIC_BANK,
-         .device_class = "power", .unit = "W", .state_class = "measurement", .precision = 1},
+        {.component = "sensor",
+         .key = "soc",
+         .name = "State of charge",
+         .topic = TOPIC_BANK,
+         .device_class = "battery",
+         .unit = "%",
+         .state_class = "measurement",
+         .precision = 1},
+        {.component = "sensor",
+         .key = "voltage",
+         .name = "Voltage",
+         .topic = TOPIC_BANK,
+         .device_class = "voltage",
+         .unit = "V",
+         .state_class = "measurement",
+         .precision = 2},
+        {.component = "sensor",
+         .key = "current",
+         .name = "Current",
+         .topic = TOPIC_BANK,
+         .device_class = "current",
+         .unit = "A",
+         .state_class = "measurement",
+         .precision = 2},
+        {.component = "sensor",
+         .key = "power",
+         .name = "Power",
+         .topic = TOPIC_BANK,
+         .device_class = "power",
+         .unit = "W",
+         .state_class = "measurement",
+         .precision = 1},
         /* HA has no device class for electric charge: unit only. */
-        {.component = "sensor", .key = "consumed_ah", .name = "Consumed", .topic = TOPIC_BANK,
-         .unit = "Ah", .state_class = "measurement", .precision = 2,
+        {.component = "sensor",
+         .key = "consumed_ah",
+         .name = "Consumed",
+         .topic = TOPIC_BANK,
+         .unit = "Ah",
+         .state_class = "measurement",
+         .precision = 2,
          .icon = "mdi:battery-minus"},
-        {.component = "sensor", .key = "time_remaining", .name = "Time remaining",
-         .topic = TOPIC_BANK, .device_class = "duration", .unit = "s",
-         .state_class = "measurement", .precision = -1},
-        {.component = "sensor", .key = "min_cell_voltage", .name = "Lowest cell voltage",
-         .topic = TOPIC_BANK, .device_class = "voltage", .unit = "V",
-         .state_class = "measurement", .precision = 3},
-        {.component = "sensor", .key = "max_cell_voltage", .name = "Highest cell voltage",
-         .topic = TOPIC_BANK, .device_class = "voltage", .unit = "V",
-         .state_class = "measurement", .precision = 3},
-        {.component = "sensor", .key = "min_temperature", .name = "Lowest temperature",
-         .topic = TOPIC_BANK, .device_class = "temperature", .unit = "\xc2\xb0" "C",
-         .state_class = "measurement", .precision = 1},
-        {.component = "sensor", .key = "max_temperature", .name = "Highest temperature",
-         .topic = TOPIC_BANK, .device_class = "temperature", .unit = "\xc2\xb0" "C",
-         .state_class = "measurement", .precision = 1},
-        {.component = "sensor", .key = "balancer", .name = "Balancer", .topic = TOPIC_BANK,
-         .device_class = "enum", .precision = -1, .balancer_options = true},
-        {.component = "sensor", .key = "codes", .name = "Active codes", .topic = TOPIC_STATUS,
-         .precision = -1, .code_attributes = true, .icon = "mdi:alert-circle-outline"},
+        {.component = "sensor",
+         .key = "time_remaining",
+         .name = "Time remaining",
+         .topic = TOPIC_BANK,
+         .device_class = "duration",
+         .unit = "s",
+         .state_class = "measurement",
+         .precision = -1},
+        {.component = "sensor",
+         .key = "min_cell_voltage",
+         .name = "Lowest cell voltage",
+         .topic = TOPIC_BANK,
+         .device_class = "voltage",
+         .unit = "V",
+         .state_class = "measurement",
+         .precision = 3},
+        {.component = "sensor",
+         .key = "max_cell_voltage",
+         .name = "Highest cell voltage",
+         .topic = TOPIC_BANK,
+         .device_class = "voltage",
+         .unit = "V",
+         .state_class = "measurement",
+         .precision = 3},
+        {.component = "sensor",
+         .key = "min_temperature",
+         .name = "Lowest temperature",
+         .topic = TOPIC_BANK,
+         .device_class = "temperature",
+         .unit = "\xc2\xb0"
+                 "C",
+         .state_class = "measurement",
+         .precision = 1},
+        {.component = "sensor",
+         .key = "max_temperature",
+         .name = "Highest temperature",
+         .topic = TOPIC_BANK,
+         .device_class = "temperature",
+         .unit = "\xc2\xb0"
+                 "C",
+         .state_class = "measurement",
+         .precision = 1},
+        {.component = "sensor",
+         .key = "balancer",
+         .name = "Balancer",
+         .topic = TOPIC_BANK,
+         .device_class = "enum",
+         .precision = -1,
+         .balancer_options = true},
+        {.component = "sensor",
+         .key = "codes",
+         .name = "Active codes",
+         .topic = TOPIC_STATUS,
+         .precision = -1,
+         .code_attributes = true,
+         .icon = "mdi:alert-circle-outline"},
         /* ON: the output is closed, the loads (chargers) may run. */
-        {.component = "binary_sensor", .key = "load", .name = "Load output",
-         .topic = TOPIC_STATUS, .device_class = "power", .precision = -1},
-        {.component = "binary_sensor", .key = "charge", .name = "Charge output",
-         .topic = TOPIC_STATUS, .device_class = "power", .precision = -1},
-        {.component = "binary_sensor", .key = "prealarm", .name = "Pre-alarm",
-         .topic = TOPIC_STATUS, .device_class = "problem", .precision = -1},
+        {.component = "binary_sensor",
+         .key = "load",
+         .name = "Load output",
+         .topic = TOPIC_STATUS,
+         .device_class = "power",
+         .precision = -1},
+        {.component = "binary_sensor",
+         .key = "charge",
+         .name = "Charge output",
+         .topic = TOPIC_STATUS,
+         .device_class = "power",
+         .precision = -1},
+        {.component = "binary_sensor",
+         .key = "prealarm",
+         .name = "Pre-alarm",
+         .topic = TOPIC_STATUS,
+         .device_class = "problem",
+         .precision = -1},
 };
 
 static const struct entity battery_entities[] = {
-        {.component = "sensor", .key = "voltage", .name = "Voltage", .topic = TOPIC_BATTERY,
-         .device_class = "voltage", .unit = "V", .state_class = "measurement", .precision = 2},
-        {.component = "sensor", .key = "temperature", .name = "Temperature",
-         .topic = TOPIC_BATTERY, .device_class = "temperature", .unit = "\xc2\xb0" "C",
-         .state_class = "measurement", .precision = 1},
+        {.component = "sensor",
+         .key = "voltage",
+         .name = "Voltage",
+         .topic = TOPIC_BATTERY,
+         .device_class = "voltage",
+         .unit = "V",
+         .state_class = "measurement",
+         .precision = 2},
+        {.component = "sensor",
+         .key = "temperature",
+         .name = "Temperature",
+         .topic = TOPIC_BATTERY,
+         .device_class = "temperature",
+         .unit = "\xc2\xb0"
+                 "C",
+         .state_class = "measurement",
+         .precision = 1},
 };
 
 unsigned mqtt_bank_entity_count(void)
@@ -337,14 +429,16 @@ static int entity_discovery(const struct mqtt_names *n, const struct entity *e,
 		sb_printf(&b, "]");
 	}
 	if (e->code_attributes)
-		sb_printf(&b, ",\"json_attributes_topic\":\"%s/status\","
-		              "\"json_attributes_template\":\"{{ value_json.code_names | tojson }}\"",
+		sb_printf(&b,
+		          ",\"json_attributes_topic\":\"%s/status\","
+		          "\"json_attributes_template\":\"{{ value_json.code_names | tojson }}\"",
 		          n->base);
 	if (bat) {
 		char name[96];
 		snprintf(name, sizeof(name), "Battery %u (%s)", bat->addr,
 		         bat->info.serial[0] ? bat->info.serial : "serial unknown");
-		sb_printf(&b, ",\"device\":{\"identifiers\":[\"smallbms_%s_battery_%s\"],\"name\":", n->node, id);
+		sb_printf(&b, ",\"device\":{\"identifiers\":[\"smallbms_%s_battery_%s\"],\"name\":",
+		          n->node, id);
 		sb_json_str(&b, name);
 		sb_printf(&b, ",\"manufacturer\":\"smallbms\",\"model\":\"M8 battery type %u\"",
 		          bat->info.type);
@@ -355,8 +449,9 @@ static int entity_discovery(const struct mqtt_names *n, const struct entity *e,
 		sb_printf(&b, ",\"sw_version\":\"%u.%u.%u\",\"via_device\":\"smallbms_%s\"}",
 		          bat->info.fw_major, bat->info.fw_minor, bat->info.fw_patch, n->node);
 	} else {
-		sb_printf(&b, ",\"device\":{\"identifiers\":[\"smallbms_%s\"],\"name\":\"smallbms %s\","
-		              "\"manufacturer\":\"smallbms\",\"model\":\"smallbmsd\",\"sw_version\":",
+		sb_printf(&b,
+		          ",\"device\":{\"identifiers\":[\"smallbms_%s\"],\"name\":\"smallbms %s\","
+		          "\"manufacturer\":\"smallbms\",\"model\":\"smallbmsd\",\"sw_version\":",
 		          n->node, n->node);
 		sb_json_str(&b, n->version);
 		sb_printf(&b, "}");

@@ -21,8 +21,8 @@
 #include "mqtt/mqtt_config.h"
 #include "service/snapshot.h"
 
-#define MQTT_TOPIC_MAX   320
-#define MQTT_PAYLOAD_MAX 2048
+#define MQTT_TOPIC_MAX      320
+#define MQTT_PAYLOAD_MAX    2048
 #define MQTT_BATTERY_ID_MAX (M8_SERIAL_LEN + 8)
 
 struct mqtt_names {
@@ -32,8 +32,8 @@ struct mqtt_names {
 	char version[32];
 };
 
-void mqtt_names_init(struct mqtt_names *n, const char *topic_prefix,
-                     const char *discovery_prefix, const char *node, const char *version);
+void mqtt_names_init(struct mqtt_names *n, const char *topic_prefix, const char *discovery_prefix,
+                     const char *node, const char *version);
 
 /* A battery's id in topics and unique ids. */
 void mqtt_battery_id(const struct svc_battery *b, char *id, size_t size);

@@ -512,7 +512,8 @@ static void test_mqtt_keys(void **state)
 	assert_int_equal(cfg.mqtt.interval_s, 3600);
 
 	/* default ports; a later empty uri turns MQTT off again */
-	write_file(f, "smallbmsd.conf", "[mqtt]\nuri = mqtt://broker.lan\npublish-interval-s = 1\n");
+	write_file(f, "smallbmsd.conf",
+	           "[mqtt]\nuri = mqtt://broker.lan\npublish-interval-s = 1\n");
 	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
 	assert_false(cfg.mqtt.tls);
 	assert_string_equal(cfg.mqtt.host, "broker.lan");
@@ -551,9 +552,9 @@ static void test_mqtt_errors(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const bad_uris[] = {
-	        "tcp://broker",    "mqtt://",          "mqtt://:1883",   "mqtt://host:0",
-	        "mqtt://host:65536", "mqtt://host:",   "mqtt://ho st",   "mqtt://host:18x3",
-	        "mqtt://[::1",     "mqtt://[zz::1]:1", "mqtt://host/path", "mqtts//host",
+	        "tcp://broker",      "mqtt://",          "mqtt://:1883",     "mqtt://host:0",
+	        "mqtt://host:65536", "mqtt://host:",     "mqtt://ho st",     "mqtt://host:18x3",
+	        "mqtt://[::1",       "mqtt://[zz::1]:1", "mqtt://host/path", "mqtts//host",
 	        "mqtt://user@host",
 	};
 	for (size_t i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++) {

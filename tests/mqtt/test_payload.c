@@ -130,27 +130,33 @@ static void discovery_bank(void **state)
 	for (unsigned i = 0; i < mqtt_bank_entity_count(); i++) {
 		assert_true(mqtt_bank_discovery(&n, i, topic, sizeof(topic), payload,
 		                                sizeof(payload)) > 0);
-		assert_non_null(strstr(payload, "\"availability_topic\":\"smallbms/boat/availability\""));
+		assert_non_null(
+		        strstr(payload, "\"availability_topic\":\"smallbms/boat/availability\""));
 		assert_non_null(strstr(payload, "\"device\":{\"identifiers\":[\"smallbms_boat\"]"));
 		assert_null(strstr(payload, "via_device"));
 		if (strcmp(topic, "homeassistant/sensor/boat/soc/config") == 0) {
 			seen_soc = true;
-			assert_non_null(strstr(payload, "\"device_class\":\"battery\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""));
+			assert_non_null(strstr(
+			        payload, "\"device_class\":\"battery\",\"unit_of_measurement\":\"%"
+			                 "\",\"state_class\":\"measurement\""));
 			assert_non_null(strstr(payload, "\"state_topic\":\"smallbms/boat/bank\""));
 		}
 		if (strcmp(topic, "homeassistant/sensor/boat/max_temperature/config") == 0) {
 			seen_temp = true;
-			assert_non_null(strstr(payload, "\"unit_of_measurement\":\"\xc2\xb0" "C\""));
+			assert_non_null(strstr(payload, "\"unit_of_measurement\":\"\xc2\xb0"
+			                                "C\""));
 		}
 		if (strcmp(topic, "homeassistant/binary_sensor/boat/load/config") == 0) {
 			seen_load = true;
-			assert_non_null(strstr(payload, "\"state_topic\":\"smallbms/boat/status\""));
+			assert_non_null(
+			        strstr(payload, "\"state_topic\":\"smallbms/boat/status\""));
 			assert_null(strstr(payload, "unit_of_measurement"));
 		}
 	}
 	assert_true(seen_soc && seen_temp && seen_load);
-	assert_int_equal(mqtt_bank_discovery(&n, 15, topic, sizeof(topic), payload, sizeof(payload)),
-	                 -EINVAL);
+	assert_int_equal(
+	        mqtt_bank_discovery(&n, 15, topic, sizeof(topic), payload, sizeof(payload)),
+	        -EINVAL);
 	/* a buffer too small is refused, never cut */
 	assert_int_equal(mqtt_bank_discovery(&n, 0, topic, sizeof(topic), payload, 100), -ENOBUFS);
 	assert_int_equal(mqtt_bank_discovery(&n, 0, topic, 10, payload, sizeof(payload)), -ENOBUFS);
@@ -174,17 +180,17 @@ static void discovery_battery(void **state)
 	assert_non_null(strstr(payload, "\"via_device\":\"smallbms_boat\""));
 	assert_non_null(strstr(payload, "\"identifiers\":[\"smallbms_boat_battery_S_1_2\"]"));
 	assert_non_null(strstr(payload, "\"sw_version\":\"1.0.4\""));
-	assert_int_equal(mqtt_battery_discovery(&n, &b, 2, topic, sizeof(topic), payload,
-	                                        sizeof(payload)),
-	                 -EINVAL);
+	assert_int_equal(
+	        mqtt_battery_discovery(&n, &b, 2, topic, sizeof(topic), payload, sizeof(payload)),
+	        -EINVAL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(bank_known),     cmocka_unit_test(bank_unknown),
-	        cmocka_unit_test(status_payload), cmocka_unit_test(battery_payload),
-	        cmocka_unit_test(battery_ids),    cmocka_unit_test(discovery_bank),
+	        cmocka_unit_test(bank_known),        cmocka_unit_test(bank_unknown),
+	        cmocka_unit_test(status_payload),    cmocka_unit_test(battery_payload),
+	        cmocka_unit_test(battery_ids),       cmocka_unit_test(discovery_bank),
 	        cmocka_unit_test(discovery_battery),
 	};
 	return cmocka_run_group_tests_name("mqtt/payload", tests, NULL, NULL);
