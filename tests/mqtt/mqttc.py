@@ -111,6 +111,10 @@ class Subscriber:
             self.closed = True
             self.cond.notify_all()
 
+    def publish(self, topic, payload, retain=False):
+        """A QoS 0 PUBLISH from this client."""
+        self._send(0x30 | (1 if retain else 0), _str(topic) + payload)
+
     def mark(self):
         with self.cond:
             return len(self.messages)

@@ -9,9 +9,11 @@ private port with a configuration of the test's own (mqttc.Broker):
 - discovery: Home Assistant's discovery messages parsed and checked (device
   class, unit, state class, devices and via_device, availability, retained),
   the readings compared with the daemon's D-Bus values (private bus), the
-  readings not retained, "offline" on stop.
+  readings not retained and at most one an interval, discovery again on
+  Home Assistant's birth message, "offline" on stop.
 - output_latency: an output change reaches the broker at once, not at the
-  next publish interval (30 s here).
+  next publish interval (30 s here); a killed daemon is shown offline (the
+  last will).
 - broker_restart: the broker goes away: said once, outputs and watchdog
   unaffected; it comes back without its retained messages: reconnected and
   discovery published again.
@@ -323,6 +325,12 @@ def discovery(w):
             check(b["temperature"] == max(temps) / 10, "battery %s temperature %r, D-Bus %r" % (
                 serial, b["temperature"], temps))
 
+        # -- Home Assistant's birth message: discovery again
+        mark = sub.mark()
+        sub.publish("homeassistant/status", b"online")
+        again = wait_configs(sub, n_bank + 2 * n_bat, timeout=10, since=mark)
+        check(sorted(again) == sorted(configs), "discovery after HA's birth differs")
+
         # -- at most one reading a second (publish-interval-s = 1)
         mark = sub.mark()
         time.sleep(3.5)
@@ -380,6 +388,13 @@ def output_latency(w):
     check(took < 0.5, "the output change reached the broker %.3f s after the output" % took)
     rig.feeder.remote = "h-high"
     check(rig.wait_outputs("closed", "closed", timeout=20), "remote ON did not close again")
+    # the last will: a daemon that dies is shown offline by the broker
+    mark_s = sub.mark()
+    d.signal(signal.SIGKILL)
+    d.wait_exit(10)
+    r = sub.wait(lambda t, p: t == BASE + "/availability" and p == b"offline", timeout=10,
+                 since=mark_s)
+    check(r is not None, "no offline (the will) after the daemon was killed")
 
 
 # ---- the broker goes away and comes back --------------------------------
