@@ -547,12 +547,20 @@ class SilentDns:
     """A name server on a loopback address of its own that never answers:
     getaddrinfo() waits for its timeouts."""
 
-    def __init__(self, addr="127.77.0.1"):
+    def __init__(self):
+        import random
         import socket
         import threading
-        self.addr = addr
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((addr, 53))
+        for _ in range(20):  # a loopback address no other run holds
+            self.addr = "127.77.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+            try:
+                self.sock.bind((self.addr, 53))
+                break
+            except OSError:
+                continue
+        else:
+            raise harness.Fail("no free loopback address for the name server")
         self.sock.settimeout(0.2)
         self.queries = []  # monotonic times
         self.stop_flag = False
