@@ -35,7 +35,7 @@ struct parse_state {
 	struct where channel_at[ADC_SIGNAL_COUNT];
 };
 
-static const char *const sections[] = {"bus", "adc", "outputs", "state"};
+static const char *const sections[] = {"bus", "adc", "outputs", "state", "mqtt"};
 
 void config_defaults(struct bms_config *cfg)
 {
@@ -45,6 +45,7 @@ void config_defaults(struct bms_config *cfg)
 	cfg->outputs_backend = OUTPUTS_BACKEND_GPIOD;
 	outputs_config_defaults(&cfg->outputs);
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/smallbms");
+	mqtt_config_defaults(&cfg->mqtt);
 }
 
 static int fail(struct parse_state *ps, unsigned line, const char *fmt, ...) _printf_(3, 4);
@@ -384,6 +385,15 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (strcmp(section, "adc") == 0)
 		return handle_adc(ps, name, value);
+	if (strcmp(section, "mqtt") == 0) {
+		char why[sizeof(ps->reason)];
+		int r = mqtt_config_key(&ps->cfg.mqtt, name, value, why, sizeof(why));
+		if (r == 0)
+			return fail(ps, ps->line, "unknown key \"%s\" in [%s]", name, "mqtt");
+		if (r < 0)
+			return fail(ps, ps->line, "%s", why);
+		return 1;
+	}
 	return handle_outputs(ps, name, value);
 }
 
@@ -549,6 +559,12 @@ int config_load(const char *dir, struct bms_config *cfg, struct config_error *er
 		        config_adc_none(&ps->cfg, ADC_REMOTE_H) ? ADC_REMOTE_H : ADC_REMOTE_L;
 		set_error(err, ps->channel_at[s].file, ps->channel_at[s].line,
 		          "remote-h-channel and remote-l-channel must both be \"none\" or neither");
+		return -EINVAL;
+	}
+	char why[256];
+	if (mqtt_config_check(&ps->cfg.mqtt, why, sizeof(why)) < 0) {
+		snprintf(path, sizeof(path), "%s/%s", dir, MAIN_FILE);
+		set_error(err, path, 0, why);
 		return -EINVAL;
 	}
 	*cfg = ps->cfg;

@@ -11,6 +11,7 @@
 
 #include "hw/adc.h"
 #include "hw/outputs.h"
+#include "mqtt/mqtt_config.h"
 
 #define CONFIG_DIR_DEFAULT "/etc/smallbms"
 
@@ -25,6 +26,7 @@ struct bms_config {
 	enum outputs_backend outputs_backend; /* [outputs] backend */
 	struct outputs_config outputs;        /* [outputs] chip and lines */
 	char state_dir[PATH_MAX];             /* [state] directory */
+	struct mqtt_config mqtt;              /* [mqtt]: off unless uri is set */
 };
 
 struct config_error {

@@ -356,6 +356,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	 * flushes what is queued and closes the connection when the loop
 	 * exits, so a later ble_free() could no longer say goodbye. */
 	d->ble = ble_free(d->ble);
+	/* "offline" to the broker while the loop still runs */
+	d->mqtt = mqtt_free(d->mqtt);
 	return sd_event_exit(d->event, 0);
 }
 
@@ -501,6 +503,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	daemon_outputs_open(d, now);
 	daemon_resume_rules(d, now);
 	daemon_dbus_poll(d, now);
+	daemon_mqtt_start(d);
 	*ret = d;
 	return 0;
 }
@@ -520,6 +523,7 @@ struct daemon *daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->tick);
 	ble_free(d->ble);
 	bms_dbus_free(d->dbus);
+	mqtt_free(d->mqtt);
 	m8_master_free(d->master);
 	if (d->adc)
 		d->adc->ops->close(d->adc);

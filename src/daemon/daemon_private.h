@@ -23,6 +23,7 @@
 #include "hw/adc.h"
 #include "hw/outputs.h"
 #include "m8/master.h"
+#include "mqtt/mqtt.h"
 
 struct daemon {
 	sd_event *event;
@@ -90,6 +91,7 @@ struct daemon {
 	bool ble_reported;
 	uint64_t dbus_retry_us;
 	bool dbus_reported;
+	struct mqtt *mqtt; /* NULL: [mqtt] uri not set */
 	struct svc_snapshot snap;
 };
 
@@ -128,8 +130,11 @@ void daemon_poweroff(struct daemon *d, uint64_t now);
 
 /* daemon_snapshot.c */
 void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s);
-/* Shows the daemon's state on D-Bus (after every evaluation). */
+/* Shows the daemon's state on D-Bus and MQTT (after every evaluation). */
 void daemon_publish(struct daemon *d, uint64_t now);
+/* The MQTT publisher when [mqtt] uri is set; its trouble is logged and
+ * never stops the daemon. */
+void daemon_mqtt_start(struct daemon *d);
 /* Connects to the system bus, or notices it went away (every tick). */
 void daemon_dbus_poll(struct daemon *d, uint64_t now);
 

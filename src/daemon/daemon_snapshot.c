@@ -14,6 +14,10 @@
 
 #include "daemon/daemon_private.h"
 
+#ifndef SMALLBMS_VERSION
+#define SMALLBMS_VERSION "unknown"
+#endif
+
 static int64_t wall_now_us(void)
 {
 	struct timespec ts;
@@ -93,11 +97,39 @@ void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s
 
 void daemon_publish(struct daemon *d, uint64_t now)
 {
-	if (!d->dbus)
+	if (!d->dbus && !d->mqtt)
 		return;
 	daemon_snapshot_fill(d, now, &d->snap);
-	bms_dbus_update(d->dbus, &d->snap);
-	ble_update(d->ble, &d->snap);
+	if (d->dbus) {
+		bms_dbus_update(d->dbus, &d->snap);
+		ble_update(d->ble, &d->snap);
+	}
+	mqtt_update(d->mqtt, &d->snap, now);
+}
+
+/* ---- MQTT ---- */
+
+static void mqtt_log(void *userdata, int prio, const char *msg)
+{
+	struct daemon *d = userdata;
+
+	events_log(&d->ev, EV_DEVICE, prio, "mqtt", "%s", msg);
+}
+
+void daemon_mqtt_start(struct daemon *d)
+{
+	if (!d->cfg.mqtt.enabled)
+		return;
+	int r = mqtt_new(&d->mqtt, d->event, &d->cfg.mqtt, SMALLBMS_VERSION, mqtt_log, d);
+	if (r < 0) {
+		d->mqtt = NULL;
+		events_log(&d->ev, EV_DEVICE, LOG_ERR, "mqtt",
+		           "the MQTT publisher cannot start: %s; the BMS runs without it",
+		           strerror(-r));
+		return;
+	}
+	events_log(&d->ev, EV_DEVICE, LOG_INFO, "mqtt", "publishing to %s as node %s",
+	           d->cfg.mqtt.uri, mqtt_node_id(d->mqtt));
 }
 
 /* Bluetooth lives on the connection that owns org.smallbms (its

@@ -464,7 +464,7 @@ static void test_annotated_example(void **state)
 	snprintf(cmd, sizeof(cmd), "sed -E 's/^#([a-z-]+ =)/\\1/' '%s' > '%s/smallbmsd.conf'",
 	         example, dir);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 22", dir);
+	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 32", dir);
 	int all_keys = system(cmd);
 	assert_int_equal(config_load(dir, &cfg, NULL), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -472,6 +472,133 @@ static void test_annotated_example(void **state)
 	assert_int_equal(all_keys, 0);
 	config_defaults(&def);
 	assert_memory_equal(&cfg, &def, sizeof(cfg));
+}
+
+static void test_mqtt_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct bms_config cfg;
+
+	config_defaults(&cfg);
+	assert_false(cfg.mqtt.enabled);
+	assert_string_equal(cfg.mqtt.topic_prefix, "smallbms");
+	assert_string_equal(cfg.mqtt.discovery_prefix, "homeassistant");
+	assert_int_equal(cfg.mqtt.interval_s, 10);
+	write_file(f, "smallbmsd.conf",
+	           "[mqtt]\n"
+	           "uri = mqtts://[fd00::1]:8884\n"
+	           "ca-file = /etc/smallbms/ca.crt\n"
+	           "cert-file = /etc/smallbms/bms.crt\n"
+	           "key-file = /etc/smallbms/bms.key\n"
+	           "user = bms-1\n"
+	           "password-file = /etc/smallbms/mqtt.secret\n"
+	           "topic-prefix = site/boat.1\n"
+	           "discovery-prefix = ha\n"
+	           "node-id = house_bank\n"
+	           "publish-interval-s = 3600\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_true(cfg.mqtt.enabled);
+	assert_true(cfg.mqtt.tls);
+	assert_string_equal(cfg.mqtt.host, "fd00::1");
+	assert_int_equal(cfg.mqtt.port, 8884);
+	assert_string_equal(cfg.mqtt.ca_file, "/etc/smallbms/ca.crt");
+	assert_string_equal(cfg.mqtt.cert_file, "/etc/smallbms/bms.crt");
+	assert_string_equal(cfg.mqtt.key_file, "/etc/smallbms/bms.key");
+	assert_string_equal(cfg.mqtt.user, "bms-1");
+	assert_string_equal(cfg.mqtt.password_file, "/etc/smallbms/mqtt.secret");
+	assert_string_equal(cfg.mqtt.topic_prefix, "site/boat.1");
+	assert_string_equal(cfg.mqtt.discovery_prefix, "ha");
+	assert_string_equal(cfg.mqtt.node_id, "house_bank");
+	assert_int_equal(cfg.mqtt.interval_s, 3600);
+
+	/* default ports; a later empty uri turns MQTT off again */
+	write_file(f, "smallbmsd.conf",
+	           "[mqtt]\nuri = mqtt://broker.lan\npublish-interval-s = 1\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_false(cfg.mqtt.tls);
+	assert_string_equal(cfg.mqtt.host, "broker.lan");
+	assert_int_equal(cfg.mqtt.port, 1883);
+	assert_int_equal(cfg.mqtt.interval_s, 1);
+	write_file(f, "smallbmsd.conf", "[mqtt]\nuri = mqtts://10.0.0.2/\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_int_equal(cfg.mqtt.port, 8883);
+	assert_string_equal(cfg.mqtt.host, "10.0.0.2");
+	write_file(f, "smallbmsd.conf", "[mqtt]\nuri = mqtt://b:1\n");
+	write_file(f, "smallbmsd.conf.d/off.conf", "[mqtt]\nuri =\n");
+	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
+	assert_false(cfg.mqtt.enabled);
+}
+
+/* An error across keys: no line, the main file named. */
+static void expect_mqtt_error(const struct fixture *f, const char *text, const char *reason)
+{
+	struct bms_config cfg, before;
+	struct config_error err;
+	char file[128];
+
+	write_file(f, "smallbmsd.conf", text);
+	memset(&cfg, 0x3c, sizeof(cfg));
+	before = cfg;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(f->dir, &cfg, &err), -EINVAL);
+	snprintf(file, sizeof(file), "%s/smallbmsd.conf", f->dir);
+	assert_string_equal(err.file, file);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.reason, reason);
+	assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_mqtt_errors(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad_uris[] = {
+	        "tcp://broker",      "mqtt://",          "mqtt://:1883",     "mqtt://host:0",
+	        "mqtt://host:65536", "mqtt://host:",     "mqtt://ho st",     "mqtt://host:18x3",
+	        "mqtt://[::1",       "mqtt://[zz::1]:1", "mqtt://host/path", "mqtts//host",
+	        "mqtt://user@host",
+	};
+	for (size_t i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++) {
+		char text[128], reason[160];
+		snprintf(text, sizeof(text), "[mqtt]\nuri = %s\n", bad_uris[i]);
+		snprintf(reason, sizeof(reason),
+		         "uri: \"%s\" is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]",
+		         bad_uris[i]);
+		expect_error(f, text, 2, reason);
+	}
+	expect_error(f, "[mqtt]\npublish-interval-s = 0\n", 2,
+	             "publish-interval-s: \"0\" is not 1..3600");
+	expect_error(f, "[mqtt]\npublish-interval-s = 3601\n", 2,
+	             "publish-interval-s: \"3601\" is not 1..3600");
+	expect_error(f, "[mqtt]\npublish-interval-s = 99999999999999999999\n", 2,
+	             "publish-interval-s: \"99999999999999999999\" is not 1..3600");
+	expect_error(f, "[mqtt]\npublish-interval-s =\n", 2,
+	             "publish-interval-s: \"\" is not 1..3600");
+	expect_error(f, "[mqtt]\nca-file = ca.crt\n", 2,
+	             "ca-file: \"ca.crt\" is not an absolute path");
+	expect_error(f, "[mqtt]\npassword-file = secret\n", 2,
+	             "password-file: \"secret\" is not an absolute path");
+	expect_error(f, "[mqtt]\nuser = a b\n", 2,
+	             "user: \"a b\" is not printable ASCII without spaces");
+	expect_error(f, "[mqtt]\ntopic-prefix = home/#\n", 2,
+	             "topic-prefix: \"home/#\" is no topic prefix (levels of letters, digits, "
+	             "'-', '_', '.', split by '/')");
+	expect_error(f, "[mqtt]\ndiscovery-prefix = /ha\n", 2,
+	             "discovery-prefix: \"/ha\" is no topic prefix (levels of letters, digits, "
+	             "'-', '_', '.', split by '/')");
+	expect_error(f, "[mqtt]\ntopic-prefix = a//b\n", 2,
+	             "topic-prefix: \"a//b\" is no topic prefix (levels of letters, digits, "
+	             "'-', '_', '.', split by '/')");
+	expect_error(f, "[mqtt]\nnode-id = a/b\n", 2,
+	             "node-id: \"a/b\" is not 1..63 letters, digits, '-', '_', '.'");
+	expect_error(f, "[mqtt]\nnode-id = a+b\n", 2,
+	             "node-id: \"a+b\" is not 1..63 letters, digits, '-', '_', '.'");
+	expect_error(f, "[mqtt]\npassword = hunter2\n", 2, "unknown key \"password\" in [mqtt]");
+	expect_mqtt_error(f, "[mqtt]\nuri = mqtts://b\ncert-file = /c\n",
+	                  "cert-file and key-file go together: both or neither");
+	expect_mqtt_error(f, "[mqtt]\nuri = mqtt://b\nca-file = /c\n",
+	                  "ca-file, cert-file and key-file need an mqtts:// uri");
+	expect_mqtt_error(f, "[mqtt]\nuri = mqtt://b\npassword-file = /p\n",
+	                  "password-file needs user");
 }
 
 static void test_missing_dir(void **state)
@@ -498,6 +625,8 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_none_channels, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hostile_bytes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_not_regular_files, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_mqtt_keys, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_mqtt_errors, setup, teardown),
 	        cmocka_unit_test(test_missing_dir),
 	        cmocka_unit_test_prestate(test_annotated_example, example),
 	};
