@@ -133,9 +133,8 @@ void daemon_publish(struct daemon *d, uint64_t now);
 /* Connects to the system bus, or notices it went away (every tick). */
 void daemon_dbus_poll(struct daemon *d, uint64_t now);
 
-/* daemon_actions.c: what D-Bus (and Bluetooth) may change */
-extern const struct svc_actions daemon_actions;
-/* the same for D-Bus: SVC_PENDING instead of waiting for a save */
+/* daemon_actions.c: what D-Bus and Bluetooth may change; SVC_PENDING
+ * instead of waiting for a save */
 extern const struct svc_actions daemon_actions_async;
 
 /* daemon_state.c */
