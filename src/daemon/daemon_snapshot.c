@@ -178,6 +178,7 @@ static int on_saver_done(sd_event_source *s, int fd, uint32_t revents, void *use
 	if (d->dbus)
 		bms_dbus_saved(d->dbus, done, r, why);
 	ble_saved(d->ble, done, r, why);
+	daemon_poweroff_saved(d, done, r, why);
 	return 0;
 }
 
