@@ -731,6 +731,7 @@ struct ble *ble_free(struct ble *b)
 	adapter_down(b, true);
 	adapter_lost(b);
 	polkit_registry_clear(&b->polkit);
+	ble_gatt_pending_free(b);
 	sd_bus_slot_unref(b->call_objects);
 	sd_bus_slot_unref(b->call_agent);
 	sd_bus_slot_unref(b->call_owner);

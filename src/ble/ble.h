@@ -40,7 +40,9 @@ struct ble;
 /*
  * Attaches to e and system_bus (both referenced). state_dir holds the
  * "bluetooth/" store (bind key, counter). ops and userdata stay the
- * caller's and must outlive the returned object. A store that cannot be
+ * caller's and must outlive the returned object; with an asynchronous ops
+ * table (service/actions.h) a write is answered once its save is durable,
+ * which the caller reports through ble_saved. A store that cannot be
  * opened or read is an error (-errno): no new key is made over a corrupt
  * one. An absent BlueZ is not an error.
  */
@@ -48,6 +50,10 @@ int ble_new(struct ble **ret, sd_event *e, sd_bus *system_bus, const char *state
             const struct svc_actions *ops, void *userdata);
 /* After each evaluation: readouts, notifications, advertisement on a code change. */
 void ble_update(struct ble *b, const struct svc_snapshot *snap);
+/* The daemon's saves up to ticket done are finished with result (>= 0
+ * durable, else -errno, why the reason or NULL): answers the GATT writes
+ * that waited for them (svc_actions with async). */
+void ble_saved(struct ble *b, uint64_t done, int result, const char *why);
 /* BT_CONNECTED while BlueZ reports a connected device, BT_ADVERTISING while
  * the advertisement is registered, else BT_OFF. */
 enum bt_state ble_state(const struct ble *b);

@@ -47,6 +47,16 @@ struct ble_chr {
 	uint8_t value[BLE_VALUE_MAX];
 };
 
+/* A GATT write whose change is in effect and is answered once its save is
+ * durable (service/actions.h, SVC_PENDING; ble_saved). At most
+ * BLE_PENDING_MAX wait: more are refused as busy before anything changes. */
+#define BLE_PENDING_MAX 8
+
+struct ble_pending {
+	sd_bus_message *call; /* the WriteValue call (a reference) */
+	uint64_t ticket;
+};
+
 struct ble_device {
 	char *path;
 	char address[18];
@@ -133,6 +143,8 @@ struct ble {
 	sd_bus_slot *call_owner;
 
 	struct ble_chr chr[BLE_CHR_COUNT];
+	struct ble_pending pending[BLE_PENDING_MAX];
+	size_t n_pending;
 	size_t adv_len;
 	uint8_t adv_data[64]; /* BTHome service data */
 	sd_event_source *adv_timer;
@@ -158,6 +170,9 @@ int ble_keep_slot(struct ble *b, sd_bus_slot *s);
 int ble_gatt_add(struct ble *b);
 void ble_gatt_update(struct ble *b);
 void ble_gatt_reset_notify(struct ble *b);
+/* Drops the writes still waiting for their save (unanswered: the bus is
+ * going away with the object). */
+void ble_gatt_pending_free(struct ble *b);
 
 /* advert.c */
 int ble_adv_add(struct ble *b);

@@ -3,7 +3,9 @@
  * org.smallbms.Bluetooth1 at /org/smallbms/bluetooth on the daemon's own
  * bus name (docs/dbus-api.md): the Bluetooth state, the bonded phones, the
  * pairing window (pairing.c) and the BTHome bind key. Every method asks
- * polkit (org.smallbms.bluetooth, polkit.h); Set of Encrypted is root's.
+ * polkit (org.smallbms.bluetooth, polkit.h), and so does Set of Encrypted
+ * (taken by a bus filter before sd-bus's property dispatch, which cannot
+ * wait for polkit).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -114,37 +116,11 @@ static int prop_encrypted(sd_bus *bus, const char *path, const char *interface,
 	return sd_bus_message_append(reply, "b", ble_store_encrypt(b->store));
 }
 
-/* A property setter must answer at once, so it cannot wait for polkit:
- * Encrypted is changed by root alone (docs/decisions.md). */
-static int caller_is_root(sd_bus *bus, sd_bus_error *error)
+static int apply_encrypted(struct ble *b, bool on, sd_bus_error *error)
 {
-	sd_bus_creds *c = NULL;
-	uid_t uid = 1;
-	sd_bus_message *m = sd_bus_get_current_message(bus);
-	int r = m ? sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &c) : -ENODATA;
+	int r;
 
-	if (r >= 0)
-		r = sd_bus_creds_get_euid(c, &uid);
-	sd_bus_creds_unref(c);
-	if (r >= 0 && uid == 0)
-		return 0;
-	return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-	                        "only root may set Encrypted (run as root)");
-}
-
-static int set_encrypted(sd_bus *bus, const char *path, const char *interface, const char *property,
-                         sd_bus_message *value, void *userdata, sd_bus_error *error)
-{
-	struct ble *b = userdata;
-	int on, r;
-
-	r = caller_is_root(bus, error);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_read(value, "b", &on);
-	if (r < 0)
-		return r;
-	if (!!on == ble_store_encrypt(b->store))
+	if (on == ble_store_encrypt(b->store))
 		return 0;
 	r = ble_store_set_encrypt(b->store, on);
 	if (r < 0)
@@ -152,10 +128,65 @@ static int set_encrypted(sd_bus *bus, const char *path, const char *interface, c
 		                         strerror(-r));
 	ble_log(b, LOG_NOTICE, "advertisement %s",
 	        on ? "encrypted" : "unencrypted (readable by anyone)");
+	r = sd_bus_emit_properties_changed(b->bus, BLE_BLUETOOTH_PATH, BLUETOOTH1_IFACE,
+	                                   "Encrypted", NULL);
+	if (r < 0)
+		ble_log(b, LOG_WARNING, "change of Encrypted not signalled: %s", strerror(-r));
 	r = ble_adv_rebuild(b);
 	if (r < 0)
 		ble_log(b, LOG_WARNING, "advertisement not rebuilt: %s", strerror(-r));
 	return 0;
+}
+
+/* Properties.Set on the Bluetooth1 object, before sd-bus's own dispatch: a
+ * property setter must answer at once, but the write waits for polkit
+ * (org.smallbms.bluetooth), so the call is taken here. Set of Encrypted is
+ * done here; anything else (another property, another interface) goes on
+ * to sd-bus, which refuses it as read-only or unknown. */
+static int set_filter(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct ble *b = userdata;
+	const char *iface, *prop, *contents = NULL, *path = sd_bus_message_get_path(m);
+	char type = 0;
+	int on, r;
+
+	if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Set") || !path ||
+	    strcmp(path, BLE_BLUETOOTH_PATH) != 0)
+		return 0;
+	sd_bus_message_rewind(m, true);
+	r = polkit_check(&b->polkit, m, POLKIT_ACTION_BLUETOOTH, error);
+	if (r <= 0)
+		return r < 0 ? r : 1; /* refused, or answered once polkit has */
+	if (sd_bus_message_read(m, "ss", &iface, &prop) < 0 ||
+	    strcmp(iface, BLUETOOTH1_IFACE) != 0 || strcmp(prop, "Encrypted") != 0) {
+		sd_bus_message_rewind(m, true);
+		return 0;
+	}
+	r = sd_bus_message_peek_type(m, &type, &contents);
+	if (r <= 0 || type != 'v' || !contents || strcmp(contents, "b") != 0)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+		                         "Encrypted is a boolean (b), not '%s'",
+		                         contents ? contents : "");
+	r = sd_bus_message_enter_container(m, 'v', "b");
+	if (r >= 0)
+		r = sd_bus_message_read(m, "b", &on);
+	if (r < 0)
+		return r;
+	r = apply_encrypted(b, on, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_reply_method_return(m, NULL);
+	return r < 0 ? r : 1;
+}
+
+/* Never reached: set_filter takes every Set of Encrypted. Should the
+ * filter be missing, nothing changes without authorization. */
+static int set_encrypted(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+	ble_log(userdata, LOG_ERR, "Set of Encrypted reached the property setter: refused");
+	return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+	                        "Encrypted cannot be set now (not authorized)");
 }
 
 static int prop_pairing_open(sd_bus *bus, const char *path, const char *interface,
@@ -369,6 +400,12 @@ int ble_bluetooth1_add(struct ble *b)
 	sd_bus_slot *s;
 	int r;
 
+	r = sd_bus_add_filter(b->bus, &s, set_filter, b);
+	if (r < 0)
+		return r;
+	r = ble_keep_slot(b, s);
+	if (r < 0)
+		return r;
 	r = sd_bus_add_object_vtable(b->bus, &s, BLE_BLUETOOTH_PATH, BLUETOOTH1_IFACE,
 	                             bluetooth1_vtable, b);
 	if (r < 0)

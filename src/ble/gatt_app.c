@@ -3,7 +3,9 @@
  * The GATT application BlueZ serves: Battery Service 0x180F (Battery Level)
  * and the project service (docs/ble.md). Reads build records from the last
  * snapshot; writes go through svc_actions and are refused whole with an ATT
- * error (a BlueZ error name) when anything is wrong. The project service
+ * error (a BlueZ error name) when anything is wrong. A write that saves is
+ * answered only once the save is durable, without holding up the loop when
+ * the actions are asynchronous (ble_saved). The project service
  * needs a link encrypted with an authenticated LE Secure Connections key
  * (a bond made in the pairing window) for reads and writes alike; Battery
  * Level is open (docs/ble.md). BlueZ enforces the flags.
@@ -226,7 +228,7 @@ static int write_settings(struct ble *b, const uint8_t *p, size_t len, sd_bus_er
 	if (r < 0)
 		return write_error(b, error, r, err);
 	ble_log(b, LOG_INFO, "%zu setting(s) changed over Bluetooth", n);
-	return 0;
+	return r; /* SVC_PENDING: in effect, its save under way */
 }
 
 static int write_command(struct ble *b, const uint8_t *p, size_t len, sd_bus_error *error)
@@ -257,7 +259,7 @@ static int write_command(struct ble *b, const uint8_t *p, size_t len, sd_bus_err
 	if (r < 0)
 		return write_error(b, error, r, err);
 	ble_log(b, LOG_INFO, "command %d over Bluetooth", (int)cmd.op);
-	return 0;
+	return r; /* SVC_PENDING: in effect, its save under way */
 }
 
 static int method_write(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -281,6 +283,14 @@ static int method_write(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return sd_bus_error_set(error, ERR_BAD_LENGTH, "value too long");
 	if (!b->have_snap)
 		return sd_bus_error_set(error, ERR_FAILED, "not ready");
+	if ((c->id == BLE_CHR_SETTINGS || c->id == BLE_CHR_COMMAND) &&
+	    b->n_pending >= BLE_PENDING_MAX) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "%d changes are waiting to be saved; try again",
+		         BLE_PENDING_MAX);
+		return write_error(b, error, -EBUSY, why);
+	}
 	switch (c->id) {
 	case BLE_CHR_SELECT:
 		r = write_select(b, p, len, error);
@@ -298,7 +308,56 @@ static int method_write(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (sd_bus_error_is_set(error))
 		return -sd_bus_error_get_errno(error);
+	if (r == SVC_PENDING && b->ops->async && b->ops->ticket) {
+		struct ble_pending *w = &b->pending[b->n_pending++];
+
+		w->call = sd_bus_message_ref(m);
+		w->ticket = b->ops->ticket(b->userdata);
+		return 1; /* answered by ble_saved */
+	}
 	return sd_bus_reply_method_return(m, NULL);
+}
+
+void ble_saved(struct ble *b, uint64_t done, int result, const char *why)
+{
+	size_t k = 0;
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n_pending; i++) {
+		struct ble_pending *p = &b->pending[i];
+		int r;
+
+		if (p->ticket > done) {
+			b->pending[k++] = *p;
+			continue;
+		}
+		if (result >= 0) {
+			r = sd_bus_reply_method_return(p->call, NULL);
+		} else {
+			_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+			struct ble_att_error att = ble_write_error(-EIO);
+
+			ble_log(b, LOG_WARNING,
+			        "Bluetooth write in effect but not saved (%s); saving is retried "
+			        "every minute",
+			        why && why[0] ? why : strerror(-result));
+			(void)sd_bus_error_set(&e, att.name, att.message);
+			r = sd_bus_reply_method_error(p->call, &e);
+		}
+		if (r < 0)
+			ble_log(b, LOG_WARNING, "answer to a Bluetooth write lost: %s",
+			        strerror(-r));
+		sd_bus_message_unref(p->call);
+	}
+	b->n_pending = k;
+}
+
+void ble_gatt_pending_free(struct ble *b)
+{
+	for (size_t i = 0; i < b->n_pending; i++)
+		sd_bus_message_unref(b->pending[i].call);
+	b->n_pending = 0;
 }
 
 static int emit_value(struct ble_chr *c)

@@ -319,14 +319,23 @@ static bool update_prealarm(struct protection *p, uint64_t now_us)
 	       elapsed(now_us, p->prealarm_since_us, (uint64_t)p->settings.prealarm_lead_ms * 1000);
 }
 
+static bool poweroff_known(const struct protection_input *in)
+{
+	return in->current_valid && in->capacity_ah > 0;
+}
+
 static void update_poweroff(struct protection *p, uint64_t now_us,
                             const struct protection_input *in)
 {
-	bool low_current = in->current_valid && in->capacity_ah > 0 &&
-	                   (int64_t)in->current_ma < (int64_t)in->capacity_ah * 5;
+	bool low_current = (int64_t)in->current_ma < (int64_t)in->capacity_ah * 5;
 	bool cond = low_current && (rule_flag_tripped(p, PROT_F_DRAIN) ||
 	                            p->rule[PROT_R_REMOTE_OFF].phase == PROT_PH_TRIPPED);
 
+	/* Current or capacity unknown (a restart's first steps, the ADC
+	 * missing): the timer neither starts nor ends; it cannot complete
+	 * meanwhile (protection_step). */
+	if (!poweroff_known(in))
+		return;
 	if (cond && !p->poweroff_running) {
 		p->poweroff_running = true;
 		p->poweroff_since_us = now_us;
@@ -448,8 +457,8 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
 	out->red = led_red_mode(in->fw_running || v.fw_flag, out->codes);
 	for (unsigned o = 0; o < PROT_OUT_COUNT; o++)
 		protection_report_output(p, (enum protection_output_id)o, &out->report[o]);
-	out->request_poweroff =
-	        p->poweroff_running && elapsed(now_us, p->poweroff_since_us, PROT_POWEROFF_US);
+	out->request_poweroff = p->poweroff_running && poweroff_known(in) &&
+	                        elapsed(now_us, p->poweroff_since_us, PROT_POWEROFF_US);
 	out->remote_on = remote_is_on(&p->remote);
 	out->save_record = fall;
 	/* mutation: equivalent [const 0->1] (rule 0 never latches) */

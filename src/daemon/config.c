@@ -43,6 +43,7 @@ void config_defaults(struct bms_config *cfg)
 	snprintf(cfg->bus_port, sizeof(cfg->bus_port), "/dev/ttyS1");
 	adc_config_defaults(&cfg->adc);
 	cfg->outputs_backend = OUTPUTS_BACKEND_GPIOD;
+	cfg->power_off = POWER_OFF_AUTO;
 	outputs_config_defaults(&cfg->outputs);
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/smallbms");
 	mqtt_config_defaults(&cfg->mqtt);
@@ -324,6 +325,19 @@ static int handle_outputs(struct parse_state *ps, const char *name, const char *
 		else
 			return fail(ps, ps->line,
 			            "backend: \"%s\" is neither \"gpiod\" nor \"dry-run\"", value);
+		return 1;
+	}
+	if (strcmp(name, "power-off") == 0) {
+		if (strcmp(value, "auto") == 0)
+			ps->cfg.power_off = POWER_OFF_AUTO;
+		else if (strcmp(value, "yes") == 0)
+			ps->cfg.power_off = POWER_OFF_YES;
+		else if (strcmp(value, "no") == 0)
+			ps->cfg.power_off = POWER_OFF_NO;
+		else
+			return fail(ps, ps->line,
+			            "power-off: \"%s\" is none of \"auto\", \"yes\", \"no\"",
+			            value);
 		return 1;
 	}
 	if (strcmp(name, "chip") == 0) {

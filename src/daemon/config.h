@@ -20,11 +20,21 @@ enum outputs_backend {
 	OUTPUTS_BACKEND_DRYRUN,
 };
 
+/* [outputs] power-off: whether the low-power shutdown (protection.md
+ * section 10) asks logind to power off. auto: yes, except with the dry-run
+ * backend (a dry run sits beside a real system). */
+enum power_off_mode {
+	POWER_OFF_AUTO,
+	POWER_OFF_YES,
+	POWER_OFF_NO,
+};
+
 struct bms_config {
 	char bus_port[PATH_MAX];              /* [bus] port */
 	struct adc_config adc;                /* [adc] */
 	enum outputs_backend outputs_backend; /* [outputs] backend */
 	struct outputs_config outputs;        /* [outputs] chip and lines */
+	enum power_off_mode power_off;        /* [outputs] power-off */
 	char state_dir[PATH_MAX];             /* [state] directory */
 	struct mqtt_config mqtt;              /* [mqtt]: off unless uri is set */
 };

@@ -241,8 +241,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 		daemon_save_state(d, now, trigger);
 	else if (persist_due(&d->cad, now, d->dirty, false))
 		daemon_save_state(d, now, "periodic");
-	if (o.request_poweroff && !d->poweroff_done)
-		daemon_poweroff(d, now);
+	daemon_poweroff_step(d, now, &o);
 	arm_protection_timer(d);
 	daemon_publish(d, now);
 }
@@ -521,6 +520,7 @@ struct daemon *daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->bus_timer);
 	sd_event_source_disable_unref(d->prot_timer);
 	sd_event_source_disable_unref(d->tick);
+	daemon_poweroff_free(d);
 	ble_free(d->ble);
 	bms_dbus_free(d->dbus);
 	mqtt_free(d->mqtt);

@@ -316,8 +316,9 @@ static int act_identify(void *userdata, unsigned addr, char *err, size_t errlen)
 	return r;
 }
 
-/* The asynchronous table (D-Bus): the same actions, answering SVC_PENDING
- * instead of waiting for the save. */
+/* The front ends' table (D-Bus and Bluetooth): the actions answering
+ * SVC_PENDING instead of waiting for the save, so that no write holds up
+ * the loop. */
 #define ASYNC(name, params, args)                                                                  \
 	static int async_##name params                                                             \
 	{                                                                                          \
@@ -353,16 +354,5 @@ const struct svc_actions daemon_actions_async = {
         .set_soc = async_set_soc,
         .synchronise = async_synchronise,
         .accept_bank = async_accept_bank,
-        .identify = act_identify,
-};
-
-const struct svc_actions daemon_actions = {
-        .set_settings = act_set_settings,
-        .reset_defaults = act_reset_defaults,
-        .reset_all = act_reset_all,
-        .reset_history = act_reset_history,
-        .set_soc = act_set_soc,
-        .synchronise = act_synchronise,
-        .accept_bank = act_accept_bank,
         .identify = act_identify,
 };

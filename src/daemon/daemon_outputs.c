@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The output lines: the configured backend, the systemd fd store that keeps
- * the request across a restart, and the low-power shutdown. */
+ * the request across a restart. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon/daemon_private.h"
@@ -229,34 +228,4 @@ void daemon_leave_outputs(struct daemon *d)
 		return;
 	}
 	daemon_release_outputs(d);
-}
-
-void daemon_poweroff(struct daemon *d, uint64_t now)
-{
-	sd_bus_error error = SD_BUS_ERROR_NULL;
-	sd_bus *bus = NULL;
-
-	d->poweroff_done = true;
-	daemon_save_state_wait(d, now, "power-off");
-	daemon_release_outputs(d);
-	if (d->cfg.outputs_backend == OUTPUTS_BACKEND_DRYRUN) {
-		/* A dry run sits beside a real system: never switch that off. */
-		events_log(&d->ev, EV_LIFECYCLE, LOG_WARNING, "power-off",
-		           "low-power shutdown due; dry run, not asking logind");
-		return;
-	}
-	events_log(&d->ev, EV_LIFECYCLE, LOG_WARNING, "power-off",
-	           "low-power shutdown: outputs released, asking logind to power off");
-	int r = sd_bus_open_system(&bus);
-	if (r < 0)
-		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "power-off",
-		           "connecting to the system bus to ask logind: %s", strerror(-r));
-	else if ((r = sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
-	                                 "org.freedesktop.login1.Manager", "PowerOff", &error, NULL,
-	                                 "b", 0)) < 0)
-		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "power-off",
-		           "calling logind's PowerOff: %s (%s)",
-		           error.message ? error.message : strerror(-r), strerror(-r));
-	sd_bus_error_free(&error);
-	sd_bus_flush_close_unref(bus);
 }

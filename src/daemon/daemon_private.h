@@ -55,7 +55,12 @@ struct daemon {
 	 * lines with this, never with a backend's cache (issue 13 item 2). */
 	bool line_decided[OUTPUT_LINE_COUNT];
 	bool out_reported;
-	bool poweroff_done, stopping;
+	bool poweroff_done, stopping; /* poweroff_done: outputs released for the shutdown */
+	/* daemon_poweroff.c */
+	int poweroff_phase;       /* enum poweroff_phase */
+	uint64_t poweroff_ticket; /* the save that goes before the call */
+	uint64_t poweroff_retry_us, poweroff_backoff_us;
+	sd_bus_slot *poweroff_call; /* logind's PowerOff, while out */
 
 	struct statefile *sf; /* the saver's alone once it runs */
 	struct saver *saver;  /* NULL: no state directory, or saving on the loop */
@@ -126,7 +131,13 @@ void daemon_check_outputs(struct daemon *d, uint64_t now);
 void daemon_release_outputs(struct daemon *d);
 /* At a stop: leaves a stored request to systemd, else releases. */
 void daemon_leave_outputs(struct daemon *d);
-void daemon_poweroff(struct daemon *d, uint64_t now);
+
+/* daemon_poweroff.c: the low-power shutdown (protection.md section 10),
+ * stepped after every evaluation with the core's request. */
+void daemon_poweroff_step(struct daemon *d, uint64_t now, const struct protection_output *o);
+/* The saver finished up to done (result, why): the call waits for it. */
+void daemon_poweroff_saved(struct daemon *d, uint64_t done, int result, const char *why);
+void daemon_poweroff_free(struct daemon *d);
 
 /* daemon_snapshot.c */
 void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s);
@@ -138,9 +149,8 @@ void daemon_mqtt_start(struct daemon *d);
 /* Connects to the system bus, or notices it went away (every tick). */
 void daemon_dbus_poll(struct daemon *d, uint64_t now);
 
-/* daemon_actions.c: what D-Bus (and Bluetooth) may change */
-extern const struct svc_actions daemon_actions;
-/* the same for D-Bus: SVC_PENDING instead of waiting for a save */
+/* daemon_actions.c: what D-Bus and Bluetooth may change; SVC_PENDING
+ * instead of waiting for a save */
 extern const struct svc_actions daemon_actions_async;
 
 /* daemon_state.c */

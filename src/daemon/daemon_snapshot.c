@@ -138,7 +138,7 @@ void daemon_mqtt_start(struct daemon *d)
 static void ble_start(struct daemon *d)
 {
 	int r = ble_new(&d->ble, d->event, bms_dbus_bus(d->dbus), d->cfg.state_dir,
-	                &daemon_actions, d);
+	                &daemon_actions_async, d);
 
 	if (r >= 0) {
 		d->ble_reported = false;
@@ -209,6 +209,8 @@ static int on_saver_done(sd_event_source *s, int fd, uint32_t revents, void *use
 	saver_status(d->saver, &done, &r, why, sizeof(why));
 	if (d->dbus)
 		bms_dbus_saved(d->dbus, done, r, why);
+	ble_saved(d->ble, done, r, why);
+	daemon_poweroff_saved(d, done, r, why);
 	return 0;
 }
 

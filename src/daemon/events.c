@@ -22,6 +22,7 @@ static const char *const message_ids[EV_CLASS_COUNT] = {
         [EV_DEVICE] = "bda6d4f1866b4d938bdc3656743424da",
         [EV_STATE] = "e2e35a09d34f42b09cfcd2c02cfaac82",
         [EV_LIFECYCLE] = "491e1c1090ee43eab8f01454790b3e59",
+        [EV_POWEROFF] = "99cad35b78984b13ac65d3ad177f3c04",
 };
 
 const char *event_message_id(enum event_class c)

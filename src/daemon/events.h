@@ -23,7 +23,8 @@ enum event_class {
 	EV_CODE,          /* "warning W6: ..." / "alarm A1: ..." / "cleared E1: ..." */
 	EV_DEVICE,        /* "bus: ...", "adc: ...", "outputs: ..." (device missing, retrying) */
 	EV_STATE,         /* "state: ..." (state record loaded, saved, unreadable) */
-	EV_LIFECYCLE,     /* "ready", "stopping", "power-off: ..." */
+	EV_LIFECYCLE,     /* "ready", "stopping" */
+	EV_POWEROFF,      /* "power-off: ..." (the low-power shutdown, protection.md 10) */
 	EV_CLASS_COUNT,
 };
 
@@ -40,7 +41,8 @@ enum event_class {
  * cleared EV_DEVICE         bda6d4f1866b4d938bdc3656743424da  a device (bus port, ADC, GPIO) is
  * missing or back EV_STATE          e2e35a09d34f42b09cfcd2c02cfaac82  the state record was loaded,
  * was unreadable (E9) or failed to save EV_LIFECYCLE      491e1c1090ee43eab8f01454790b3e59  daemon
- * ready, stopping, or asking for power-off
+ * ready, stopping EV_POWEROFF       99cad35b78984b13ac65d3ad177f3c04  the low-power shutdown:
+ * due (why), logind asked, refused (retried), accepted, or called off
  */
 const char *event_message_id(enum event_class c);
 

@@ -104,7 +104,8 @@ static int query_done(sd_bus_message *reply, void *userdata, sd_bus_error *unuse
 	sd_bus *bus = sd_bus_message_get_bus(q->request);
 	int r;
 
-	query_answer(q, reply);
+	if (reply)
+		query_answer(q, reply);
 	q->slot = sd_bus_slot_unref(q->slot);
 	/* the call runs again and finds the answer in polkit_check */
 	r = sd_bus_enqueue_for_read(bus, q->request);
@@ -119,27 +120,72 @@ static int query_done(sd_bus_message *reply, void *userdata, sd_bus_error *unuse
 	return 0;
 }
 
-static int ask(struct polkit_query *q, sd_bus_message *m, const char *sender, const char *action)
+/* Sends CheckAuthorization for q's call; its answer comes to query_done. */
+static int ask(struct polkit_query *q, const char *sender)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-	sd_bus *bus = sd_bus_message_get_bus(m);
-	bool interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
+	sd_bus *bus = sd_bus_message_get_bus(q->request);
+	bool interactive = sd_bus_message_get_allow_interactive_authorization(q->request) > 0;
 	int r;
 
 	r = sd_bus_message_new_method_call(bus, &call, PK_NAME, PK_PATH, PK_IFACE,
 	                                   "CheckAuthorization");
 	if (r >= 0)
 		r = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s",
-		                          sender, action);
+		                          sender, q->action);
 	if (r >= 0)
 		r = sd_bus_message_append(call, "a{ss}us", 0,
 		                          interactive ? PK_ALLOW_USER_INTERACTION : 0u, "");
 	if (r < 0)
 		return r;
+	return sd_bus_call_async(bus, &q->slot, call, query_done, q,
+	                         interactive ? PK_TIMEOUT_INTERACTIVE_US : 0);
+}
+
+/* The bus daemon's answer on the caller's user: root is allowed without
+ * asking (as systemd's daemons do), anyone else is asked about. */
+static int creds_done(sd_bus_message *reply, void *userdata, sd_bus_error *unused)
+{
+	struct polkit_query *q = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(reply);
+	const char *sender = sd_bus_message_get_sender(q->request);
+	uint32_t uid = 0;
+	int r;
+
+	q->slot = sd_bus_slot_unref(q->slot);
+	if (e || (r = sd_bus_message_read(reply, "u", &uid)) <= 0) {
+		query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
+		             "refused: the caller's user cannot be told (%s)",
+		             e ? (e->message ? e->message : e->name) : "unreadable answer");
+		return query_done(NULL, q, NULL);
+	}
+	if (uid == 0) {
+		q->done = true;
+		q->result = 1;
+		return query_done(NULL, q, NULL);
+	}
+	r = ask(q, sender);
+	if (r < 0) {
+		query_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
+		             "refused: polkit cannot be asked about %s: %s", q->action,
+		             strerror(-r));
+		return query_done(NULL, q, NULL);
+	}
+	return 0;
+}
+
+/* Asks the bus daemon for the caller's user (GetConnectionUnixUser), then
+ * polkit: two calls in a chain, neither waited for. */
+static int ask_creds(struct polkit_query *q, sd_bus_message *m, const char *sender,
+                     const char *action)
+{
+	int r;
+
 	q->request = sd_bus_message_ref(m);
 	q->action = action;
-	r = sd_bus_call_async(bus, &q->slot, call, query_done, q,
-	                      interactive ? PK_TIMEOUT_INTERACTIVE_US : 0);
+	r = sd_bus_call_method_async(sd_bus_message_get_bus(m), &q->slot, "org.freedesktop.DBus",
+	                             "/org/freedesktop/DBus", "org.freedesktop.DBus",
+	                             "GetConnectionUnixUser", creds_done, q, "s", sender);
 	if (r < 0)
 		query_clear(q);
 	return r;
@@ -177,29 +223,28 @@ int polkit_check(struct polkit_registry *reg, sd_bus_message *m, const char *act
 		query_clear(q);
 		return r;
 	}
-	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-	if (r >= 0)
-		r = sd_bus_creds_get_euid(creds, &uid);
-	if (r < 0)
-		return sd_bus_error_setf(e, SD_BUS_ERROR_ACCESS_DENIED,
-		                         "refused: the caller's user cannot be told (%s)",
-		                         strerror(-r));
-	if (uid == 0)
-		return 1; /* root, as systemd's daemons allow */
 	sender = sd_bus_message_get_sender(m);
-	if (!sender)
+	if (!sender) {
+		/* A direct connection (no bus daemon): the socket's peer
+		 * credentials, known without a round trip. */
+		r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+		if (r >= 0)
+			r = sd_bus_creds_get_euid(creds, &uid);
+		if (r >= 0 && uid == 0)
+			return 1;
 		return sd_bus_error_set(
 		        e, SD_BUS_ERROR_ACCESS_DENIED,
 		        "refused: a caller without a bus name cannot be authorized");
+	}
 	q = find(reg, NULL);
 	if (!q)
 		return sd_bus_error_setf(e, "org.smallbms.Error.Busy",
 		                         "%d authorizations are being asked; try again",
 		                         POLKIT_QUERIES_MAX);
-	r = ask(q, m, sender, action);
+	r = ask_creds(q, m, sender, action);
 	if (r < 0)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_ACCESS_DENIED,
-		                         "refused: polkit cannot be asked about %s: %s", action,
+		                         "refused: the caller's user cannot be asked for: %s",
 		                         strerror(-r));
 	return 0;
 }

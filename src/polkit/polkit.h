@@ -3,10 +3,14 @@
  * Authorization of the write methods through polkit, as systemd's daemons
  * do it: the bus lets anyone call, and each write asks
  * org.freedesktop.PolicyKit1.Authority.CheckAuthorization for an action of
- * its own. The question is asked asynchronously: the call is kept, and once
- * polkit has answered it is dispatched again (sd_bus_enqueue_for_read), and
- * this time polkit_check finds the answer. Root (uid 0) is allowed without
- * asking. polkit absent or failing: refused (fail safe).
+ * its own. The questions are asked asynchronously: the call is kept, the
+ * bus daemon is asked for the caller's user (GetConnectionUnixUser), then,
+ * unless that is root (uid 0, allowed without asking), polkit; once the
+ * answer is in, the call is dispatched again (sd_bus_enqueue_for_read), and
+ * this time polkit_check finds the answer. No write waits on the bus daemon
+ * or polkit inside the loop. polkit absent or failing: refused (fail safe).
+ * A direct connection (no bus daemon) has no bus name: its peer's socket
+ * credentials decide, root alone is allowed.
  */
 #pragma once
 

@@ -465,6 +465,20 @@ class FakeBluez:
         except dbus.exceptions.DBusException as e:
             raise AttError(e.get_dbus_name(), e.get_dbus_message()) from e
 
+    def write_async(self, uuid, device, value, done):
+        """The phone's write without waiting for the answer: done(None) on
+        success, done(AttError) on a refusal, from the GLib loop."""
+        sender, path, flags = self.char(uuid)
+        self._link_ok(device, flags, "write")
+        obj = self.bus.get_object(sender, path, introspect=False)
+        obj.WriteValue(dbus.Array(value, signature="y"),
+                       dbus.Dictionary({"device": dbus.ObjectPath(device),
+                                        "type": "request"}, signature="sv"),
+                       dbus_interface=CHR, timeout=CALLBACK_TIMEOUT_S,
+                       reply_handler=lambda: done(None),
+                       error_handler=lambda e: done(AttError(e.get_dbus_name(),
+                                                             e.get_dbus_message())))
+
     def start_notify(self, uuid, device):
         sender, path, flags = self.char(uuid)
         if "notify" not in flags:

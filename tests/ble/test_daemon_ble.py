@@ -261,9 +261,9 @@ def registration(rig):
     check(sum(1 for c in f.calls if c[0] == "RegisterApplication") == 1, "calls %s" % f.calls)
 
 
-def records(rig):
-    """As a paired phone: every field of status, Battery Level, battery,
-    history and settings records against Bms1, Battery1, History1, Settings1."""
+def pair_phone(rig):
+    """A phone PHONE connects and bonds in a pairing window the installer
+    opens and confirms over Bluetooth1: rig.phone."""
     f = rig.fake
     rig.phone = f.add_device(PHONE, "Pixel")
     f.connect(rig.phone)
@@ -284,8 +284,15 @@ def records(rig):
     check(attempt.ok, "pairing failed: %s" % attempt.error)
     wait("window closed", lambda: not bool(rig.get("/org/smallbms/bluetooth", BT1,
                                                    "PairingOpen")), 5)
-    dev = rig.phone
     wait("State connected", lambda: rig.bt_state() == "connected")
+
+
+def records(rig):
+    """As a paired phone: every field of status, Battery Level, battery,
+    history and settings records against Bms1, Battery1, History1, Settings1."""
+    f = rig.fake
+    pair_phone(rig)
+    dev = rig.phone
 
     # the security flags of docs/ble.md's GATT table
     _, objects = f.app()

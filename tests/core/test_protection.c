@@ -836,6 +836,40 @@ static void poweroff_after_ten_minutes(void **state)
 	assert_false(f.out.request_poweroff);
 }
 
+/* Readings unknown for a moment (a restart's first steps, before the bank
+ * is enumerated and the ADC read) neither end nor complete a running
+ * shutdown timer: it completes on its own time once they are back. */
+static void poweroff_timer_survives_unknown_readings(void **state)
+{
+	struct fx f;
+	uint64_t t1;
+
+	(void)state;
+	fx_start(&f, 1);
+	f.in.soc_cpct = 900; /* A5 at once */
+	f.in.current_ma = 0;
+	t1 = T0 + S_US(1);
+	fx_step_at(&f, t1);
+	fx_run_to(&f, t1 + S_US(300), S_US(5));
+	f.in.current_valid = false;
+	fx_run_to(&f, t1 + S_US(303), S_US(1));
+	f.in.current_valid = true;
+	f.in.capacity_ah = 0; /* the bank not enumerated yet */
+	fx_run_to(&f, t1 + S_US(306), S_US(1));
+	f.in.capacity_ah = 100;
+	fx_run_to(&f, t1 + S_US(600) - 1, S_US(5));
+	assert_false(f.out.request_poweroff);
+	fx_step_at(&f, t1 + S_US(600));
+	assert_true(f.out.request_poweroff);
+	/* While they are unknown, a complete timer asks for nothing. */
+	f.in.current_valid = false;
+	fx_step_at(&f, f.now + 1);
+	assert_false(f.out.request_poweroff);
+	f.in.current_valid = true;
+	fx_step_at(&f, f.now + 1);
+	assert_true(f.out.request_poweroff);
+}
+
 static void deadline_is_the_next_timer(void **state)
 {
 	struct fx f;
@@ -1061,6 +1095,7 @@ int main(void)
 	        cmocka_unit_test(led_levels),
 	        cmocka_unit_test(report_names_the_reading),
 	        cmocka_unit_test(poweroff_after_ten_minutes),
+	        cmocka_unit_test(poweroff_timer_survives_unknown_readings),
 	        cmocka_unit_test(deadline_is_the_next_timer),
 	        cmocka_unit_test(settings_change),
 	        cmocka_unit_test(unavailable_values),

@@ -73,6 +73,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.adc.range_mv, 4096);
 	assert_int_equal(cfg.adc.resolution_bits, 0); /* from the driver */
 	assert_int_equal(cfg.outputs_backend, OUTPUTS_BACKEND_GPIOD);
+	assert_int_equal(cfg.power_off, POWER_OFF_AUTO);
 	assert_string_equal(cfg.outputs.chip, "");
 	assert_string_equal(cfg.outputs.dev_dir, "/dev");
 	assert_string_equal(cfg.outputs.line[OUTPUT_LOAD_DISCONNECT].name, "load-disconnect");
@@ -107,6 +108,7 @@ static void test_every_key(void **state)
 	           "resolution-bits = 12\n"
 	           "[outputs]\n"
 	           "backend = dry-run\n"
+	           "power-off = yes\n"
 	           "chip = /dev/gpiochip2\n"
 	           "load-disconnect = 9\n"
 	           "charge-disconnect = 0\n"
@@ -131,6 +133,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.adc.range_mv, 2048);
 	assert_int_equal(cfg.adc.resolution_bits, 12);
 	assert_int_equal(cfg.outputs_backend, OUTPUTS_BACKEND_DRYRUN);
+	assert_int_equal(cfg.power_off, POWER_OFF_YES);
 	assert_string_equal(cfg.outputs.chip, "/dev/gpiochip2");
 	assert_int_equal(cfg.outputs.line[OUTPUT_LOAD_DISCONNECT].offset, 9);
 	assert_int_equal(cfg.outputs.line[OUTPUT_CHARGE_DISCONNECT].offset, 0);
@@ -241,6 +244,8 @@ static void test_errors(void **state)
 	             "resolution-bits: \"1\" is not \"driver\" or 2..24");
 	expect_error(f, "[outputs]\nbackend = sysfs\n", 2,
 	             "backend: \"sysfs\" is neither \"gpiod\" nor \"dry-run\"");
+	expect_error(f, "[outputs]\npower-off = maybe\n", 2,
+	             "power-off: \"maybe\" is none of \"auto\", \"yes\", \"no\"");
 	expect_error(f, "[outputs]\nchip = gpiochip0\n", 2,
 	             "chip: \"gpiochip0\" is not an absolute path");
 	expect_error(f, "[outputs]\nchip = /dev/gpiochip0\npre-alarm = 65536\n", 3,
@@ -464,7 +469,7 @@ static void test_annotated_example(void **state)
 	snprintf(cmd, sizeof(cmd), "sed -E 's/^#([a-z-]+ =)/\\1/' '%s' > '%s/smallbmsd.conf'",
 	         example, dir);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 32", dir);
+	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 33", dir);
 	int all_keys = system(cmd);
 	assert_int_equal(config_load(dir, &cfg, NULL), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -349,6 +349,8 @@ def write_calls():
             obj(BT_PATH), "org.smallbms.Bluetooth1").GetBindKey())),
         ("ClosePairing", lambda bus, obj, props: dbus.Interface(
             obj(BT_PATH), "org.smallbms.Bluetooth1").ClosePairing()),
+        ("Set Encrypted", lambda bus, obj, props: props(BT_PATH).Set(
+            "org.smallbms.Bluetooth1", "Encrypted", dbus.Boolean(False, variant_level=1))),
         ("RequestName", lambda bus, obj, props: bus.request_name(NAME)),
     ]
 
@@ -455,7 +457,7 @@ WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany", "SetSoc",
 
 SETTINGS_WRITES = ["Set UvTripMv", "Set UvTripMv out of bounds", "SetMany"]
 CONTROL_WRITES = ["SetSoc", "Identify", "Battery1.Identify", "History1.Reset"]
-BLUETOOTH_WRITES = ["GetBindKey", "ClosePairing"]
+BLUETOOTH_WRITES = ["GetBindKey", "ClosePairing", "Set Encrypted"]
 
 
 def expect_refused_by_polkit(res, names, why):
@@ -472,6 +474,21 @@ def settings_value(w, prop="UvTripMv"):
 
 def soc(w):
     return root_get(w.bus.address, "/org/smallbms", "org.smallbms.Bms1", "SocCpct")
+
+
+def encrypted(w):
+    return bool(root_get(w.bus.address, BT_PATH, "org.smallbms.Bluetooth1", "Encrypted"))
+
+
+def set_encrypted(address, on):
+    import dbus
+    bus = dbus.bus.BusConnection(address)
+    p = dbus.Interface(bus.get_object(NAME, BT_PATH, introspect=False),
+                       "org.freedesktop.DBus.Properties")
+    value = on if isinstance(on, dbus.String) else dbus.Boolean(on, variant_level=1)
+    res = attempt(lambda: p.Set("org.smallbms.Bluetooth1", "Encrypted", value))
+    bus.close()
+    return res
 
 
 def case_reader_denied(w):
@@ -495,6 +512,7 @@ def case_reader_denied(w):
     expect_denied(res, ["RequestName"])
     harness.check(settings_value(w) == 2800, "a refused Set changed UvTripMv")
     harness.check(soc(w) == soc_before, "a refused SetSoc changed SocCpct")
+    harness.check(encrypted(w) is True, "a refused Set changed Encrypted")
 
 
 def case_hardware_group_grants_nothing(w):
@@ -549,7 +567,11 @@ def case_bluetooth_allowed(w):
     res = as_user(lambda: client_ops(addr, write_calls()), NOBODY, NOBODY, [])
     harness.check(res["GetBindKey"] == ["ok", 32], "GetBindKey: %r" % (res["GetBindKey"],))
     harness.check(res["ClosePairing"][0] == "ok", "ClosePairing: %r" % (res["ClosePairing"],))
+    harness.check(res["Set Encrypted"][0] == "ok", "Set Encrypted: %r" % (res["Set Encrypted"],))
+    harness.check(encrypted(w) is False, "Encrypted after a Set to false allowed by polkit")
     expect_refused_by_polkit(res, SETTINGS_WRITES + CONTROL_WRITES, "not authorized for ")
+    back = as_user(lambda: set_encrypted(addr, True), NOBODY, NOBODY, [])
+    harness.check(back[0] == "ok" and encrypted(w) is True, "Set Encrypted true: %r" % (back,))
 
 
 def hanging_set(address, value):
@@ -688,6 +710,14 @@ def case_root_actions(w):
                           "org.smallbms.Error.NoSuchBattery")):
             res = attempt(fn)
             harness.check(res[0] == "error" and res[1] == want, "%s: %r" % (want, res))
+        for on in (False, True):
+            res = set_encrypted(w.bus.address, on)
+            harness.check(res[0] == "ok" and encrypted(w) is on,
+                          "Set Encrypted %s as root: %r" % (on, res))
+        res = set_encrypted(w.bus.address, dbus.String("no", variant_level=1))
+        harness.check(res[0] == "error" and res[1] == "org.freedesktop.DBus.Error.InvalidArgs"
+                      and encrypted(w) is True,
+                      "Set Encrypted to a string as root: %r" % (res,))
         bms.AcceptBank()
         harness.check(get("/org/smallbms", "org.smallbms.Bms1", "SocKnown") == 0,
                       "SoC still known after AcceptBank")
