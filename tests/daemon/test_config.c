@@ -474,7 +474,7 @@ static void test_annotated_example(void **state)
 	snprintf(cmd, sizeof(cmd), "sed -E 's/^#([a-z-]+ =)/\\1/' '%s' > '%s/smallbmsd.conf'",
 	         example, dir);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 22", dir);
+	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 23", dir);
 	int all_keys = system(cmd);
 	assert_int_equal(config_load(dir, &cfg, NULL), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
