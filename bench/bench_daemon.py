@@ -11,13 +11,22 @@ Use a build without sanitizers for figures that mean anything.
 
 1. start to READY=1, and to both disconnect outputs closed (1 battery);
 2. VmRSS and CPU use after S seconds (default 60) with a 50-battery bank
-   (2 in series x 25 in parallel), polled at the daemon's own rate;
-3. the latency from a tripping reading on the bus to the output change: the
-   simulator raises a battery's hard over-voltage or hard under-voltage flag
-   (both act at once, without a delay) and the time to the DRY-RUN line of
-   the charge or load disconnect is taken, p50/p99 over N trips. Each
-   daemon instance takes one of each, on a fresh state directory, so the
-   anti-chatter latch (3 trips in 600 s) never holds a rule.
+   (2 in series x 25 in parallel), polled continuously at the daemon's own
+   rate, and CPU for banks of 1, 2 and 10 (--soak-small seconds each);
+3. the latency from a tripping reading on the bus to the output change, for
+   a 2- and a 50-battery bank at the simulator's 1 ms reply delay: the
+   simulator raises a battery's hard over-voltage flag (A3: ATC at once), its
+   internal-fault flag (E4 makes it stale: the stale rule opens ATC at once,
+   a zero-delay rule) or its hard under-voltage flag (A2: ATD at once). The
+   simulator's --trace tells when the reply carrying the flag was handed to
+   the pty whole (its last byte); the daemon's DRY-RUN line of the output,
+   read by this script, ends the interval, so the figure includes the pipe
+   and this script's wake-up. Also the time from the control command. Each
+   daemon instance takes two trips (ATC, then ATD) on a fresh state
+   directory, so the anti-chatter latch (3 trips in 600 s) never holds a rule.
+
+The reading age and the cycle time next to the wire bound are bench-m8's
+(the master alone over the pty: ./build/bench/bench-m8).
 """
 
 import argparse
@@ -87,69 +96,107 @@ def bench_start(h, n):
               % (statistics.median(closed) * 1000, max(closed) * 1000))
 
 
-def bench_soak(h, seconds):
-    rig = h.Rig("bench-soak", series=2, parallel=25, start_sim=False)
+def bench_soak(h, seconds, series=2, parallel=25, quiet=False):
+    rig = h.Rig("bench-soak", series=series, parallel=parallel, start_sim=False)
+    n = series * parallel
     try:
         rig.start_sim()
         d = rig.start_daemon()
         if not rig.wait_outputs("closed", "closed", timeout=120):
-            print("50-battery bank: outputs not closed; last lines:\n" + d.text(20))
+            print("%d-battery bank: outputs not closed; last lines:\n" % n + d.text(20))
             return
+        time.sleep(2.0)  # past the start's first cycles
         pid = d.proc.pid
         c0, _ = proc_stat(pid)
+        s0 = rig.sim_cmd("stats")
         t0 = time.monotonic()
         time.sleep(seconds)
         c1, rss = proc_stat(pid)
         wall = time.monotonic() - t0
-        polls = rig.sim_cmd("stats")
-        print("50 batteries (2S x 25P), %.0f s: VmRSS %d kB, CPU %.2f %% of one core (%.2f s)"
-              % (wall, rss, 100.0 * (c1 - c0) / wall, c1 - c0))
-        print("  simulator after the soak: %s" % polls)
+        s1 = rig.sim_cmd("stats")
+        print("%2d batteries (%dS x %dP), %.0f s: VmRSS %d kB, CPU %.2f %% of one core "
+              "(%.2f s)" % (n, series, parallel, wall, rss, 100.0 * (c1 - c0) / wall, c1 - c0))
+        if not quiet:
+            print("  simulator before: %s\n  simulator after:  %s" % (s0, s1))
         d.signal(signal.SIGTERM)
         d.wait_exit(20)
     finally:
         rig.close()
 
 
-def bench_trips(h, trips):
-    ov, uv = [], []
+def read_trace(path):
+    out = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 4 and p[0] in ("rx", "tx"):
+                flags = int(p[4], 16) if len(p) > 4 and p[4] != "-" else None
+                out.append((p[0], int(p[1]) / 1e9, int(p[2]), int(p[3]), flags))
+    return out
+
+
+# (simulator flag, STATUS bit, output line)
+TRIPS = {
+    "hard-ov": ("hard-ov", 0x08, "charge-disconnect"),
+    "fault": ("fault", 0x04, "charge-disconnect"),
+    "hard-uv": ("hard-uv", 0x10, "load-disconnect"),
+}
+
+
+def bench_trips(h, trips, series, parallel):
+    """Reply (last byte) to output line, per kind of trip; see the top."""
+    res = {k: [] for k in TRIPS}
+    cmd = {k: [] for k in TRIPS}
     rng = random.Random(6)
+    n = series * parallel
     runs = (trips + 1) // 2
     for i in range(runs):
-        rig = h.Rig("bench-trip", start_sim=False)
+        rig = h.Rig("bench-trip", series=series, parallel=parallel, start_sim=False)
         try:
-            rig.start_sim()
+            trace = os.path.join(rig.dir, "trace")
+            rig.start_sim(extra=["--trace", trace])
             d = rig.start_daemon()
-            if not rig.wait_outputs("closed", "closed", timeout=60):
+            if not rig.wait_outputs("closed", "closed", timeout=120):
                 print("trip run %d: outputs not closed" % i)
                 continue
-            for flag, line, out in (("hard-ov", "charge-disconnect", ov),
-                                    ("hard-uv", "load-disconnect", uv)):
+            first = "hard-ov" if i % 2 == 0 else "fault"
+            for kind in (first, "hard-uv"):
+                flag, bit, line = TRIPS[kind]
+                battery = rng.randint(1, n)
                 # spread the trips over the phase of the daemon's poll cycle
-                time.sleep(rng.uniform(0.05, 1.25))
+                time.sleep(rng.uniform(0.05, 0.6))
                 mark = d.mark()
-                t0 = time.monotonic()
-                rig.sim_cmd("flag 1 %s on" % flag)
+                t_cmd = time.monotonic()
+                rig.sim_cmd("flag %d %s on" % (battery, flag))
                 t, _, _ = d.wait(r"DRY-RUN: %s -> open" % line, timeout=20, since=mark)
                 if t is None:
-                    print("trip run %d: %s did not open" % (i, line))
+                    print("trip run %d: %s did not open on %s" % (i, line, kind))
                     continue
-                out.append(t - t0)
-                rig.sim_cmd("flag 1 %s auto" % flag)
+                time.sleep(0.05)
+                replies = [e for e in read_trace(trace) if e[0] == "tx" and e[1] >= t_cmd and
+                           e[2] == battery and e[3] == 0x84 and e[4] is not None and
+                           e[4] & bit]
+                if not replies:
+                    print("trip run %d: no flagged reply in the trace" % i)
+                    continue
+                res[kind].append(t - replies[0][1])
+                cmd[kind].append(t - t_cmd)
             d.signal(signal.SIGTERM)
             d.wait_exit(20)
         finally:
             rig.close()
-    both = ov + uv
+    print("reply (last byte) to output line, %d batteries (%dS x %dP):" % (n, series, parallel))
+    for kind, v in res.items():
+        if not v:
+            continue
+        print("  %-8s -> %-17s  n=%3d  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms   "
+              "(command to output: p50 %6.1f ms, max %6.1f ms)"
+              % (kind, TRIPS[kind][2], len(v), pct(v, 50) * 1000, pct(v, 99) * 1000,
+                 max(v) * 1000, pct(cmd[kind], 50) * 1000, max(cmd[kind]) * 1000))
+    both = [x for v in res.values() for x in v]
     if both:
-        print("trip to output (%d trips): p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms"
+        print("  all      n=%3d  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms"
               % (len(both), pct(both, 50) * 1000, pct(both, 99) * 1000, max(both) * 1000))
-        if ov:
-            print("  hard OV flag -> ATC open:  p50 %6.1f ms  p99 %6.1f ms"
-                  % (pct(ov, 50) * 1000, pct(ov, 99) * 1000))
-        if uv:
-            print("  hard UV flag -> ATD open:  p50 %6.1f ms  p99 %6.1f ms"
-                  % (pct(uv, 50) * 1000, pct(uv, 99) * 1000))
 
 
 def main():
@@ -157,6 +204,7 @@ def main():
     ap.add_argument("build", help="the meson build directory")
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--soak", type=float, default=60.0)
+    ap.add_argument("--soak-small", type=float, default=15.0)
     ap.add_argument("--trips", type=int, default=40)
     args = ap.parse_args()
     setup_env(os.path.abspath(args.build))
@@ -174,8 +222,12 @@ def main():
         bench_start(h, args.starts)
     if args.soak:
         bench_soak(h, args.soak)
+    if args.soak_small:
+        for series, parallel in ((1, 1), (2, 1), (2, 5)):
+            bench_soak(h, args.soak_small, series, parallel, quiet=True)
     if args.trips:
-        bench_trips(h, args.trips)
+        for series, parallel in ((2, 1), (2, 25)):
+            bench_trips(h, args.trips, series, parallel)
     return 0
 
 

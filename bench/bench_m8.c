@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The bus master's full-bank poll period over a pty with the simulator, for
- * 1, 10 and 50 batteries at a 10 ms (worst case) and 1 ms reply delay, next
- * to the wire-time budget of m8bus.md section 7, and the master's CPU time
- * per cycle. Prints figures; asserts nothing.
+ * The bus master over a pty with the simulator, polling continuously with
+ * the daemon's default minimum cycle period (100 ms), for 1, 2, 10 and 50
+ * batteries at a 10 ms (worst case) and 1 ms reply delay: the cycle period
+ * (start to start) next to the wire-time budget of m8bus.md section 7 and
+ * their ratio where the budget is above the minimum period; a battery's
+ * reading age when the protection uses it (the daemon steps on every valid
+ * STATUS: at each, the age of every battery's last reading), p50 / p99; the
+ * master's CPU time per cycle and in % of one core. Prints figures;
+ * asserts nothing.
  *
- *   ./build/bench/bench-m8 [PATH-TO-smallbms-sim] [CYCLES]
+ *   ./build/bench/bench-m8 [PATH-TO-smallbms-sim] [SECONDS-PER-BANK]
  */
 #include <errno.h>
 #include <libgen.h>
@@ -41,14 +46,64 @@ static bool all_fresh(struct m8_master *m, void *arg)
 	return true;
 }
 
-static bool cycle_done(struct m8_master *m, void *arg)
+#define MAX_AGES 400000
+
+/* What the loop samples while it polls. */
+struct sampler {
+	uint64_t end_us;
+	uint64_t statuses;
+	uint64_t cycles;
+	uint64_t period_sum_us, period_worst_us, periods;
+	size_t n_ages;
+	uint32_t *ages_us;
+};
+
+/* At each new valid STATUS (a protection step in the daemon), the age of
+ * every battery's reading; at each new cycle, its period. */
+static bool sample(struct m8_master *m, void *arg)
 {
+	struct sampler *sp = arg;
 	struct m8_bank_state b;
+	uint64_t now = sim_now_us();
+
 	m8_master_bank(m, &b);
-	return b.cycles > *(uint64_t *)arg;
+	if (b.cycles != sp->cycles) {
+		sp->cycles = b.cycles;
+		if (b.last_period_us) {
+			sp->period_sum_us += b.last_period_us;
+			sp->periods++;
+			if (b.last_period_us > sp->period_worst_us)
+				sp->period_worst_us = b.last_period_us;
+		}
+	}
+	if (b.statuses != sp->statuses) {
+		sp->statuses = b.statuses;
+		for (unsigned a = 1; a <= b.count && sp->n_ages < MAX_AGES; a++) {
+			const struct m8_battery *bat = m8_master_battery(m, a);
+			sp->ages_us[sp->n_ages++] =
+			        (uint32_t)(now > bat->status_us ? now - bat->status_us : 0);
+		}
+	}
+	return now >= sp->end_us;
 }
 
-static int bench_one(const char *exe, const struct run *r, unsigned cycles)
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const uint32_t *v, size_t n, unsigned p)
+{
+	if (n == 0)
+		return 0;
+	size_t k = (n - 1) * p / 100;
+	return v[k] / 1000.0;
+}
+
+#define MIN_PERIOD_US 100000ULL /* the daemon's default [bus] min-cycle-ms */
+
+static int bench_one(const char *exe, const struct run *r, unsigned seconds)
 {
 	struct simproc sp;
 	struct m8_master *m = NULL;
@@ -67,7 +122,7 @@ static int bench_one(const char *exe, const struct run *r, unsigned cycles)
 		fprintf(stderr, "cannot start %s\n", exe);
 		goto out;
 	}
-	struct m8_master_config cfg = {.path = sp.pty};
+	struct m8_master_config cfg = {.path = sp.pty, .cycle_period_us = MIN_PERIOD_US};
 	if (m8_master_new(&m, &cfg, &m8_serial_port_ops, NULL) < 0)
 		goto out;
 	uint64_t t0 = sim_now_us();
@@ -83,25 +138,36 @@ static int bench_one(const char *exe, const struct run *r, unsigned cycles)
 	double per_us = (23.0 + 2 * cells + 2 * temps) * 86.8 + r->delay_us;
 	double budget_ms = n * per_us / 1000.0;
 
+	struct sampler smp = {0};
 	struct m8_bank_state st;
-	m8_master_bank(m, &st);
-	uint64_t sum = 0, worst = 0, cpu0 = cpu_us(), c0 = st.cycles;
-	for (unsigned i = 0; i < cycles; i++) {
-		uint64_t seen = st.cycles;
-		if (!sim_drive_until(m, 5000000, cycle_done, &seen))
-			break;
-		m8_master_bank(m, &st);
-		sum += st.last_cycle_us;
-		if (st.last_cycle_us > worst)
-			worst = st.last_cycle_us;
-	}
-	uint64_t done = st.cycles - c0;
-	uint64_t cpu = cpu_us() - cpu0;
-	if (done == 0)
+	smp.ages_us = calloc(MAX_AGES, sizeof(*smp.ages_us));
+	if (!smp.ages_us)
 		goto out;
-	printf("%4u  %8.1f  %9.1f  %11.1f  %9.1f  %6llu  %10.1f  %8.1f\n", n, r->delay_us / 1000.0,
-	       budget_ms, sum / 1000.0 / (double)done, worst / 1000.0, (unsigned long long)done,
-	       (double)cpu / (double)done, enum_us / 1000.0);
+	sim_drive(m, 500000); /* past the cycles after the enumeration */
+	m8_master_bank(m, &st);
+	smp.cycles = st.cycles;
+	smp.statuses = st.statuses;
+	uint64_t c0 = st.cycles, cpu0 = cpu_us(), w0 = sim_now_us();
+	smp.end_us = w0 + (uint64_t)seconds * 1000000;
+	sim_drive_until(m, (uint64_t)seconds * 1000000 + 1000000, sample, &smp);
+	uint64_t cpu = cpu_us() - cpu0, wall = sim_now_us() - w0;
+	m8_master_bank(m, &st);
+	uint64_t done = st.cycles - c0;
+	if (done == 0 || smp.periods == 0) {
+		free(smp.ages_us);
+		goto out;
+	}
+	qsort(smp.ages_us, smp.n_ages, sizeof(*smp.ages_us), cmp_u32);
+	double mean_ms = smp.period_sum_us / 1000.0 / (double)smp.periods;
+	char ratio[16] = "    -";
+	if (budget_ms > MIN_PERIOD_US / 1000.0)
+		snprintf(ratio, sizeof(ratio), "%5.2f", mean_ms / budget_ms);
+	printf("%4u  %8.1f  %9.1f  %9.1f  %8.1f  %5s  %7.1f  %7.1f  %6llu  %9.1f  %6.2f  %8.1f\n",
+	       n, r->delay_us / 1000.0, budget_ms, mean_ms, smp.period_worst_us / 1000.0, ratio,
+	       pct_ms(smp.ages_us, smp.n_ages, 50), pct_ms(smp.ages_us, smp.n_ages, 99),
+	       (unsigned long long)done, (double)cpu / (double)done,
+	       100.0 * (double)cpu / (double)wall, enum_us / 1000.0);
+	free(smp.ages_us);
 	ret = 0;
 out:
 	m8_master_free(m);
@@ -112,7 +178,7 @@ out:
 int main(int argc, char **argv)
 {
 	char exe[4096];
-	unsigned cycles = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
+	unsigned seconds = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 
 	if (argc > 1 && argv[1][0]) {
 		snprintf(exe, sizeof(exe), "%s", argv[1]);
@@ -130,14 +196,20 @@ int main(int argc, char **argv)
 	}
 
 	const struct run runs[] = {
-	        {1, 1, 10000}, {2, 5, 10000}, {2, 25, 10000},
-	        {1, 1, 1000},  {2, 5, 1000},  {2, 25, 1000},
+	        {1, 1, 10000}, {2, 1, 10000}, {2, 5, 10000}, {2, 25, 10000},
+	        {1, 1, 1000},  {2, 1, 1000},  {2, 5, 1000},  {2, 25, 1000},
 	};
-	printf("M8 bus: one poll cycle = one GET_STATUS per battery (type 1, 4 cells)\n");
-	printf("   N  delay ms  budget ms  measured ms  worst ms  cycles  cpu us/cyc  enum ms\n");
+	printf("M8 bus, polled continuously, minimum period %llu ms, %u s a bank (type 1, 4 "
+	       "cells)\n",
+	       MIN_PERIOD_US / 1000, seconds);
+	printf("budget: m8bus.md 7, N x ((23 + 2N + 2T) x 86.8 us + delay); ratio: period / "
+	       "budget\n");
+	printf("age: a battery's reading age at each protection step (every valid STATUS)\n");
+	printf("   N  delay ms  budget ms  period ms  worst ms  ratio  age p50  age p99  cycles  "
+	       "cpu us/cyc  cpu %%  enum ms\n");
 	int r = 0;
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
-		if (bench_one(exe, &runs[i], cycles) < 0)
+		if (bench_one(exe, &runs[i], seconds) < 0)
 			r = 1;
 	return r;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/bank_extremes.h"
 #include "core/leds.h"
 #include "core/protection_rules.h"
 #include "core/protection_settings.h"
@@ -70,6 +71,11 @@ struct protection_input {
 	bool adc_fallback;      /* W6 */
 	bool record_unreadable; /* E9 */
 	enum bt_state bt;
+	/* The cell and temperature extremes over every battery with a STATUS
+	 * (stale ones included, section 0), kept by the caller one reading at
+	 * a time (core/bank_extremes.h). false: the step scans every cell. */
+	bool have_extremes;
+	struct bank_extreme extremes[BANK_EXT_DIMS];
 };
 
 /* The reading that tripped a rule. */

@@ -26,6 +26,14 @@ static void take_max(struct qv *q, int32_t v, int b, int i)
 		        .known = true, .value = v, .battery = (int16_t)b, .index = (int16_t)i};
 }
 
+static struct qv qv_of(const struct bank_extreme *x)
+{
+	if (!x->known)
+		return protection_qv_none();
+	return (struct qv){
+	        .known = true, .value = x->value, .battery = x->battery, .index = x->index};
+}
+
 static void flag_at(struct qv *q, int b)
 {
 	if (!q->set)
@@ -127,7 +135,7 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 		if (bat->hard_ov)
 			flag_at(&v->hard_ov, (int)b);
 		/* A battery that never reported has no values to count. */
-		if (!bat->has_status)
+		if (!bat->has_status || in->have_extremes)
 			continue;
 		for (unsigned c = 0; c < nc; c++) {
 			if (bat->cell_mv[c] == PROTECTION_CELL_NA)
@@ -141,6 +149,12 @@ void protection_view_bank(struct bank_view *v, const struct protection *p, uint6
 			take_min(&v->min_temp, bat->temp_dc[t], (int)b, (int)t);
 			take_max(&v->max_temp, bat->temp_dc[t], (int)b, (int)t);
 		}
+	}
+	if (in->have_extremes) {
+		v->min_cell = qv_of(&in->extremes[BANK_EXT_MIN_CELL]);
+		v->max_cell = qv_of(&in->extremes[BANK_EXT_MAX_CELL]);
+		v->min_temp = qv_of(&in->extremes[BANK_EXT_MIN_TEMP]);
+		v->max_temp = qv_of(&in->extremes[BANK_EXT_MAX_TEMP]);
 	}
 }
 

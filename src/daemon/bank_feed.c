@@ -3,9 +3,17 @@
 
 #include "daemon/bank_feed.h"
 
+_Static_assert(PROTECTION_MAX_BATTERIES == BANK_EXT_MAX_BATTERIES &&
+                       PROTECTION_MAX_CELLS == BANK_EXT_MAX_CELLS &&
+                       PROTECTION_MAX_TEMPS == BANK_EXT_MAX_TEMPS &&
+                       M8_MAX_CELLS >= BANK_EXT_MAX_CELLS && M8_MAX_TEMPS >= BANK_EXT_MAX_TEMPS,
+               "one size of battery for the feed, the protection and the extremes");
+
 void bank_feed_init(struct bank_feed *bf, const struct bank_identity *id)
 {
 	memset(bf, 0, sizeof(*bf));
+	bank_extremes_init(&bf->prot_ext);
+	bank_extremes_init(&bf->mon_ext);
 	if (id && bank_identity_check(id) == 0) {
 		bf->have_identity = true;
 		bf->identity = *id;
@@ -109,37 +117,57 @@ static bool adc_valid(const struct bank_feed_in *in, enum adc_signal s)
 	return in->adc_read && in->adc[s].status == ADC_VALID;
 }
 
-static void monitor_extremes(const struct bank_feed_in *in, unsigned n, struct monitor_input *m)
+/* Takes battery b's extremes anew when it has a new reading or stopped or
+ * started counting; a battery at or above n (the bank shrank) counts no more. */
+static void track(struct bank_feed *bf, struct bank_extremes *e, struct bank_feed_seen *seen,
+                  unsigned b, const struct m8_battery *bat, bool counts)
 {
-	m->min_cell_mv = m->max_cell_mv = 0xFFFF;
-	m->min_temp_dc = m->max_temp_dc = 0x7FFF;
-	for (unsigned b = 0; b < n; b++) {
-		const struct m8_status *st = &in->bat[b]->status;
+	uint64_t at = counts ? bat->status_us : 0;
 
-		if (!in->fresh[b] || !in->bat[b]->has_status || (st->flags & M8_ST_FAULT))
-			continue;
-		m->any_balancing |= (st->flags & M8_ST_BALANCING) != 0;
-		for (unsigned c = 0; c < st->n_cells && c < M8_MAX_CELLS; c++) {
-			uint16_t v = st->cell_mv[c];
-
-			if (v == M8_CELL_NA)
-				continue;
-			if (m->min_cell_mv == 0xFFFF || v < m->min_cell_mv)
-				m->min_cell_mv = v;
-			if (m->max_cell_mv == 0xFFFF || v > m->max_cell_mv)
-				m->max_cell_mv = v;
-		}
-		for (unsigned t = 0; t < st->n_temps && t < M8_MAX_TEMPS; t++) {
-			int16_t v = st->temp_dc[t];
-
-			if (v == M8_TEMP_NA)
-				continue;
-			if (m->min_temp_dc == 0x7FFF || v < m->min_temp_dc)
-				m->min_temp_dc = v;
-			if (m->max_temp_dc == 0x7FFF || v > m->max_temp_dc)
-				m->max_temp_dc = v;
-		}
+	if (seen->counts == counts && seen->status_us == at)
+		return;
+	seen->counts = counts;
+	seen->status_us = at;
+	bf->ext_updates++;
+	if (!counts) {
+		(void)bank_extremes_remove(e, b);
+		return;
 	}
+	const struct m8_status *st = &bat->status;
+	unsigned nc = st->n_cells < BANK_EXT_MAX_CELLS ? st->n_cells : BANK_EXT_MAX_CELLS;
+	unsigned nt = st->n_temps < BANK_EXT_MAX_TEMPS ? st->n_temps : BANK_EXT_MAX_TEMPS;
+	/* counts within the bounds checked: cannot fail */
+	(void)bank_extremes_set(e, b, st->cell_mv, nc, st->temp_dc, nt);
+}
+
+static void track_extremes(struct bank_feed *bf, const struct bank_feed_in *in, unsigned n)
+{
+	for (unsigned b = 0; b < PROTECTION_MAX_BATTERIES; b++) {
+		const struct m8_battery *bat = b < n ? in->bat[b] : NULL;
+		bool has = bat && bat->has_status;
+
+		track(bf, &bf->prot_ext, &bf->prot_seen[b], b, bat, has);
+		track(bf, &bf->mon_ext, &bf->mon_seen[b], b, bat,
+		      has && in->fresh[b] && !(bat->status.flags & M8_ST_FAULT));
+	}
+}
+
+static void monitor_extremes(const struct bank_feed *bf, const struct bank_feed_in *in, unsigned n,
+                             struct monitor_input *m)
+{
+	struct bank_extreme x;
+
+	for (unsigned b = 0; b < n; b++)
+		if (bf->mon_seen[b].counts)
+			m->any_balancing |= (in->bat[b]->status.flags & M8_ST_BALANCING) != 0;
+	x = bank_extremes_get(&bf->mon_ext, BANK_EXT_MIN_CELL);
+	m->min_cell_mv = x.known ? (uint16_t)x.value : 0xFFFF;
+	x = bank_extremes_get(&bf->mon_ext, BANK_EXT_MAX_CELL);
+	m->max_cell_mv = x.known ? (uint16_t)x.value : 0xFFFF;
+	x = bank_extremes_get(&bf->mon_ext, BANK_EXT_MIN_TEMP);
+	m->min_temp_dc = x.known ? (int16_t)x.value : 0x7FFF;
+	x = bank_extremes_get(&bf->mon_ext, BANK_EXT_MAX_TEMP);
+	m->max_temp_dc = x.known ? (int16_t)x.value : 0x7FFF;
 }
 
 void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
@@ -158,6 +186,10 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 		if (!in->bat[b])
 			n = b; /* a gap ends the bank: never read past what the master has */
 
+	track_extremes(bf, in, n);
+	pin->have_extremes = true;
+	for (unsigned d = 0; d < BANK_EXT_DIMS; d++)
+		pin->extremes[d] = bank_extremes_get(&bf->prot_ext, (enum bank_ext_dim)d);
 	pin->n_batteries = (uint8_t)n;
 	pin->enumerated = in->bank.enumerated;
 	pin->chain_open = in->bank.chain_open;
@@ -254,5 +286,5 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 	m->bank_mv = out->shown_mv_valid && out->shown_mv > 0 ? (uint32_t)out->shown_mv : 0;
 	m->all_fresh = all_fresh;
 	m->active_codes = in->active_codes;
-	monitor_extremes(in, n, m);
+	monitor_extremes(bf, in, n, m);
 }

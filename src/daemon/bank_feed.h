@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/bank.h"
+#include "core/bank_extremes.h"
 #include "core/monitor.h"
 #include "core/protection.h"
 #include "hw/adc.h"
@@ -31,15 +32,29 @@ struct bank_feed_in {
 	int32_t soc_cpct;
 	uint32_t soc_events;
 	bool record_unreadable;
-	enum bt_state bt; /* the Bluetooth front end's state (blue LED) */
+	enum bt_state bt;      /* the Bluetooth front end's state (blue LED) */
 	uint32_t active_codes; /* last protection step's codes, for the monitor */
 };
 
+/* What a battery's extremes were last taken from: a reading (its time) and
+ * whether it counted. */
+struct bank_feed_seen {
+	bool counts;
+	uint64_t status_us;
+};
+
 /* What the feed remembers between calls: the bank's identity (mirrored into
- * the state record by the caller). */
+ * the state record by the caller), and the bank's extremes, updated only
+ * for the batteries with a new reading or a change of whether they count:
+ * for the protection every battery with a STATUS, for the monitor the
+ * fresh ones. */
 struct bank_feed {
 	bool have_identity;
 	struct bank_identity identity;
+	struct bank_extremes prot_ext, mon_ext;
+	struct bank_feed_seen prot_seen[PROTECTION_MAX_BATTERIES];
+	struct bank_feed_seen mon_seen[PROTECTION_MAX_BATTERIES];
+	uint64_t ext_updates; /* batteries whose extremes were taken anew */
 };
 
 struct bank_feed_out {

@@ -41,6 +41,7 @@ void config_defaults(struct bms_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->bus_port, sizeof(cfg->bus_port), "/dev/ttyS1");
+	cfg->min_cycle_ms = CONFIG_MIN_CYCLE_MS_DEFAULT;
 	adc_config_defaults(&cfg->adc);
 	cfg->outputs_backend = OUTPUTS_BACKEND_GPIOD;
 	cfg->power_off = POWER_OFF_AUTO;
@@ -383,6 +384,17 @@ static int handler(void *user, const char *section, const char *name, const char
 		return fail(ps, ps->line, "unknown section [%s]", section);
 	}
 	if (strcmp(section, "bus") == 0) {
+		if (strcmp(name, "min-cycle-ms") == 0) {
+			unsigned long x;
+
+			if (!parse_uint(value, CONFIG_MIN_CYCLE_MS_MIN, CONFIG_MIN_CYCLE_MS_MAX,
+			                &x))
+				return fail(ps, ps->line, "min-cycle-ms: \"%s\" is not %d..%d",
+				            value, CONFIG_MIN_CYCLE_MS_MIN,
+				            CONFIG_MIN_CYCLE_MS_MAX);
+			ps->cfg.min_cycle_ms = (unsigned)x;
+			return 1;
+		}
 		if (strcmp(name, "port") != 0)
 			return fail(ps, ps->line, "unknown key \"%s\" in [%s]", name, "bus");
 		if (!absolute_path(ps->cfg.bus_port, sizeof(ps->cfg.bus_port), value))

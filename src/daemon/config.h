@@ -14,6 +14,11 @@
 #include "mqtt/mqtt_config.h"
 
 #define CONFIG_DIR_DEFAULT "/etc/smallbms"
+/* [bus] min-cycle-ms: the shortest poll cycle; polling is otherwise
+ * continuous (m8bus.md section 7 bounds a cycle at 1.0 s). */
+#define CONFIG_MIN_CYCLE_MS_DEFAULT 100
+#define CONFIG_MIN_CYCLE_MS_MIN     20
+#define CONFIG_MIN_CYCLE_MS_MAX     1000
 
 enum outputs_backend {
 	OUTPUTS_BACKEND_GPIOD,
@@ -31,6 +36,7 @@ enum power_off_mode {
 
 struct bms_config {
 	char bus_port[PATH_MAX];              /* [bus] port */
+	unsigned min_cycle_ms;                /* [bus] min-cycle-ms */
 	struct adc_config adc;                /* [adc] */
 	enum outputs_backend outputs_backend; /* [outputs] backend */
 	struct outputs_config outputs;        /* [outputs] chip and lines */

@@ -186,7 +186,7 @@ static void note_bank(struct daemon *d, uint64_t now)
 	d->last_topo_err = fo->pin.topology_bad ? fo->topo_err : BANK_OK;
 }
 
-void daemon_evaluate(struct daemon *d, uint64_t now)
+static void evaluate(struct daemon *d, uint64_t now, bool reading)
 {
 	struct protection_output o;
 	bool first = !d->have_pout;
@@ -243,7 +243,22 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 		daemon_save_state(d, now, "periodic");
 	daemon_poweroff_step(d, now, &o);
 	arm_protection_timer(d);
-	daemon_publish(d, now);
+	/* A new reading steps with every reply (a few hundred a second on a
+	 * big bank): D-Bus sees a decision at once, readings at the tick's pace. */
+	if (!reading || changed || now - d->publish_us >= DAEMON_TICK_US || now < d->publish_us) {
+		daemon_publish(d, now);
+		d->publish_us = now;
+	}
+}
+
+void daemon_evaluate(struct daemon *d, uint64_t now)
+{
+	evaluate(d, now, false);
+}
+
+void daemon_evaluate_reading(struct daemon *d, uint64_t now)
+{
+	evaluate(d, now, true);
 }
 
 /* ---- ADC, heartbeat, LEDs, watchdog: every 100 ms ---- */
@@ -466,7 +481,9 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	uint64_t now = now_us(d);
 	persist_saved(&d->cad, now); /* the first periodic save a minute from now */
 
-	struct m8_master_config mc = {.path = d->cfg.bus_port, .on_event = daemon_on_bus_event};
+	struct m8_master_config mc = {.path = d->cfg.bus_port,
+	                              .cycle_period_us = (uint64_t)d->cfg.min_cycle_ms * 1000,
+	                              .on_event = daemon_on_bus_event};
 	r = m8_master_new(&d->master, &mc, &daemon_bus_port_ops, d);
 	if (r < 0) {
 		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",

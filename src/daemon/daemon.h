@@ -2,7 +2,8 @@
 /*
  * smallbmsd's loop (sd-event): the M8 master on the configured port, the
  * ADC read every 100 ms, the protection and monitor cores stepped after
- * every new poll cycle, every ADC read and at protection_next_deadline_us(),
+ * every valid STATUS reply, every poll cycle, every ADC read and at
+ * protection_next_deadline_us(),
  * the outputs and LEDs driven from the protection's decision, the heartbeat
  * toggled every 100 ms only while the loop is healthy, and the state record
  * kept. A device missing at start (bus port, ADC, GPIO chip) is logged and

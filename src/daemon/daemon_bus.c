@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The M8 master in the loop: its fd, its timer, its events; a completed
- * poll cycle steps the protection. */
+/* The M8 master in the loop: its fd, its timer, its events; every valid
+ * STATUS reply (and every completed poll cycle) steps the protection at
+ * once, so a reading acts when it arrives, not at the end of the cycle. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +92,10 @@ static void bus_sync(struct daemon *d, uint64_t now)
 		d->port_open = bank.port_open;
 		d->port_reported = true;
 	}
-	if (bank.cycles != d->last_cycles) {
+	if (bank.statuses != d->last_statuses || bank.cycles != d->last_cycles) {
+		d->last_statuses = bank.statuses;
 		d->last_cycles = bank.cycles;
-		daemon_evaluate(d, now);
+		daemon_evaluate_reading(d, now);
 	}
 }
 

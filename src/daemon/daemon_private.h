@@ -37,7 +37,7 @@ struct daemon {
 	int bus_fd;
 	bool port_open, port_reported;
 	char port_why[256]; /* the last port failure: step and errno */
-	uint64_t last_cycles;
+	uint64_t last_cycles, last_statuses;
 
 	struct adc *adc;
 	uint64_t adc_retry_us, adc_last_ok_us;
@@ -82,6 +82,7 @@ struct daemon {
 	struct bank_feed_out fout;
 	struct protection_output pout;
 	bool have_pout, ready;
+	uint64_t publish_us; /* last daemon_publish() from daemon_evaluate() */
 	enum bank_id_match last_match;
 	enum bank_error last_topo_err;
 	uint32_t soc_events_seen;
@@ -110,6 +111,9 @@ static inline uint64_t now_us(const struct daemon *d)
 
 /* daemon.c */
 void daemon_evaluate(struct daemon *d, uint64_t now);
+/* The same for a new reading from the bus: D-Bus is updated when the
+ * decision changed, else at most every DAEMON_TICK_US. */
+void daemon_evaluate_reading(struct daemon *d, uint64_t now);
 
 /* daemon_bus.c */
 int daemon_on_bus_timer(sd_event_source *s, uint64_t usec, void *userdata);

@@ -404,7 +404,14 @@ void m8_master_bank(const struct m8_master *m, struct m8_bank_state *out)
 	        .open_error = m->open_error,
 	        .cycles = m->cycles,
 	        .last_cycle_us = m->last_cycle_us,
+	        .last_period_us = m->last_period_us,
+	        .statuses = m->statuses,
 	};
+}
+
+uint64_t m8_master_cycle_left_us(const struct m8_master *m, uint64_t now_us)
+{
+	return m8m_cycle_left_us(m, now_us);
 }
 
 const struct m8_battery *m8_master_battery(const struct m8_master *m, unsigned addr)

@@ -8,8 +8,10 @@
  * port's clock op tells when bytes really went out or came in. The port is
  * an ops struct, so tests can drive the engine with a scripted port.
  *
- * A poll cycle's traffic (polls, retries, busy repeats, GET_INFO, ASSIGNs,
- * queued requests) stays within 1.0 s of its start: an exchange goes out only
+ * Polling is continuous: a cycle starts as soon as the previous one is over,
+ * held to a minimum period (cycle_period_us). A poll cycle's traffic (polls,
+ * retries, busy repeats, GET_INFO, ASSIGNs, queued requests) stays within
+ * 1.0 s of its start: an exchange goes out only
  * if its worst case (request, 50 ms, a longest frame, the idle gap) ends by
  * then; what does not fit goes first in the next cycle.
  */
@@ -39,6 +41,10 @@
 #define M8_ENUM_MAX_FAILS   3
 #define M8_ENUM_MAX_SILENT  3
 #define M8_LOST_CYCLES      2
+/* ... and silent this long at least (docs/decisions.md: fast cycles). */
+#define M8_LOST_MIN_US 1000000ULL
+/* The daemon's default minimum cycle period ([bus] min-cycle-ms). */
+#define M8_CYCLE_MIN_DEFAULT_US 100000ULL
 /* Wire time of n bytes at 115200 baud, 8N1 (86.8 us a byte), rounded up. */
 #define M8_WIRE_US(n) (((uint64_t)(n)*868 + 9) / 10)
 
@@ -70,8 +76,11 @@ enum m8_event_type {
 };
 
 struct m8_master_config {
-	const char *path;         /* the tty, e.g. /dev/ttyS1 */
-	uint64_t cycle_period_us; /* a poll cycle starts this often; 0 = 1 s */
+	const char *path; /* the tty, e.g. /dev/ttyS1 */
+	/* The minimum cycle period: a poll cycle starts when the previous one
+	 * is over, but not sooner than this after the previous start (at most
+	 * M8_CYCLE_MAX_US is meaningful); 0 = M8_CYCLE_MAX_US, one a second. */
+	uint64_t cycle_period_us;
 	/* Called for bank changes; may read the master, must not free it. */
 	void (*on_event)(void *userdata, enum m8_event_type ev, unsigned addr);
 };
@@ -105,9 +114,11 @@ struct m8_bank_state {
 	bool enum_failed; /* three enumerations in a row failed (E2) */
 	unsigned count;   /* batteries, addresses 1..count */
 	unsigned enum_failures;
-	int open_error;         /* the last failed open: -ENOENT, -EBUSY ...; 0 once open */
-	uint64_t cycles;        /* poll cycles completed */
-	uint64_t last_cycle_us; /* how long the last cycle's polls took */
+	int open_error;          /* the last failed open: -ENOENT, -EBUSY ...; 0 once open */
+	uint64_t cycles;         /* poll cycles completed */
+	uint64_t last_cycle_us;  /* how long the last cycle's polls took */
+	uint64_t last_period_us; /* start of the last cycle to the start of the one before */
+	uint64_t statuses;       /* valid STATUS replies so far: a new reading */
 };
 
 /* Result of a queued request: 0 with the reply, -EREMOTEIO with the NAK
@@ -142,6 +153,10 @@ int m8_master_submit(struct m8_master *m, uint8_t addr, uint8_t cmd, const uint8
                      uint8_t len, unsigned tries, m8_request_cb cb, void *cb_userdata);
 
 void m8_master_bank(const struct m8_master *m, struct m8_bank_state *out);
+/* The time left from now_us for queued requests (m8_master_submit(), e.g.
+ * firmware blocks): up to the next cycle's earliest start between cycles,
+ * up to the cycle's 1.0 s bound while a cycle runs; 0 when none. */
+uint64_t m8_master_cycle_left_us(const struct m8_master *m, uint64_t now_us);
 /* addr 1..count, NULL otherwise. */
 const struct m8_battery *m8_master_battery(const struct m8_master *m, unsigned addr);
 /* A valid STATUS younger than 3 s whose counts match the INFO, with the port

@@ -118,14 +118,19 @@ struct m8_master {
 	} en;
 
 	struct {
-		bool active, polls_done, info_done, rejoin_done, extend_done;
-		uint64_t start_us, next_at_us;
-		uint64_t limit_us; /* all of its traffic over by then */
+		/* A cycle: its polls, then its extras (GET_INFO, a due ASSIGN),
+		 * then one queued request; then more queued requests while time
+		 * is left before next_at_us, the earliest next start. */
+		bool active, polls_done, info_done, rejoin_done, extend_done, queue_done;
+		uint64_t start_us;
+		uint64_t next_at_us; /* start + the minimum period */
+		uint64_t limit_us;   /* all of its traffic over by then */
 		unsigned pos, start_idx;
 	} cy;
 	unsigned info_turn;
 	uint64_t rejoin_at_us, extend_at_us;
-	uint64_t cycles, last_cycle_us;
+	uint64_t cycles, last_cycle_us, last_period_us;
+	uint64_t statuses; /* valid STATUS replies */
 };
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
@@ -182,5 +187,8 @@ void m8m_cycle_begin_if_due(struct m8_master *m, uint64_t now_us);
 /* The end of the time the traffic sent now may use (NO_DEADLINE outside the
  * poll phase). */
 uint64_t m8m_run_limit_us(const struct m8_master *m);
+/* The time the schedule leaves from now_us for traffic that goes out now
+ * (m8m_run_limit_us()), 0 when none or outside the poll phase. */
+uint64_t m8m_cycle_left_us(const struct m8_master *m, uint64_t now_us);
 /* A chosen request that did not go out (no time left): it is due again. */
 void m8m_unsent(struct m8_master *m, const struct xfer *x, uint64_t now_us);

@@ -34,7 +34,10 @@ static void status_failed(struct m8_master *m, struct m8_battery *b, const struc
 	if (x->kind != K_STATUS)
 		return;
 	b->miss_cycles++;
-	if (b->miss_cycles >= M8_LOST_CYCLES && !b->lost) {
+	/* Two cycles running, and at least M8_LOST_MIN_US of silence: with
+	 * cycles of 100 ms a glitch of a few tenths of a second must not send
+	 * a battery to the 5 s probe and so make it stale (docs/decisions.md). */
+	if (b->miss_cycles >= M8_LOST_CYCLES && now_us - b->ok_us >= M8_LOST_MIN_US && !b->lost) {
 		b->lost = true;
 		b->probe_at_us = now_us + M8_PROBE_US;
 		m8m_emit(m, M8_EV_LOST, (unsigned)(b - m->bat) + 1);
@@ -61,6 +64,7 @@ bool m8m_status_done(struct m8_master *m, int result, const struct m8_frame *f, 
 		b->status = st;
 		b->has_status = true;
 		b->status_us = now_us;
+		m->statuses++;
 		battery_answers(m, b, now_us);
 		return false;
 	}
@@ -288,17 +292,33 @@ static bool cycle_extras(struct m8_master *m, struct xfer *x, uint64_t now_us)
 	return false;
 }
 
+/*
+ * A cycle starts as soon as the previous one is over (its polls, its extras
+ * and its turn of the queue), but not sooner than the minimum period after
+ * the previous start; all of its traffic is over within 1.0 s of its start.
+ */
 void m8m_cycle_begin_if_due(struct m8_master *m, uint64_t now_us)
 {
 	if (m->phase != PH_RUN || m->cy.active || now_us < m->cy.next_at_us)
 		return;
 	m->cy.polls_done = m->cy.info_done = m->cy.rejoin_done = m->cy.extend_done = false;
+	m->cy.queue_done = false;
 	m->cy.active = true;
+	if (m->cy.start_us && now_us > m->cy.start_us)
+		m->last_period_us = now_us - m->cy.start_us;
 	m->cy.start_us = now_us;
 	m->cy.pos = 0;
 	m->cy.next_at_us = now_us + m->cycle_period_us;
-	m->cy.limit_us = now_us + (m->cycle_period_us < M8_CYCLE_MAX_US ? m->cycle_period_us
-	                                                                : M8_CYCLE_MAX_US);
+	m->cy.limit_us = now_us + M8_CYCLE_MAX_US;
+}
+
+uint64_t m8m_cycle_left_us(const struct m8_master *m, uint64_t now_us)
+{
+	uint64_t limit = m8m_run_limit_us(m);
+
+	if (limit == NO_DEADLINE)
+		return 0;
+	return limit > now_us ? limit - now_us : 0;
 }
 
 uint64_t m8m_run_limit_us(const struct m8_master *m)
@@ -307,7 +327,8 @@ uint64_t m8m_run_limit_us(const struct m8_master *m)
 		return NO_DEADLINE;
 	if (m->cy.active)
 		return m->cy.limit_us;
-	/* between cycles: up to the next one's start, within the last's bound */
+	/* between cycles: up to the next one's earliest start (the minimum
+	 * period), within the last one's bound */
 	return m->cy.next_at_us < m->cy.limit_us ? m->cy.next_at_us : m->cy.limit_us;
 }
 
@@ -357,6 +378,14 @@ bool m8m_run_next(struct m8_master *m, struct xfer *x, uint64_t now_us)
 		}
 		if (cycle_extras(m, x, now_us))
 			return true;
+		/* The queue's turn: one request within the cycle's bound, so that
+		 * back-to-back cycles never starve it; more go out in the time
+		 * left before the next cycle may start. */
+		if (!m->cy.queue_done) {
+			m->cy.queue_done = true;
+			if (queue_pop_fitting(m, x, now_us))
+				return true;
+		}
 		m->cy.active = false;
 		m->cycles++;
 	}

@@ -2,6 +2,7 @@
 #include "sim/bus.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pty.h>
 #include <stdio.h>
@@ -45,6 +46,21 @@ static int arm_tx(struct sim_bus *bus, uint64_t at_ns)
 	return sd_event_source_set_enabled(bus->tx_timer, SD_EVENT_ONESHOT);
 }
 
+/* --trace: a reply handed to the pty whole, with the STATUS flags. */
+static void trace_tx(struct sim_bus *bus, const struct sim_tx_seg *seg)
+{
+	uint64_t now = sim_now_ns();
+
+	if (!bus->trace || seg->len < M8_HEADER_LEN + M8_CRC_LEN || seg->bytes[0] != M8_SOF)
+		return;
+	if (seg->bytes[2] == (M8_CMD_GET_STATUS | M8_REPLY_BIT) &&
+	    seg->len >= M8_HEADER_LEN + 7 + M8_CRC_LEN)
+		fprintf(bus->trace, "tx %" PRIu64 " %u %u %02x\n", now, seg->bytes[1],
+		        seg->bytes[2], seg->bytes[M8_HEADER_LEN + 6]);
+	else
+		fprintf(bus->trace, "tx %" PRIu64 " %u %u -\n", now, seg->bytes[1], seg->bytes[2]);
+}
+
 /*
  * Hands each frame to the pty whole, at the moment its last byte would leave
  * a 115200-baud line (start + length x 86.8 us). Writing byte by byte would
@@ -80,6 +96,7 @@ static int tx_pump(struct sim_bus *bus)
 		}
 		bus->tx_sent += (size_t)w;
 		if (bus->tx_sent == seg->len) {
+			trace_tx(bus, seg);
 			bus->line_free_ns = end_ns;
 			bus->tx_head = (bus->tx_head + 1) % SIM_TXQ_SEGMENTS;
 			bus->tx_count--;
@@ -138,6 +155,8 @@ static void on_frame(const struct m8_frame *f, void *userdata)
 	int r;
 
 	sim_bank_advance(&bus->world->bank, sim_now_ns() / 1000);
+	if (bus->trace)
+		fprintf(bus->trace, "rx %" PRIu64 " %u %u\n", bus->rx_end_ns, f->addr, f->cmd);
 	r = sim_chain_request(&bus->world->chain, f, end_us, &reply);
 	if (r < 0) {
 		fprintf(stderr, "smallbms-sim: request 0x%02x to %u: %s\n", f->cmd, f->addr,

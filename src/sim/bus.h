@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <stdio.h>
 #include <systemd/sd-event.h>
 
 #include "sim/rng.h"
@@ -40,6 +41,7 @@ struct sim_bus {
 	uint64_t tx_begin_ns;  /* when the head segment started, 0 = not yet */
 	uint64_t line_free_ns; /* end of the last byte sent */
 	struct sim_rng rng;
+	FILE *trace; /* --trace: a line per frame, or NULL */
 };
 
 /* Opens the pty (both ends raw) and starts serving it on e. */

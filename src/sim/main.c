@@ -84,8 +84,12 @@ static void app_cleanup(struct sim_app *app)
 		sim_ctlsock_close(&app->ctl);
 	if (app->link_made)
 		unlink(app->opt.link);
-	if (app->bus_open)
+	if (app->bus_open) {
+		if (app->bus.trace)
+			fclose(app->bus.trace);
+		app->bus.trace = NULL;
 		sim_bus_close(&app->bus);
+	}
 	sim_scenario_free(&app->scenario);
 	app->event = sd_event_unref(app->event);
 }
@@ -139,6 +143,16 @@ static int app_setup(struct sim_app *app)
 		return r;
 	}
 	app->bus_open = true;
+	if (o->trace) {
+		app->bus.trace = fopen(o->trace, "ae");
+		if (!app->bus.trace) {
+			r = -errno;
+			fprintf(stderr, "smallbms-sim: trace file %s: %s\n", o->trace,
+			        strerror(-r));
+			return r;
+		}
+		setvbuf(app->bus.trace, NULL, _IOLBF, 0);
+	}
 	if (o->link) {
 		r = make_link(o->link, app->bus.slave_path);
 		if (r < 0) {

@@ -28,6 +28,7 @@ enum {
 	OPT_TIME_SCALE,
 	OPT_SEED,
 	OPT_SERIAL_PREFIX,
+	OPT_TRACE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -45,6 +46,7 @@ static const struct option long_options[] = {
         {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
         {"seed", required_argument, NULL, OPT_SEED},
         {"serial-prefix", required_argument, NULL, OPT_SERIAL_PREFIX},
+        {"trace", required_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {0},
@@ -67,6 +69,10 @@ static void usage(FILE *f)
 	      "  --time-scale X      run the physics X times faster than real time (default 1)\n"
 	      "  --seed N            seed of the cell spread and random faults (default 1)\n"
 	      "  --serial-prefix S   serial numbers S001, S002 ... (default HQ2402JJ)\n"
+	      "  --trace FILE        append a line per frame: `rx NS ADDR CMD` when a request's\n"
+	      "                      last byte came in, `tx NS ADDR CMD FLAGS` once a reply was\n"
+	      "                      handed to the pty whole (NS: CLOCK_MONOTONIC; FLAGS: a\n"
+	      "                      STATUS reply's flags in hex, else -); for benchmarks\n"
 	      "  --help              show this help\n"
 	      "  --version           show the version\n\n"
 	      "See smallbms-sim(1) for the control commands.\n",
@@ -196,6 +202,11 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, F
 			if (strlen(optarg) > SIM_SERIAL_PREFIX_MAX)
 				return bad(err, "serial-prefix", optarg, "at most 13 characters");
 			o->serial_prefix = optarg;
+			break;
+		case OPT_TRACE:
+			if (!optarg[0])
+				return bad(err, "trace", optarg, "expected a file name");
+			o->trace = optarg;
 			break;
 		case OPT_HELP:
 			usage(out);

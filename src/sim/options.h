@@ -19,6 +19,7 @@ struct sim_options {
 	uint32_t time_scale_milli;
 	uint64_t seed;
 	const char *serial_prefix;
+	const char *trace; /* --trace FILE: one line per frame on the line */
 };
 
 /* Returns 1 to run, 0 after --help or --version (printed to out), -EINVAL

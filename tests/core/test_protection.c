@@ -1063,6 +1063,56 @@ static void rule_table_is_consistent(void **state)
 	assert_string_equal(protection_quantity_unit(PROT_Q_STALE), "");
 }
 
+/* Issue 16: extremes handed in by the caller (kept one reading at a time)
+ * decide as the step's own scan does, readings and their places included. */
+static void given_extremes_decide_as_the_scan(void **state)
+{
+	static struct fx a, b;
+	struct bank_extremes e;
+	uint32_t s = 77;
+
+	(void)state;
+	fx_start(&a, 6);
+	fx_start(&b, 6);
+	bank_extremes_init(&e);
+	for (unsigned step = 1; step <= 400; step++) {
+		unsigned k = (s = s * 1103515245u + 12345u) >> 16;
+		unsigned bat = k % 6, c = (k / 6) % 4;
+		/* cells and temperatures wander across the levels */
+		a.in.bat[bat].cell_mv[c] = (uint16_t)(2450 + (k / 24) % 1400);
+		a.in.bat[bat].temp_dc[c % 2] = (int16_t)(-100 + (int)((k / 7) % 700));
+		if (k % 13 == 0)
+			a.in.bat[bat].cell_mv[c] = PROTECTION_CELL_NA;
+		b.in = a.in;
+		for (unsigned i = 0; i < 6; i++)
+			assert_int_equal(bank_extremes_set(&e, i, a.in.bat[i].cell_mv,
+			                                   a.in.bat[i].n_cells, a.in.bat[i].temp_dc,
+			                                   a.in.bat[i].n_temps),
+			                 0);
+		b.in.have_extremes = true;
+		for (unsigned d = 0; d < BANK_EXT_DIMS; d++)
+			b.in.extremes[d] = bank_extremes_get(&e, (enum bank_ext_dim)d);
+		fx_step_at(&a, a.now + MS_US(300));
+		fx_step_at(&b, b.now + MS_US(300));
+		assert_int_equal(a.out.atd_closed, b.out.atd_closed);
+		assert_int_equal(a.out.atc_closed, b.out.atc_closed);
+		assert_int_equal(a.out.codes, b.out.codes);
+		assert_memory_equal(a.out.report, b.out.report, sizeof(a.out.report));
+	}
+	/* and they are what the step uses: a low cell in them alone trips A2 */
+	fx_start(&b, 6);
+	fx_step_at(&b, b.now + S_US(1));
+	assert_false(fx_code(&b, BMS_A2));
+	b.in.have_extremes = true;
+	for (unsigned d = 0; d < BANK_EXT_DIMS; d++)
+		b.in.extremes[d] = (struct bank_extreme){
+		        .known = true, .value = d < BANK_EXT_MIN_TEMP ? 3300 : 250, .battery = 0};
+	b.in.extremes[BANK_EXT_MIN_CELL].value = 2400;
+	fx_step_at(&b, b.now + S_US(1));
+	fx_step_at(&b, b.now + S_US(1));
+	assert_true(fx_code(&b, BMS_A2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1105,6 +1155,7 @@ int main(void)
 	        cmocka_unit_test(save_when_bank_falls_below_9v),
 	        cmocka_unit_test(remote_wiring_warning),
 	        cmocka_unit_test(rule_table_is_consistent),
+	        cmocka_unit_test(given_extremes_decide_as_the_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -448,6 +448,129 @@ static void test_backstop_sees_implausible_adc(void **state)
 	assert_true(o.atd_closed);
 }
 
+/* ---- issue 16: the extremes kept one reading at a time ---- */
+
+static struct m8_battery big[PROTECTION_MAX_BATTERIES];
+
+static uint32_t xs(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static struct bank_extreme ref(const struct bank_feed_in *in, unsigned n, bool monitor,
+                               enum bank_ext_dim d)
+{
+	struct bank_extreme r = {.battery = -1, .index = -1};
+	bool cells = d == BANK_EXT_MIN_CELL || d == BANK_EXT_MAX_CELL;
+	bool min = d == BANK_EXT_MIN_CELL || d == BANK_EXT_MIN_TEMP;
+
+	for (unsigned b = 0; b < n; b++) {
+		const struct m8_battery *bat = in->bat[b];
+		if (!bat->has_status)
+			continue;
+		if (monitor && (!in->fresh[b] || (bat->status.flags & M8_ST_FAULT)))
+			continue;
+		unsigned cnt = cells ? bat->status.n_cells : bat->status.n_temps;
+		for (unsigned i = 0; i < cnt; i++) {
+			int32_t v = cells ? bat->status.cell_mv[i] : bat->status.temp_dc[i];
+			if (cells ? v == 0xFFFF : v == 0x7FFF)
+				continue;
+			if (!r.known || (min ? v < r.value : v > r.value))
+				r = (struct bank_extreme){.known = true,
+				                          .value = v,
+				                          .battery = (int16_t)b,
+				                          .index = (int16_t)i};
+		}
+	}
+	return r;
+}
+
+static void check_extremes(unsigned n, uint32_t seed, unsigned step)
+{
+	const struct protection_input *pin = &fx.out.pin;
+	const struct monitor_input *m = &fx.out.min;
+
+	assert_true(pin->have_extremes);
+	for (unsigned d = 0; d < BANK_EXT_DIMS; d++) {
+		struct bank_extreme want = ref(&fx.in, n, false, (enum bank_ext_dim)d);
+		const struct bank_extreme *got = &pin->extremes[d];
+		if (got->known != want.known ||
+		    (want.known && (got->value != want.value || got->battery != want.battery ||
+		                    got->index != want.index)))
+			fail_msg("seed %u step %u dim %u: feed %d at %d/%d, scan %d at %d/%d", seed,
+			         step, d, got->value, got->battery, got->index, want.value,
+			         want.battery, want.index);
+	}
+	struct bank_extreme w = ref(&fx.in, n, true, BANK_EXT_MIN_CELL);
+	assert_int_equal(m->min_cell_mv, w.known ? w.value : 0xFFFF);
+	w = ref(&fx.in, n, true, BANK_EXT_MAX_CELL);
+	assert_int_equal(m->max_cell_mv, w.known ? w.value : 0xFFFF);
+	w = ref(&fx.in, n, true, BANK_EXT_MIN_TEMP);
+	assert_int_equal(m->min_temp_dc, w.known ? w.value : 0x7FFF);
+	w = ref(&fx.in, n, true, BANK_EXT_MAX_TEMP);
+	assert_int_equal(m->max_temp_dc, w.known ? w.value : 0x7FFF);
+}
+
+static void test_extremes_incremental(void **state)
+{
+	uint32_t seed = 1616, s = seed;
+	uint64_t t = NOW;
+	unsigned n = PROTECTION_MAX_BATTERIES;
+
+	print_message("seed %u\n", seed);
+	memset(&fx, 0, sizeof(fx));
+	memset(big, 0, sizeof(big));
+	for (unsigned i = 0; i < PROTECTION_MAX_BATTERIES; i++) {
+		snprintf(big[i].info.serial, sizeof(big[i].info.serial), "BIG%04u", i + 1);
+		big[i].info.type = 2;
+		big[i].info.capacity_ah = 100;
+		big[i].info.cells = 8;
+		big[i].info.sensors = 4;
+		fx.in.bat[i] = &big[i];
+	}
+	fx.in.bank.port_open = fx.in.bank.enumerated = true;
+	bank_feed_init(&fx.feed, NULL);
+	for (unsigned step = 0; step < 4000; step++) {
+		unsigned b = xs(&s) % PROTECTION_MAX_BATTERIES, what = xs(&s) % 100;
+		struct m8_battery *bat = &big[b];
+
+		if (what < 60) { /* a new reading */
+			bat->has_status = true;
+			bat->status_us = ++t;
+			bat->status.n_cells = 8;
+			bat->status.n_temps = 4;
+			for (unsigned c = 0; c < 8; c++)
+				bat->status.cell_mv[c] =
+				        xs(&s) % 9 == 0 ? 0xFFFF : (uint16_t)(3190 + xs(&s) % 20);
+			for (unsigned k = 0; k < 4; k++)
+				bat->status.temp_dc[k] =
+				        xs(&s) % 7 == 0 ? 0x7FFF : (int16_t)(240 + xs(&s) % 20);
+			bat->status.flags = xs(&s) % 10 == 0 ? M8_ST_FAULT : 0;
+			fx.in.fresh[b] = true;
+		} else if (what < 80) { /* stale, or fresh again */
+			fx.in.fresh[b] = !fx.in.fresh[b];
+		} else if (what < 85) { /* replaced: no STATUS yet */
+			bat->has_status = false;
+		} else if (what < 90) { /* the bank shrinks or grows back */
+			n = 40 + xs(&s) % 11;
+		}
+		fx.in.bank.count = n;
+		fx.in.now_us = t;
+		uint64_t before = fx.feed.ext_updates;
+		run();
+		check_extremes(n, seed, step);
+		/* the same input again: no battery is taken anew */
+		assert_true(fx.feed.ext_updates - before <= 2 * PROTECTION_MAX_BATTERIES);
+		before = fx.feed.ext_updates;
+		run();
+		assert_int_equal(fx.feed.ext_updates, before);
+		check_extremes(n, seed, step);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +584,7 @@ int main(void)
 	        cmocka_unit_test(test_topology_first_install),
 	        cmocka_unit_test(test_soc_and_flags),
 	        cmocka_unit_test(test_backstop_sees_implausible_adc),
+	        cmocka_unit_test(test_extremes_incremental),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

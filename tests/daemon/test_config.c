@@ -62,6 +62,7 @@ static void test_defaults(void **state)
 	config_defaults(&def);
 	assert_memory_equal(&cfg, &def, sizeof(cfg));
 	assert_string_equal(cfg.bus_port, "/dev/ttyS1");
+	assert_int_equal(cfg.min_cycle_ms, 100);
 	assert_string_equal(cfg.adc.uri, "local:");
 	assert_string_equal(cfg.adc.device, "ads1015");
 	for (unsigned i = 0; i < ADC_SIGNAL_COUNT; i++) {
@@ -92,6 +93,7 @@ static void test_every_key(void **state)
 	           "# comment\n"
 	           "[bus]\n"
 	           "port = /dev/ttyAMA3\n"
+	           "min-cycle-ms = 250\n"
 	           "\n"
 	           "[adc]\n"
 	           "uri = ip:192.168.7.2\n"
@@ -120,6 +122,7 @@ static void test_every_key(void **state)
 	           "directory = /srv/bms\n");
 	assert_int_equal(config_load(f->dir, &cfg, NULL), 0);
 	assert_string_equal(cfg.bus_port, "/dev/ttyAMA3");
+	assert_int_equal(cfg.min_cycle_ms, 250);
 	assert_string_equal(cfg.adc.uri, "ip:192.168.7.2");
 	assert_string_equal(cfg.adc.device, "ads1115");
 	assert_string_equal(cfg.adc.channel[ADC_BANK], "voltage3");
@@ -219,6 +222,13 @@ static void test_errors(void **state)
 	expect_error(f, "[state]\ndir = /x\n", 2, "unknown key \"dir\" in [state]");
 	expect_error(f, "[bus]\nport = ttyS1\n", 2, "port: \"ttyS1\" is not an absolute path");
 	expect_error(f, "[bus]\nport =\n", 2, "port: \"\" is not an absolute path");
+	expect_error(f, "[bus]\nmin-cycle-ms = 19\n", 2, "min-cycle-ms: \"19\" is not 20..1000");
+	expect_error(f, "[bus]\nmin-cycle-ms = 1001\n", 2,
+	             "min-cycle-ms: \"1001\" is not 20..1000");
+	expect_error(f, "[bus]\nmin-cycle-ms = 0.1\n", 2, "min-cycle-ms: \"0.1\" is not 20..1000");
+	expect_error(f, "[bus]\nmin-cycle-ms = -100\n", 2,
+	             "min-cycle-ms: \"-100\" is not 20..1000");
+	expect_error(f, "[bus]\nmin-cycle-ms =\n", 2, "min-cycle-ms: \"\" is not 20..1000");
 	expect_error(f, "[state]\ndirectory = var/lib\n", 2,
 	             "directory: \"var/lib\" is not an absolute path");
 	expect_error(f, "[adc]\nuri = local\n", 2, "uri: \"local\" is no libiio URI");
@@ -469,7 +479,7 @@ static void test_annotated_example(void **state)
 	snprintf(cmd, sizeof(cmd), "sed -E 's/^#([a-z-]+ =)/\\1/' '%s' > '%s/smallbmsd.conf'",
 	         example, dir);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 33", dir);
+	snprintf(cmd, sizeof(cmd), "grep -c '^[a-z-]* =' '%s/smallbmsd.conf' | grep -qx 34", dir);
 	int all_keys = system(cmd);
 	assert_int_equal(config_load(dir, &cfg, NULL), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
-    SMALLBMSD, STATUS_RE, check, run_cases, with_rig)
+    SMALLBMSD, STATUS_RE, Rig, check, run_cases, with_rig)
 
 # Lead lower bound: the pre-alarm must have been on for the whole lead. Both
 # DRY-RUN lines travel through the same pipe, so only the scheduling jitter
@@ -502,6 +502,88 @@ def step_between_cycles(rig):
         os.kill(rig.sim.pid, signal.SIGCONT)
 
 
+def _read_trace(path):
+    """The simulator's --trace lines: (kind, ns, addr, cmd, flags or None)."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) < 4 or p[0] not in ("rx", "tx"):
+                continue
+            flags = int(p[4], 16) if len(p) > 4 and p[4] != "-" else None
+            out.append((p[0], int(p[1]), int(p[2]), int(p[3]), flags))
+    return out
+
+
+def _trip_in_trace(rig, d, trace, battery, flag, bit, line):
+    """Raises a battery's hard flag; returns (reply ns, open ns, the ns at
+    which the 2nd request after the reply reached the simulator, the ns of
+    the cycle's GET_INFO, polls between the reply and it)."""
+    mark = d.mark()
+    t_cmd = time.monotonic_ns()
+    rig.sim_cmd("flag %d %s on" % (battery, flag))
+    t_open, _ = _wait_dry(d, line, "open", since=mark, timeout=10)
+    time.sleep(1.5)  # the rest of the cycle, into the trace
+    ev = _read_trace(trace)
+    flagged = [e for e in ev if e[0] == "tx" and e[1] >= t_cmd and e[2] == battery and
+               e[3] == 0x84 and e[4] is not None and e[4] & bit]
+    check(flagged, "no STATUS reply of battery %d with %s in the trace" % (battery, flag))
+    t_reply = flagged[0][1]
+    after = [e for e in ev if e[1] > t_reply and e[0] == "rx"]
+    # The cycle ends with its GET_INFO, or, where a cycle cut at its 1.0 s
+    # bound left that out, at the latest with the battery's next poll.
+    ends = [e for e in after if e[3] == 0x03 or (e[3] == 0x04 and e[2] == battery)]
+    check(ends and len(after) >= 2, "no end of the cycle after the flagged reply in the trace")
+    polls = [e for e in after if e[3] == 0x04 and e[1] < ends[0][1]]
+    return t_reply, int(t_open * 1e9), after[1][1], ends[0][1], len(polls)
+
+
+def flag_mid_cycle(rig):
+    """Issue 16: the protection steps on every valid STATUS reply, not at the
+    end of the poll cycle or on the 100 ms tick. 50 batteries at 10 ms reply
+    delay (a cycle of about 0.7 s), three daemons, each taking a hard
+    over-voltage (charge disconnect) and a hard under-voltage flag (load
+    disconnect) in the middle of a cycle: every output must open before the
+    cycle's polls are over (its GET_INFO reaches the simulator), and, but
+    for one allowed to a loaded machine, before the second request after
+    the flagged reply reaches the simulator (about 27 ms: the old daemon,
+    stepping on its 100 ms tick, makes that one time in four)."""
+    rows = []
+    rigs = [rig]
+    try:
+        for k in range(3):
+            if k > 0:
+                rigs.append(Rig("flag_mid_cycle", series=2, parallel=25, start_sim=False))
+            r = rigs[-1]
+            trace = os.path.join(r.dir, "trace")
+            r.start_sim(extra=["--reply-delay-us", "10000", "--trace", trace])
+            d = r.start_daemon()
+            r.wait_started(timeout=120)
+            rows.append(_trip_in_trace(r, d, trace, 5 + k, "hard-ov", 0x08, "charge-disconnect"))
+            rows.append(_trip_in_trace(r, d, trace, 12 + k, "hard-uv", 0x10, "load-disconnect"))
+            if k > 0:
+                r.stop_daemons_checked()
+    finally:
+        for r in rigs[1:]:
+            r.close()
+    quick = mid = 0
+    for t_reply, t_open, t_second, t_end, polls in rows:
+        print("# flagged reply -> output open %.1f ms; 2nd request after it %.1f ms, "
+              "cycle's end %.1f ms (%d polls)" % (
+                  (t_open - t_reply) / 1e6, (t_second - t_reply) / 1e6,
+                  (t_end - t_reply) / 1e6, polls), flush=True)
+        check(t_open < t_end, "an output opened after the end of the cycle that carried "
+              "the flag (%.1f ms after the reply)" % ((t_open - t_reply) / 1e6))
+        quick += t_open < t_second
+        # A cycle cut at its 1.0 s bound on a loaded machine moves the
+        # order of the next one, so a flagged battery is not always early.
+        mid += polls >= 10
+    check(mid >= len(rows) // 2, "only %d of %d flagged replies had 10 polls or more after "
+          "them in their cycle" % (mid, len(rows)))
+    check(quick >= len(rows) - 1, "only %d of %d outputs opened before the 2nd request after "
+          "the flagged reply" % (quick, len(rows)))
+
+
 CASES = {
     "ready_and_start": lambda: with_rig(ready_and_start, series=2),
     "sigterm_releases": lambda: with_rig(sigterm_releases),
@@ -525,6 +607,8 @@ CASES = {
     "state_saved_on_change": lambda: with_rig(state_saved_on_change),
     "watchdog_through_trouble": lambda: with_rig(watchdog_through_trouble),
     "step_between_cycles": lambda: with_rig(step_between_cycles),
+    "flag_mid_cycle": lambda: with_rig(flag_mid_cycle, series=2, parallel=25,
+                                       start_sim=False),
 }
 
 if __name__ == "__main__":

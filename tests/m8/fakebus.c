@@ -239,7 +239,8 @@ void fake_init(struct fakebus *fb, unsigned n_batteries)
 
 struct m8_master *fake_master(struct fakebus *fb)
 {
-	struct m8_master_config cfg = {.path = "/dev/fake", .on_event = on_event};
+	struct m8_master_config cfg = {
+	        .path = "/dev/fake", .cycle_period_us = fb->cycle_period_us, .on_event = on_event};
 	assert_int_equal(m8_master_new(&fb->m, &cfg, &fake_ops, fb), 0);
 	return fb->m;
 }

@@ -63,6 +63,7 @@ struct fakebus {
 	unsigned n_lag, lag_i;
 	uint64_t passed_us; /* the last time passed to the master */
 	/* master */
+	uint64_t cycle_period_us; /* the master's minimum cycle period, 0 = its default */
 	struct m8_master *m;
 	unsigned events[8];
 };

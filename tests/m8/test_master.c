@@ -13,7 +13,12 @@
 #include "fakebus.h"
 
 #define MS 1000ULL
-#define S  1000000ULL
+static uint64_t max_u64_t(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+#define S 1000000ULL
 
 static int setup(void **state)
 {
@@ -1013,6 +1018,187 @@ static void test_cycle_bound_busy_and_queue(void **state)
 	assert_all_fresh(fb);
 }
 
+/* ---- issue 16: continuous polling, held to a minimum period ---- */
+
+#define MAX_STARTS 256
+
+/* Cycle starts from request `from` on: a GET_STATUS that follows anything
+ * but a GET_STATUS (a cycle is its polls with their retries and probes,
+ * then GET_INFO, a due ASSIGN and the queue's turn). */
+static size_t cycle_starts(const struct fakebus *fb, size_t from, size_t *idx)
+{
+	size_t n = 0;
+	for (size_t i = from + 1; i < fb->n_sent && n < MAX_STARTS; i++)
+		if (fb->sent[i].f.cmd == M8_CMD_GET_STATUS &&
+		    fb->sent[i - 1].f.cmd != M8_CMD_GET_STATUS)
+			idx[n++] = i;
+	return n;
+}
+
+/* Between consecutive starts: at least the minimum period, every exchange
+ * over within 1.0 s of its cycle's start, and the next cycle goes out at
+ * the latest 1 ms after the previous one's last exchange once the minimum
+ * period is over (continuous). Returns the number of cycles checked. */
+static size_t assert_continuous(const struct fakebus *fb, size_t from, uint64_t min_period_us)
+{
+	size_t idx[MAX_STARTS];
+	size_t n = cycle_starts(fb, from, idx);
+	for (size_t k = 0; k + 1 < n; k++) {
+		uint64_t t0 = fb->sent[idx[k]].t_us, t1 = fb->sent[idx[k + 1]].t_us;
+		uint64_t last_end = 0;
+		if (t1 - t0 < min_period_us)
+			fail_msg("cycle %zu lasted %llu us, less than the minimum period", k,
+			         (unsigned long long)(t1 - t0));
+		for (size_t i = idx[k]; i < idx[k + 1]; i++) {
+			uint64_t e = exchange_end(fb, i);
+			if (e > t0 + 1 * S)
+				fail_msg("request %zu (addr %u cmd 0x%02x) ends %llu us after its "
+				         "cycle's start",
+				         i, fb->sent[i].f.addr, fb->sent[i].f.cmd,
+				         (unsigned long long)(e - t0));
+			last_end = max_u64_t(last_end, e);
+		}
+		uint64_t due = max_u64_t(t0 + min_period_us, last_end);
+		if (t1 > due + 1 * MS)
+			fail_msg("cycle %zu starts %llu us after it was due", k + 1,
+			         (unsigned long long)(t1 - due));
+	}
+	return n > 0 ? n - 1 : 0;
+}
+
+static void test_continuous_50(void **state)
+{
+	struct fakebus *fb = *state;
+	fake_init(fb, 50);
+	fb->cycle_period_us = 100 * MS;
+	fake_master(fb);
+	fb->reply_delay_us = 10 * MS;
+	fake_run_for(fb, 8 * S);
+	assert_int_equal(bank(fb).count, 50);
+	size_t from = fb->n_sent;
+	fake_run_for(fb, 5 * S);
+
+	size_t idx[MAX_STARTS];
+	size_t n = cycle_starts(fb, from, idx);
+	assert_true(n >= 6);
+	assert_true(assert_continuous(fb, from, 100 * MS) >= 5);
+	/* every cycle polls each of the 50 once, then one GET_INFO */
+	for (size_t k = 0; k + 1 < n; k++) {
+		unsigned seen[51] = {0};
+		size_t polls = 0;
+		for (size_t i = idx[k]; i < idx[k + 1]; i++) {
+			if (fb->sent[i].f.cmd != M8_CMD_GET_STATUS)
+				continue;
+			seen[fb->sent[i].f.addr]++;
+			polls++;
+		}
+		assert_int_equal(polls, 50);
+		for (unsigned a = 1; a <= 50; a++)
+			assert_int_equal(seen[a], 1);
+		assert_int_equal(fb->sent[idx[k + 1] - 1].f.cmd, M8_CMD_GET_INFO);
+	}
+	struct m8_bank_state b = bank(fb);
+	assert_true(b.last_period_us >= 100 * MS && b.last_period_us < 1 * S);
+	assert_true(b.statuses >= 5 * 50);
+	assert_all_fresh(fb);
+}
+
+static void test_min_period_with_extras(void **state)
+{
+	struct fakebus *fb = *state;
+	fake_init(fb, 4);
+	fb->cycle_period_us = 100 * MS;
+	fake_master(fb);
+	fb->reply_delay_us = 1 * MS;
+	fake_run_for(fb, 3 * S);
+	assert_int_equal(bank(fb).count, 4);
+	size_t from = fb->n_sent;
+
+	/* retries, a battery that goes quiet for good (probes, re-join
+	 * ASSIGNs), GET_INFO each cycle and a queued request now and then */
+	fb->bat[1].drop = 3;
+	fb->bat[3].silent = true;
+	uint8_t secs = 1;
+	unsigned queued = 0;
+	for (int t = 0; t < 80; t++) {
+		if (t % 4 == 0 &&
+		    m8_master_submit(fb->m, 3, M8_CMD_IDENTIFY, &secs, 1, 1, NULL, NULL) == 0)
+			queued++;
+		fake_run_for(fb, 100 * MS);
+	}
+	/* short cycles: they start every 100 ms exactly, but for the ones a
+	 * timeout made longer (assert_continuous() checks those) */
+	size_t idx[MAX_STARTS];
+	size_t n = cycle_starts(fb, from, idx), exact = 0;
+	assert_true(assert_continuous(fb, from, 100 * MS) >= 50);
+	for (size_t k = 0; k + 1 < n; k++)
+		exact += fb->sent[idx[k + 1]].t_us - fb->sent[idx[k]].t_us == 100 * MS;
+	assert_true(exact >= 40);
+	assert_true(fake_count(fb, from, 0xFFFF, M8_CMD_GET_INFO) >= 60);
+	assert_true(fake_count(fb, from, 0, M8_CMD_ASSIGN) >= 2);
+	assert_true(fake_count(fb, from, 3, M8_CMD_IDENTIFY) >= 15);
+	assert_true(queued >= 15);
+	/* probed at the 5 s pace once lost, not every cycle */
+	assert_true(m8_master_battery(fb->m, 4)->lost);
+	assert_true(fake_count(fb, from, 4, M8_CMD_GET_STATUS) <= 10 * 2 + 3);
+	for (unsigned a = 1; a <= 3; a++)
+		assert_true(m8_master_battery_fresh(fb->m, a, fb->now_us));
+}
+
+static void test_long_cycles_cut_at_1s(void **state)
+{
+	struct fakebus *fb = *state;
+	fake_init(fb, 30);
+	fb->cycle_period_us = 100 * MS;
+	fake_master(fb);
+	/* 45 ms replies: 30 polls take ~1.45 s, more than a cycle may last */
+	fb->reply_delay_us = 45 * MS;
+	fake_run_for(fb, 8 * S);
+	assert_int_equal(bank(fb).count, 30);
+	size_t from = fb->n_sent;
+	fb->bat[6].drop = 3;
+	fb->bat[29].silent = true;
+	uint8_t secs = 1;
+	for (int t = 0; t < 80; t++) {
+		(void)m8_master_submit(fb->m, 5, M8_CMD_IDENTIFY, &secs, 1, 1, NULL, NULL);
+		fake_run_for(fb, 100 * MS);
+	}
+	assert_true(assert_continuous(fb, from, 100 * MS) >= 6);
+	/* the queue still gets its turn in back-to-back cycles */
+	assert_true(fake_count(fb, from, 5, M8_CMD_IDENTIFY) >= 6);
+	for (unsigned a = 1; a <= 29; a++)
+		assert_true(m8_master_battery_fresh(fb->m, a, fb->now_us));
+}
+
+/* Fast cycles: two of them unanswered are not yet "lost" (probed every 5 s,
+ * so stale at 3 s); it takes 1 s of silence as well. */
+static void test_lost_needs_a_second(void **state)
+{
+	struct fakebus *fb = *state;
+	fake_init(fb, 2);
+	fb->cycle_period_us = 100 * MS;
+	fake_master(fb);
+	fake_run_for(fb, 2 * S);
+	const struct m8_battery *b = m8_master_battery(fb->m, 2);
+	/* silent for 0.5 s: five cycles missed, still polled each cycle */
+	fb->bat[1].drop = 10;
+	size_t from = fb->n_sent;
+	fake_run_for(fb, 500 * MS);
+	assert_true(b->miss_cycles >= 3);
+	assert_false(b->lost);
+	assert_int_equal(fb->events[M8_EV_LOST], 0);
+	fb->bat[1].drop = 0;
+	fake_run_for(fb, 300 * MS);
+	assert_int_equal(b->miss_cycles, 0);
+	assert_true(m8_master_battery_fresh(fb->m, 2, fb->now_us));
+	assert_true(fake_count(fb, from, 2, M8_CMD_GET_STATUS) >= 8);
+	/* silent for good: lost after 1 s */
+	fb->bat[1].silent = true;
+	fake_run_for(fb, 1200 * MS);
+	assert_true(b->lost);
+	assert_int_equal(fb->events[M8_EV_LOST], 1);
+}
+
 /* ---- issue 13: gaps timed from the wire, not the loop's wake-up (15) ---- */
 
 static void assert_wire_gaps(const struct fakebus *fb, size_t from)
@@ -1190,6 +1376,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_cycle_bound_all_traffic, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cycle_bound_busy_and_queue, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_gaps_from_the_wire, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_continuous_50, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_min_period_with_extras, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_long_cycles_cut_at_1s, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lost_needs_a_second, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_rejoin_assign_gap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -385,6 +385,8 @@ static void command_line(void **state)
 	                                                      "/tmp/c",
 	                                                      "--serial-prefix",
 	                                                      "AB",
+	                                                      "--trace",
+	                                                      "/tmp/t",
 	                                                      NULL}),
 	                 1);
 	assert_int_equal(o.model->type, 3);
@@ -397,6 +399,7 @@ static void command_line(void **state)
 	assert_string_equal(o.link, "/tmp/l");
 	assert_string_equal(o.control, "/tmp/c");
 	assert_string_equal(o.serial_prefix, "AB");
+	assert_string_equal(o.trace, "/tmp/t");
 
 	assert_int_equal(parse_args(&o, (const char *const[]){"--help", NULL}), 0);
 	assert_int_equal(parse_args(&o, (const char *const[]){"--version", NULL}), 0);
@@ -417,6 +420,7 @@ static void command_line(void **state)
 	assert_int_equal(
 	        parse_args(&o, (const char *const[]){"--serial-prefix", "ABCDEFGHIJKLMN", NULL}),
 	        -EINVAL);
+	assert_int_equal(parse_args(&o, (const char *const[]){"--trace", "", NULL}), -EINVAL);
 	assert_int_equal(parse_args(&o, (const char *const[]){"--bogus", NULL}), -EINVAL);
 	assert_int_equal(parse_args(&o, (const char *const[]){"extra", NULL}), -EINVAL);
 }
