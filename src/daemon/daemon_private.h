@@ -13,6 +13,7 @@
 #include "core/protection.h"
 #include "core/record.h"
 #include "daemon/bank_feed.h"
+#include "daemon/adc_worker.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
@@ -38,9 +39,11 @@ struct daemon {
 	char port_why[256]; /* the last port failure: step and errno */
 	uint64_t last_cycles;
 
-	struct adc *adc;
+	struct adc_worker *adc_worker; /* reads the ADC off the loop */
+	sd_event_source *adc_io;       /* its results */
+	bool adc_open;                 /* the device is open (the last cycle said) */
 	uint64_t adc_retry_us, adc_last_ok_us;
-	bool adc_reported;
+	bool adc_reported, adc_slow_reported;
 	struct adc_reading adc_rd[ADC_SIGNAL_COUNT];
 
 	struct outputs *out;
@@ -103,6 +106,12 @@ static inline uint64_t now_us(const struct daemon *d)
 
 /* daemon.c */
 void daemon_evaluate(struct daemon *d, uint64_t now);
+
+/* daemon_adc.c: the ADC through its reader thread */
+int daemon_adc_start(struct daemon *d);
+void daemon_adc_stop(struct daemon *d);
+/* Takes a finished cycle, asks for the next one (every tick). */
+void daemon_adc_poll(struct daemon *d, uint64_t now);
 
 /* daemon_bus.c */
 int daemon_on_bus_timer(sd_event_source *s, uint64_t usec, void *userdata);
