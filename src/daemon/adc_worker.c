@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/adc_worker.h"
@@ -27,6 +28,14 @@ struct adc_worker {
 	bool have_result;
 	struct adc_cycle result;
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* One cycle on the worker, without the lock. */
 static void run_cycle(struct adc_worker *w, bool may_open, struct adc_cycle *c)
@@ -71,7 +80,9 @@ static void *worker(void *arg)
 		w->requested = false;
 		pthread_mutex_unlock(&w->lock);
 
+		uint64_t t0 = mono_us();
 		run_cycle(w, may_open, &c);
+		c.took_us = mono_us() - t0;
 
 		pthread_mutex_lock(&w->lock);
 		w->result = c;

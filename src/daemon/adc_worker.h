@@ -30,6 +30,7 @@ struct adc_cycle {
 	int read_error;        /* < 0: ops->read failed; the device is closed again */
 	bool have_readings;    /* rd[] holds this cycle's readings */
 	bool is_open;          /* the device is open after the cycle */
+	uint64_t took_us;      /* the cycle's time on the worker (CLOCK_MONOTONIC) */
 	struct adc_reading rd[ADC_SIGNAL_COUNT];
 	char why[ADC_WORKER_WHY_MAX];
 };

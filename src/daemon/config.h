@@ -25,6 +25,7 @@ struct bms_config {
 	enum outputs_backend outputs_backend; /* [outputs] backend */
 	struct outputs_config outputs;        /* [outputs] chip and lines */
 	char state_dir[PATH_MAX];             /* [state] directory */
+	bool loop_stats;                      /* --loop-stats (not in the files) */
 };
 
 struct config_error {

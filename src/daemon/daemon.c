@@ -260,9 +260,31 @@ static bool healthy(const struct daemon *d)
 	return d->ready && d->out;
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* --loop-stats: how late the tick ran (the loop held elsewhere) and how
+ * long it took, a line every 10 s (loopstat.h). */
+static void note_loop(struct daemon *d, uint64_t due_us, uint64_t start_us, uint64_t now)
+{
+	char text[256];
+	uint64_t end_us = mono_us();
+
+	loopstat_tick(&d->loopstat, now, start_us > due_us ? start_us - due_us : 0,
+	              end_us - start_us);
+	if (loopstat_due(&d->loopstat, now, text, sizeof(text)))
+		events_log(&d->ev, EV_LIFECYCLE, LOG_DEBUG, "loop", "%s", text);
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
+	uint64_t start_us = mono_us();
 	uint64_t now = now_us(d);
 	uint64_t next = usec + DAEMON_TICK_US;
 
@@ -285,6 +307,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	if (now - d->status_us >= DAEMON_STATUS_EVERY_US)
 		send_status(d, now);
+	if (d->cfg.loop_stats)
+		note_loop(d, usec, start_us, now);
 	return 0;
 }
 

@@ -48,6 +48,7 @@ static void apply_cycle(struct daemon *d, const struct adc_cycle *c, uint64_t no
 		d->adc_last_ok_us = c->requested_us;
 	}
 	d->adc_open = c->is_open;
+	loopstat_adc(&d->loopstat, c->took_us);
 }
 
 static void take_cycle(struct daemon *d, uint64_t now)

@@ -17,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/loopstat.h"
 #include "daemon/persist.h"
 #include "daemon/saver.h"
 #include "ble/ble.h"
@@ -82,6 +83,8 @@ struct daemon {
 	enum bank_id_match last_match;
 	enum bank_error last_topo_err;
 	uint32_t soc_events_seen;
+
+	struct loopstat loopstat; /* --loop-stats */
 
 	bool heartbeat;
 	uint64_t status_us, watchdog_us, watchdog_every_us;

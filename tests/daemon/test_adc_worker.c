@@ -155,6 +155,7 @@ static void test_request_never_waits(void **state)
 	assert_true(res.have_readings);
 	assert_true(res.is_open);
 	assert_int_equal(res.requested_us, 1000);
+	assert_true(res.took_us >= 50000); /* held through the 50 ms poll above */
 	assert_int_equal(res.rd[ADC_BANK].mv, 13200);
 	assert_int_equal(res.rd[ADC_CHARGE_READBACK].mv, 13203);
 

@@ -19,7 +19,9 @@ read a cycle (bank, remote H, remote L), 600 ms in all.
 - Another client's property reads are answered at once (< 250 ms each)
   while the reads go on.
 - The readings still reach the protection: no W6 (ADC unavailable) in the
-  STATUS, the bank voltage shown is the ADC's.
+  STATUS, no complaint about the ADC.
+- The daemon's own figures (--loop-stats) agree: ADC cycles of 600 ms and
+  more on the reader thread, while no tick handler takes 100 ms.
 
 Usage: test_adc_slow.py DBUS_DIR SHIM   Needs root (as test_policy.py).
 """
@@ -42,6 +44,9 @@ READ_MAX = 0.25
 
 
 class SlowAdcRig(tp.BusRig):
+    def start_daemon(self, *extra):
+        return super().start_daemon("--loop-stats", *extra)
+
     def env(self):
         e = super().env()
         e["LD_PRELOAD"] = SHIM
@@ -107,6 +112,22 @@ def case_readings_reach_protection(w):
     harness.check(not bad, "the daemon complained about the ADC: %s" % (bad[0] if bad else ""))
 
 
+LOOP_RE = (r"loop: (\d+) ticks in (\d+) ms: tick late by at most (\d+) us .*longest tick "
+           r"handler (\d+) us; (\d+) ADC cycles off the loop, longest (\d+) us")
+
+
+def case_loop_stats(w):
+    d = w.rig.daemon
+    t, m, _ = d.wait(LOOP_RE, timeout=25, since=d.mark())
+    harness.check(m, "no loop: line from --loop-stats within 25 s")
+    ticks, ms, late, handler, cycles, adc = (int(x) for x in m.groups())
+    print("# %s" % m.group(0))
+    harness.check(cycles > 0 and adc >= 3 * DELAY_MS * 1000,
+                  "ADC cycles not seen as slow: %d cycles, longest %d us" % (cycles, adc))
+    harness.check(handler < 100000, "a tick handler took %d us" % handler)
+    harness.check(ticks >= ms / 100 * 0.8, "%d ticks in %d ms" % (ticks, ms))
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root (as test_policy.py)")
@@ -125,7 +146,8 @@ def main():
         print("1..0 # SKIP private mount namespace not permitted: %s" % why)
         return 0
     tp.BusRig = SlowAdcRig
-    cases = ["heartbeat_keeps_rhythm", "reads_answered_at_once", "readings_reach_protection"]
+    cases = ["heartbeat_keeps_rhythm", "reads_answered_at_once", "readings_reach_protection",
+             "loop_stats"]
     print("1..%d" % len(cases), flush=True)
     failed = 0
     w = tp.World()
