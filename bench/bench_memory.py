@@ -3,7 +3,7 @@
 """Memory of the whole smallbmsd at 50 batteries (issue 16); figures only.
 
     /usr/bin/python3 bench/bench_memory.py BUILD_DIR [--seconds S] [--no-bus]
-        [--every S] [--top N]
+        [--every S] [--top N] [--no-floor] [--loop-stats]
     meson compile -C BUILD_DIR bench-memory        (the defaults)
 
 Uses the integration rig (tests/integration/harness.py): smallbms-sim on a
@@ -167,6 +167,8 @@ def main():
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--no-bus", action="store_true", help="no private dbus-daemon")
     ap.add_argument("--no-floor", action="store_true", help="no floor measurement")
+    ap.add_argument("--loop-stats", action="store_true",
+                    help="run the daemon with --loop-stats and print its loop: lines")
     args = ap.parse_args()
     setup_env(os.path.abspath(args.build))
     import harness as h
@@ -190,7 +192,7 @@ def main():
         else:
             rig = h.Rig("bench-memory", series=2, parallel=25, start_sim=False)
         rig.start_sim()
-        d = rig.start_daemon()
+        d = rig.start_daemon(*(["--loop-stats"] if args.loop_stats else []))
         if not rig.wait_outputs("closed", "closed", timeout=120):
             print("50-battery bank: outputs not closed; last lines:\n" + d.text(20))
             return 1
@@ -213,6 +215,8 @@ def main():
             print("the daemon ended: %s" % d.text(20))
             return 1
         report(pid, args.top)
+        for _, text in d.matching(r"smallbmsd: loop: "):
+            print(text)
         d.signal(signal.SIGTERM)
         d.wait_exit(20)
         if not args.no_floor:
