@@ -15,6 +15,7 @@ struct adc_worker {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t done; /* adc_worker_wait: a cycle finished (CLOCK_MONOTONIC) */
 	const struct adc_ops *ops;
 	struct adc_config cfg;
 	int done_fd;
@@ -88,6 +89,7 @@ static void *worker(void *arg)
 		w->result = c;
 		w->have_result = true;
 		w->busy_since_us = 0;
+		pthread_cond_broadcast(&w->done);
 		uint64_t one = 1;
 		if (write(w->done_fd, &one, sizeof(one)) < 0) {
 			/* EAGAIN: the counter is full, the loop is woken anyway */
@@ -120,12 +122,18 @@ int adc_worker_new(struct adc_worker **ret, const struct adc_ops *ops, const str
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->done, &ca);
+	pthread_condattr_destroy(&ca);
 	/* The worker takes no signal: the loop's signalfd gets every one. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&w->thread, NULL, worker, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
+		pthread_cond_destroy(&w->done);
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);
 		close(w->done_fd);
@@ -145,6 +153,7 @@ struct adc_worker *adc_worker_free(struct adc_worker *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->done);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	close(w->done_fd);
@@ -182,6 +191,28 @@ int adc_worker_take(struct adc_worker *w, struct adc_cycle *out)
 		w->have_result = false;
 		r = 1;
 	}
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+int adc_worker_wait(struct adc_worker *w, uint64_t timeout_us)
+{
+	struct timespec until;
+	int r = 0;
+
+	if (!w)
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(timeout_us / 1000000u);
+	until.tv_nsec += (long)(timeout_us % 1000000u) * 1000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (w->busy_since_us && !w->have_result && r == 0)
+		r = pthread_cond_timedwait(&w->done, &w->lock, &until);
+	r = w->have_result ? 1 : 0;
 	pthread_mutex_unlock(&w->lock);
 	return r;
 }

@@ -52,6 +52,10 @@ int adc_worker_request(struct adc_worker *w, uint64_t now_us, bool may_open);
 /* The result of the cycle that finished last, once: 1 and *out filled, or
  * 0 when no cycle finished since the last take. */
 int adc_worker_take(struct adc_worker *w, struct adc_cycle *out);
+/* Waits up to timeout_us for the cycle under way: 1 when a result is
+ * ready to take, 0 when none (timed out, or no cycle asked for). Only for
+ * the start, where the first evaluation needs the first reading. */
+int adc_worker_wait(struct adc_worker *w, uint64_t timeout_us);
 /* The request time of the cycle under way, or 0 when the worker is idle. */
 uint64_t adc_worker_busy_since(struct adc_worker *w);
 

@@ -85,6 +85,7 @@ int daemon_adc_start(struct daemon *d)
 		           "watching the ADC reader thread: %s", strerror(-r));
 		return r;
 	}
+	d->adc_first = true; /* the first tick waits for its cycle */
 	return 0;
 }
 
@@ -99,6 +100,24 @@ void daemon_adc_poll(struct daemon *d, uint64_t now)
 {
 	if (!d->adc_worker)
 		return;
+	if (d->adc_first) {
+		/* The first evaluation needs the first reading, or it shows an
+		 * ADC fault (E8) for a tick: the first tick waits for the first
+		 * cycle (open and read), once, as the loop did when it read the
+		 * ADC itself, but bounded. */
+		d->adc_first = false;
+		int r = adc_worker_request(d->adc_worker, now, now >= d->adc_retry_us);
+		if (r >= 0 && adc_worker_wait(d->adc_worker, DAEMON_ADC_FIRST_WAIT_US) == 0)
+			events_log(&d->ev, EV_DEVICE, LOG_WARNING, "adc",
+			           "the first reading of \"%s\" takes longer than %llu ms; "
+			           "starting without it",
+			           d->cfg.adc.device,
+			           (unsigned long long)(DAEMON_ADC_FIRST_WAIT_US / 1000));
+		/* The next cycle from the next tick: this tick's time is older
+		 * than the wait, and a request dated with it would age early. */
+		take_cycle(d, now);
+		return;
+	}
 	take_cycle(d, now); /* one that finished before its wake-up was seen */
 	uint64_t since = adc_worker_busy_since(d->adc_worker);
 	if (since) {

@@ -45,6 +45,7 @@ struct daemon {
 	bool adc_open;                 /* the device is open (the last cycle said) */
 	uint64_t adc_retry_us, adc_last_ok_us;
 	bool adc_reported, adc_slow_reported;
+	bool adc_first; /* the first tick asks for a cycle and waits for it */
 	struct adc_reading adc_rd[ADC_SIGNAL_COUNT];
 
 	struct outputs *out;

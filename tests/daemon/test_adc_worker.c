@@ -287,6 +287,33 @@ static void test_free_waits_for_read(void **state)
 	assert_int_equal(t.closes, 1);
 }
 
+static void test_wait_bounded(void **state)
+{
+	struct adc_worker *w = NULL;
+	struct adc_config c = cfg();
+	struct adc_cycle res;
+
+	assert_int_equal(adc_worker_new(&w, &slow_ops, &c), 0);
+	assert_int_equal(adc_worker_wait(w, 1000000), 0); /* nothing asked: at once */
+	set_hold(true);
+	assert_int_equal(adc_worker_request(w, 1, true), 0);
+	wait_reading();
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(adc_worker_wait(w, 50000), 0); /* the read is held: times out */
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	int64_t waited_ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_true(waited_ms >= 45);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, release_later, NULL), 0);
+	assert_int_equal(adc_worker_wait(w, 5000000), 1); /* released after 100 ms */
+	pthread_join(th, NULL);
+	assert_int_equal(adc_worker_take(w, &res), 1);
+	assert_true(res.have_readings);
+	adc_worker_fd_clear(w);
+	adc_worker_free(w);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct adc_worker *w = NULL;
@@ -300,6 +327,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(adc_worker_request(NULL, 1, true), -EINVAL);
 	assert_int_equal(adc_worker_take(NULL, &res), -EINVAL);
 	assert_int_equal(adc_worker_busy_since(NULL), 0);
+	assert_int_equal(adc_worker_wait(NULL, 1), -EINVAL);
 	assert_int_equal(adc_worker_fd(NULL), -EINVAL);
 	assert_null(adc_worker_free(NULL));
 }
@@ -312,6 +340,7 @@ int main(void)
 	        cmocka_unit_test_setup(test_open_fails_and_retries, setup),
 	        cmocka_unit_test_setup(test_read_fails_closes, setup),
 	        cmocka_unit_test_setup(test_free_waits_for_read, setup),
+	        cmocka_unit_test_setup(test_wait_bounded, setup),
 	        cmocka_unit_test_setup(test_bad_arguments, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,8 +18,8 @@ read a cycle (bank, remote H, remote L), 600 ms in all.
   step that toggles the heartbeat).
 - Another client's property reads are answered at once (< 250 ms each)
   while the reads go on.
-- The readings still reach the protection: no W6 (ADC unavailable) in the
-  STATUS, no complaint about the ADC.
+- The readings still reach the protection: W6 (ADC unavailable) is not on
+  throughout, no E8, no complaint about the ADC.
 - The daemon's own figures (--loop-stats) agree: ADC cycles of 600 ms and
   more on the reader thread, while no tick handler takes 100 ms.
 
@@ -94,19 +94,31 @@ def case_reads_answered_at_once(w):
 
 
 def case_readings_reach_protection(w):
-    """The ADC's readings are used: no W6, the shown bank voltage near the
-    fed one (the feeder writes the simulator's bank voltage)."""
+    """The ADC's readings are used. A cycle of three 200 ms reads is dated
+    at its request (docs/decisions.md), so between two results the newest
+    reading may pass the 1 s the protection accepts and W6 (ADC unavailable,
+    the batteries' sum shown) may come and go; readings that never reached
+    the protection would leave W6 on for good. So: within 4 s, some STATUS
+    without W6; no E8 (ADC fault) since the start; no complaint about the
+    ADC."""
+    n = w.rig.notify
     t0 = time.monotonic()
-    time.sleep(2)
-    sts = [s for t, s in w.rig.notify.statuses() if t >= t0]
-    if not sts:
-        w.rig.notify.wait("STATUS", timeout=15, since=len(w.rig.notify.messages))
-        sts = [s for _, s in w.rig.notify.statuses()]
+    time.sleep(4)
+    every = n.statuses()
+    sts = [s for t, s in every if t >= t0] + [s for t, s in every if t < t0][-1:]
     harness.check(sts, "no STATUS")
-    m = harness.STATUS_RE.match(sts[-1])
-    harness.check(m, "STATUS not understood: %r" % sts[-1])
-    harness.check("W6" not in m.group(7).split(","),
-                  "W6 (ADC unavailable) with slow reads: %s" % sts[-1])
+    codes = []
+    for s in sts:
+        m = harness.STATUS_RE.match(s)
+        harness.check(m, "STATUS not understood: %r" % s)
+        codes.append(m.group(7).split(","))
+    flaps = len(w.rig.daemon.matching(r"smallbmsd: (warning|cleared) W6\b", since=0))
+    print("# %d STATUS in 4 s, %d of them with W6; W6 raised or cleared %d times since "
+          "the start" % (len(sts), sum("W6" in c for c in codes), flaps))
+    harness.check(any("W6" not in c for c in codes),
+                  "W6 (ADC unavailable) throughout 4 s of slow reads: %s" % sts[-1])
+    e8 = w.rig.daemon.matching(r"smallbmsd: error E8\b")
+    harness.check(not e8, "E8 with a slow but working ADC: %s" % (e8[0][1] if e8 else ""))
     # the read-back is "none" in the rig: its warning is expected
     bad = [x for _, x in w.rig.daemon.matching(r"smallbmsd: adc: ") if "not wired" not in x]
     harness.check(not bad, "the daemon complained about the ADC: %s" % (bad[0] if bad else ""))
@@ -118,8 +130,12 @@ LOOP_RE = (r"loop: (\d+) ticks in (\d+) ms: tick late by at most (\d+) us .*long
 
 def case_loop_stats(w):
     d = w.rig.daemon
-    t, m, _ = d.wait(LOOP_RE, timeout=25, since=d.mark())
+    # not the first window: it holds the start, whose first tick waits for
+    # the first reading on purpose (docs/decisions.md)
+    _, m, i = d.wait(LOOP_RE, timeout=25)
     harness.check(m, "no loop: line from --loop-stats within 25 s")
+    _, m, _ = d.wait(LOOP_RE, timeout=25, since=i + 1)
+    harness.check(m, "no second loop: line from --loop-stats within 25 s")
     ticks, ms, late, handler, cycles, adc = (int(x) for x in m.groups())
     print("# %s" % m.group(0))
     harness.check(cycles > 0 and adc >= 3 * DELAY_MS * 1000,
