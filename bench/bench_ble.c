@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Prints the cost of one BTHome advertisement (plain and encrypted with
- * AES-128-CCM through libcrypto's EVP) and of each GATT record, with a
+ * AES-128-CCM through nettle) and of each GATT record, with a
  * full 50-battery snapshot. Figures only; nothing is asserted.
  */
 #include <stdio.h>

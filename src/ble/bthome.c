@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <nettle/ccm.h>
 
 #include "common/macro.h"
 #include "core/codes.h"
@@ -108,29 +108,22 @@ static size_t put_objects(const struct bthome_values *v, enum bthome_packet pack
 	return n;
 }
 
-static void evp_ctx_freep(EVP_CIPHER_CTX **ctx)
+/* AES-128-CCM (nettle), 13-byte nonce, no associated data, 4-byte tag;
+ * out gets len bytes, tag 4. The key schedule is wiped afterwards. */
+static int bthome_ccm(const uint8_t key[16], const uint8_t nonce[13], const uint8_t *in, size_t len,
+                      uint8_t *out, uint8_t tag[BTHOME_MIC_LEN])
 {
-	EVP_CIPHER_CTX_free(*ctx);
-}
+	struct ccm_aes128_ctx ctx;
 
-/* AES-128-CCM, 13-byte nonce, 4-byte tag; out gets len bytes, tag 4. */
-static int ccm_encrypt(const uint8_t key[16], const uint8_t nonce[13], const uint8_t *in,
-                       size_t len, uint8_t *out, uint8_t tag[BTHOME_MIC_LEN])
-{
-	_cleanup_(evp_ctx_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int outl = 0;
-
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ccm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_CCM_SET_IVLEN, 13, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_CCM_SET_TAG, BTHOME_MIC_LEN, NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &outl, NULL, (int)len) != 1 ||
-	    EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) != 1 || (size_t)outl != len ||
-	    EVP_EncryptFinal_ex(ctx, out + outl, &outl) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_CCM_GET_TAG, BTHOME_MIC_LEN, tag) != 1)
-		return -EIO;
+	/* CCM with a 13-byte nonce has a 2-byte length field: 65535 bytes
+	 * at most (nettle asserts on more). */
+	if (len > 0xffff)
+		return -EINVAL;
+	ccm_aes128_set_key(&ctx, key);
+	ccm_aes128_set_nonce(&ctx, 13, nonce, 0, len, BTHOME_MIC_LEN);
+	ccm_aes128_encrypt(&ctx, len, out, in);
+	ccm_aes128_digest(&ctx, BTHOME_MIC_LEN, tag);
+	explicit_bzero(&ctx, sizeof(ctx));
 	return 0;
 }
 
@@ -154,7 +147,7 @@ ssize_t bthome_encrypt(const uint8_t *objects, size_t len, const uint8_t mac[6],
 	nonce[8] = info;
 	memcpy(nonce + 9, ctr, 4);
 
-	r = ccm_encrypt(key16, nonce, objects, len, out + 1, out + 1 + len + 4);
+	r = bthome_ccm(key16, nonce, objects, len, out + 1, out + 1 + len + 4);
 	if (r < 0)
 		return r;
 	out[0] = info;

@@ -74,11 +74,11 @@ void bthome_values_from_snapshot(const struct svc_snapshot *s, struct bthome_val
 /* BTHome v2 service data (the bytes after the 16-bit UUID 0xFCD2) of
  * packet A or B: device info byte, then the objects; when key16 != NULL encrypted with
  * AES-CCM (BTHome's scheme: nonce = MAC(6) + UUID(2, LE) + device info(1)
- * + counter(4, LE), 4-byte MIC, counter appended) using OpenSSL libcrypto's
- * EVP AES-128-CCM. mac is the advertiser's address as written, most
+ * + counter(4, LE), 4-byte MIC, counter appended) using nettle's
+ * AES-128-CCM. mac is the advertiser's address as written, most
  * significant byte first (54:48:E6:8F:80:A5 = {0x54, 0x48, ...}). The
  * counter must never repeat under one key (ble_store.h). Returns bytes, or
- * -EINVAL, -ENOBUFS, -EIO (libcrypto failed). */
+ * -EINVAL, -ENOBUFS. */
 ssize_t bthome_encode(const struct bthome_values *v, enum bthome_packet packet,
                       const uint8_t mac[6], const uint8_t *key16, uint32_t counter, uint8_t *out,
                       size_t cap);

@@ -43,6 +43,7 @@ struct bms_config {
 	enum power_off_mode power_off;        /* [outputs] power-off */
 	char state_dir[PATH_MAX];             /* [state] directory */
 	struct mqtt_config mqtt;              /* [mqtt]: off unless uri is set */
+	bool loop_stats;                      /* --loop-stats (not in the files) */
 };
 
 struct config_error {

@@ -129,7 +129,7 @@ static void feed_bank(struct daemon *d, uint64_t now)
 {
 	struct bank_feed_in *in = &d->fin;
 	bool adc_recent =
-	        d->adc && d->adc_last_ok_us && now - d->adc_last_ok_us < DAEMON_ADC_HEALTHY_US;
+	        d->adc_open && d->adc_last_ok_us && now - d->adc_last_ok_us < DAEMON_ADC_HEALTHY_US;
 
 	in->now_us = now;
 	m8_master_bank(d->master, &in->bank);
@@ -261,51 +261,7 @@ void daemon_evaluate_reading(struct daemon *d, uint64_t now)
 	evaluate(d, now, true);
 }
 
-/* ---- ADC, heartbeat, LEDs, watchdog: every 100 ms ---- */
-
-static void adc_poll(struct daemon *d, uint64_t now)
-{
-	if (!d->adc && now >= d->adc_retry_us) {
-		char why[320] = "";
-		int r = adc_iio_ops.open(&d->cfg.adc, &d->adc, why, sizeof(why));
-		if (r < 0) {
-			d->adc = NULL;
-			d->adc_retry_us = now + DAEMON_RETRY_US;
-			if (!d->adc_reported)
-				events_log(
-				        &d->ev, EV_DEVICE, LOG_ERR, "adc",
-				        "cannot set up device \"%s\" at %s: %s; retrying every 5 s",
-				        d->cfg.adc.device, d->cfg.adc.uri,
-				        why[0] ? why : strerror(-r));
-			d->adc_reported = true;
-		} else {
-			if (d->adc_reported)
-				events_log(&d->ev, EV_DEVICE, LOG_NOTICE, "adc",
-				           "device \"%s\" open", d->cfg.adc.device);
-			d->adc_reported = false;
-		}
-	}
-	if (!d->adc)
-		return;
-	int r = d->adc->ops->read(d->adc, d->adc_rd);
-	if (r < 0) {
-		if (r == -ESTALE)
-			events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
-			           "the range of \"%s\" is no longer the one set (the driver "
-			           "was bound again?); reopening to set it anew",
-			           d->cfg.adc.device);
-		else
-			events_log(&d->ev, EV_DEVICE, LOG_ERR, "adc",
-			           "reading the channels of \"%s\" failed: %s; reopening",
-			           d->cfg.adc.device, strerror(-r));
-		d->adc->ops->close(d->adc);
-		d->adc = NULL;
-		d->adc_retry_us = now + DAEMON_RETRY_US;
-		d->adc_reported = true;
-		return;
-	}
-	d->adc_last_ok_us = now;
-}
+/* ---- ADC (daemon_adc.c), heartbeat, LEDs, watchdog: every 100 ms ---- */
 
 /* The heartbeat and WATCHDOG=1 say "the loop runs and every output line is
  * at the level the protection decided" (board.md rev 3). The lines are held
@@ -318,9 +274,31 @@ static bool healthy(const struct daemon *d)
 	return d->ready && d->out;
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* --loop-stats: how late the tick ran (the loop held elsewhere) and how
+ * long it took, a line every 10 s (loopstat.h). */
+static void note_loop(struct daemon *d, uint64_t due_us, uint64_t start_us, uint64_t now)
+{
+	char text[256];
+	uint64_t end_us = mono_us();
+
+	loopstat_tick(&d->loopstat, now, start_us > due_us ? start_us - due_us : 0,
+	              end_us - start_us);
+	if (loopstat_due(&d->loopstat, now, text, sizeof(text)))
+		events_log(&d->ev, EV_LIFECYCLE, LOG_DEBUG, "loop", "%s", text);
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
+	uint64_t start_us = mono_us();
 	uint64_t now = now_us(d);
 	uint64_t next = usec + DAEMON_TICK_US;
 
@@ -329,7 +307,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	daemon_outputs_open(d, now);
 	daemon_check_outputs(d, now);
 	daemon_save_check(d);
-	adc_poll(d, now);
+	daemon_adc_poll(d, now);
 	daemon_evaluate(d, now);
 	daemon_dbus_poll(d, now);
 
@@ -343,6 +321,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	if (now - d->status_us >= DAEMON_STATUS_EVERY_US)
 		send_status(d, now);
+	if (d->cfg.loop_stats)
+		note_loop(d, usec, start_us, now);
 	return 0;
 }
 
@@ -506,7 +486,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	                           on_prot_timer, d)) < 0 ||
 	    (r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now, 1, on_tick, d)) < 0 ||
 	    (r = sd_event_source_set_enabled(d->tick, SD_EVENT_ON)) < 0 ||
-	    (r = daemon_saver_watch(d)) < 0) {
+	    (r = daemon_saver_watch(d)) < 0 || (r = daemon_adc_start(d)) < 0) {
 		snprintf(err, sizeof(err), "%s", strerror(-r));
 		events_log(&d->ev, EV_LIFECYCLE, LOG_ERR, "error",
 		           "adding the signal and timer sources to the event loop: %s", err);
@@ -542,8 +522,7 @@ struct daemon *daemon_free(struct daemon *d)
 	bms_dbus_free(d->dbus);
 	mqtt_free(d->mqtt);
 	m8_master_free(d->master);
-	if (d->adc)
-		d->adc->ops->close(d->adc);
+	daemon_adc_stop(d);
 	daemon_leave_outputs(d);
 	if (d->adopt_fd >= 0)
 		close(d->adopt_fd);

@@ -20,6 +20,9 @@
 #define DAEMON_RETRY_US        5000000ull /* ADC and GPIO reopen */
 #define DAEMON_READBACK_US     1000000ull /* output lines read back */
 
+/* The first tick waits this long at most for the first ADC reading. */
+#define DAEMON_ADC_FIRST_WAIT_US 1000000ull
+
 struct daemon;
 
 /* cfg->state_dir is the state directory to use. Returns 0, or -errno only

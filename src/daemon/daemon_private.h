@@ -13,9 +13,11 @@
 #include "core/protection.h"
 #include "core/record.h"
 #include "daemon/bank_feed.h"
+#include "daemon/adc_worker.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/loopstat.h"
 #include "daemon/persist.h"
 #include "daemon/saver.h"
 #include "ble/ble.h"
@@ -39,9 +41,12 @@ struct daemon {
 	char port_why[256]; /* the last port failure: step and errno */
 	uint64_t last_cycles, last_statuses;
 
-	struct adc *adc;
+	struct adc_worker *adc_worker; /* reads the ADC off the loop */
+	sd_event_source *adc_io;       /* its results */
+	bool adc_open;                 /* the device is open (the last cycle said) */
 	uint64_t adc_retry_us, adc_last_ok_us;
-	bool adc_reported;
+	bool adc_reported, adc_slow_reported;
+	bool adc_first; /* the first tick asks for a cycle and waits for it */
 	struct adc_reading adc_rd[ADC_SIGNAL_COUNT];
 
 	struct outputs *out;
@@ -87,6 +92,8 @@ struct daemon {
 	enum bank_error last_topo_err;
 	uint32_t soc_events_seen;
 
+	struct loopstat loopstat; /* --loop-stats */
+
 	bool heartbeat;
 	uint64_t status_us, watchdog_us, watchdog_every_us;
 	char status[256];
@@ -114,6 +121,12 @@ void daemon_evaluate(struct daemon *d, uint64_t now);
 /* The same for a new reading from the bus: D-Bus is updated when the
  * decision changed, else at most every DAEMON_TICK_US. */
 void daemon_evaluate_reading(struct daemon *d, uint64_t now);
+
+/* daemon_adc.c: the ADC through its reader thread */
+int daemon_adc_start(struct daemon *d);
+void daemon_adc_stop(struct daemon *d);
+/* Takes a finished cycle, asks for the next one (every tick). */
+void daemon_adc_poll(struct daemon *d, uint64_t now);
 
 /* daemon_bus.c */
 int daemon_on_bus_timer(sd_event_source *s, uint64_t usec, void *userdata);

@@ -25,7 +25,7 @@
 struct options {
 	const char *config_dir;
 	const char *state_dir;
-	bool check_config, show_state;
+	bool check_config, show_state, loop_stats;
 	const char *sets[MAX_SETS];
 	size_t n_sets;
 };
@@ -44,6 +44,8 @@ static void help(void)
 	       "                       (repeatable; all are checked as a whole, or none is\n"
 	       "                       applied); run it while the daemon is stopped\n"
 	       "  --show-state         print the state record and exit\n"
+	       "  --loop-stats         log every 10 s how long the event loop was held\n"
+	       "                       (tick lateness, longest tick, ADC read time)\n"
 	       "  --help               show this help and exit\n"
 	       "  --version            show the version and exit\n"
 	       "\n"
@@ -53,13 +55,22 @@ static void help(void)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { ARG_CONFIG_DIR = 0x100, ARG_STATE_DIR, ARG_CHECK, ARG_SET, ARG_SHOW, ARG_VERSION };
+	enum {
+		ARG_CONFIG_DIR = 0x100,
+		ARG_STATE_DIR,
+		ARG_CHECK,
+		ARG_SET,
+		ARG_SHOW,
+		ARG_VERSION,
+		ARG_LOOP_STATS
+	};
 	static const struct option longopts[] = {
 	        {"config-dir", required_argument, NULL, ARG_CONFIG_DIR},
 	        {"state-dir", required_argument, NULL, ARG_STATE_DIR},
 	        {"check-config", no_argument, NULL, ARG_CHECK},
 	        {"set", required_argument, NULL, ARG_SET},
 	        {"show-state", no_argument, NULL, ARG_SHOW},
+	        {"loop-stats", no_argument, NULL, ARG_LOOP_STATS},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, ARG_VERSION},
 	        {},
@@ -91,6 +102,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case ARG_SHOW:
 			o->show_state = true;
+			break;
+		case ARG_LOOP_STATS:
+			o->loop_stats = true;
 			break;
 		case 'h':
 			help();
@@ -259,6 +273,7 @@ int main(int argc, char **argv)
 	}
 	if (o.state_dir)
 		snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", o.state_dir);
+	cfg.loop_stats = o.loop_stats;
 	if (o.check_config) {
 		printf("configuration OK\n");
 		return 0;

@@ -58,6 +58,10 @@ def ready_and_start(rig):
     check(d.matching(r"^smallbmsd: outputs: DRY RUN: no output line is driven"),
           "the dry-run backend did not say loudly that nothing is driven")
     check(_no_dry(d, "pre-alarm", "active"), "the pre-alarm sounded on a healthy start")
+    # A working ADC is read before the first evaluation: no ADC fault (E8)
+    # flashes at start (issue 16: the reads left the loop for a thread).
+    e8 = d.matching(r"^smallbmsd: error E8\b")
+    check(not e8, "E8 at a start with a working ADC: %s" % (e8[0][1] if e8 else ""))
     # STATUS reflects the closed outputs and the bank voltage of the ADC
     deadline = time.monotonic() + 15
     last = None
