@@ -11,17 +11,17 @@
 #define HEADER_CRC_SPAN 20 /* the header CRC covers bytes 0..19 */
 
 static const char *const refusal_text[FW_IMAGE_REFUSAL_COUNT] = {
-	[FW_IMAGE_OK] = "valid image",
-	[FW_IMAGE_TRUNCATED] = "truncated: shorter than the 24-byte image header",
-	[FW_IMAGE_BAD_MAGIC] = "bad magic: not a smallbms firmware image",
-	[FW_IMAGE_BAD_FORMAT] = "unsupported image format version",
-	[FW_IMAGE_BAD_HEADER_CRC] = "image header damaged (header CRC mismatch)",
-	[FW_IMAGE_BAD_RESERVED] = "image header has non-zero reserved bytes",
-	[FW_IMAGE_BAD_TYPE] = "image names an unknown battery type",
-	[FW_IMAGE_BAD_SIZE] = "image size out of range (1 byte .. 512 KiB)",
-	[FW_IMAGE_SIZE_MISMATCH] = "file length does not match the image size in its header",
-	[FW_IMAGE_BAD_CRC] = "image damaged (CRC-32 mismatch)",
-	[FW_IMAGE_WRONG_BATTERY] = "image is for another battery type",
+        [FW_IMAGE_OK] = "valid image",
+        [FW_IMAGE_TRUNCATED] = "truncated: shorter than the 24-byte image header",
+        [FW_IMAGE_BAD_MAGIC] = "bad magic: not a smallbms firmware image",
+        [FW_IMAGE_BAD_FORMAT] = "unsupported image format version",
+        [FW_IMAGE_BAD_HEADER_CRC] = "image header damaged (header CRC mismatch)",
+        [FW_IMAGE_BAD_RESERVED] = "image header has non-zero reserved bytes",
+        [FW_IMAGE_BAD_TYPE] = "image names an unknown battery type",
+        [FW_IMAGE_BAD_SIZE] = "image size out of range (1 byte .. 512 KiB)",
+        [FW_IMAGE_SIZE_MISMATCH] = "file length does not match the image size in its header",
+        [FW_IMAGE_BAD_CRC] = "image damaged (CRC-32 mismatch)",
+        [FW_IMAGE_WRONG_BATTERY] = "image is for another battery type",
 };
 
 const char *fw_image_refusal_text(enum fw_image_refusal why)
@@ -38,8 +38,7 @@ static int refuse(enum fw_image_refusal *why, enum fw_image_refusal r)
 	return -EINVAL;
 }
 
-int fw_image_parse(const uint8_t *buf, size_t len, struct fw_image *img,
-                   enum fw_image_refusal *why)
+int fw_image_parse(const uint8_t *buf, size_t len, struct fw_image *img, enum fw_image_refusal *why)
 {
 	struct le_reader r = {.p = buf, .len = len};
 	struct fw_image out = {0};

@@ -25,23 +25,23 @@
 #define FW_IMAGE_FORMAT_VERSION 1
 #define FW_IMAGE_HEADER_LEN     24
 /* The batteries' flash (the simulator's SIM_FW_MAX_IMAGE is the same). */
-#define FW_IMAGE_MAX_SIZE (512u * 1024u)
-#define FW_IMAGE_MAX_FILE (FW_IMAGE_HEADER_LEN + FW_IMAGE_MAX_SIZE)
+#define FW_IMAGE_MAX_SIZE   (512u * 1024u)
+#define FW_IMAGE_MAX_FILE   (FW_IMAGE_HEADER_LEN + FW_IMAGE_MAX_SIZE)
 #define FW_BATTERY_TYPE_MIN 1
 #define FW_BATTERY_TYPE_MAX 3
 
 enum fw_image_refusal {
 	FW_IMAGE_OK = 0,
-	FW_IMAGE_TRUNCATED,       /* shorter than the header */
-	FW_IMAGE_BAD_MAGIC,       /* not an image file */
-	FW_IMAGE_BAD_FORMAT,      /* a format version this program does not know */
-	FW_IMAGE_BAD_HEADER_CRC,  /* header damaged */
-	FW_IMAGE_BAD_RESERVED,    /* reserved bytes not zero */
-	FW_IMAGE_BAD_TYPE,        /* battery type not 1..3 */
-	FW_IMAGE_BAD_SIZE,        /* image size 0 or above the flash */
-	FW_IMAGE_SIZE_MISMATCH,   /* the file does not hold exactly the image */
-	FW_IMAGE_BAD_CRC,         /* the image does not match its CRC-32 */
-	FW_IMAGE_WRONG_BATTERY,   /* for another battery type (fw_image_check_battery) */
+	FW_IMAGE_TRUNCATED,      /* shorter than the header */
+	FW_IMAGE_BAD_MAGIC,      /* not an image file */
+	FW_IMAGE_BAD_FORMAT,     /* a format version this program does not know */
+	FW_IMAGE_BAD_HEADER_CRC, /* header damaged */
+	FW_IMAGE_BAD_RESERVED,   /* reserved bytes not zero */
+	FW_IMAGE_BAD_TYPE,       /* battery type not 1..3 */
+	FW_IMAGE_BAD_SIZE,       /* image size 0 or above the flash */
+	FW_IMAGE_SIZE_MISMATCH,  /* the file does not hold exactly the image */
+	FW_IMAGE_BAD_CRC,        /* the image does not match its CRC-32 */
+	FW_IMAGE_WRONG_BATTERY,  /* for another battery type (fw_image_check_battery) */
 	FW_IMAGE_REFUSAL_COUNT,
 };
 

@@ -92,8 +92,9 @@ static int wrap(const char *raw, const char *out, uint8_t type, const uint8_t ve
 
 	r = read_file(raw, FW_IMAGE_MAX_SIZE, &data, &len);
 	if (r == -EFBIG) {
-		fprintf(stderr, "smallbms-fwwrap: %s: larger than the batteries' flash (%u bytes)\n",
-		        raw, FW_IMAGE_MAX_SIZE);
+		fprintf(stderr,
+		        "smallbms-fwwrap: %s: larger than the batteries' flash (%u bytes)\n", raw,
+		        FW_IMAGE_MAX_SIZE);
 		return EXIT_REFUSED;
 	}
 	if (r < 0) {
@@ -159,12 +160,9 @@ static int check(const char *path, int type)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"type", required_argument, NULL, 't'},
-		{"version", required_argument, NULL, 'V'},
-		{"output", required_argument, NULL, 'o'},
-		{"check", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"type", required_argument, NULL, 't'},   {"version", required_argument, NULL, 'V'},
+	        {"output", required_argument, NULL, 'o'}, {"check", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},         {0},
 	};
 	const char *out = NULL, *check_path = NULL;
 	uint8_t version[3];
@@ -210,7 +208,8 @@ int main(int argc, char **argv)
 		return check(check_path, type);
 	}
 	if (optind + 1 != argc || !out || !have_version || type == 0) {
-		fprintf(stderr, "smallbms-fwwrap: wrapping needs --type, --version, -o and one RAW file\n");
+		fprintf(stderr,
+		        "smallbms-fwwrap: wrapping needs --type, --version, -o and one RAW file\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}

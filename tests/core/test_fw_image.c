@@ -234,8 +234,9 @@ static void version_strings(void **state)
 	assert_int_equal(fw_version_parse("255.0.10", v), 0);
 	assert_int_equal(v[0], 255);
 	assert_int_equal(v[2], 10);
-	const char *bad[] = {"", "1", "1.2", "1.2.3.4", "1..2", ".1.2", "1.2.", "256.0.0",
-	                     "1.2.x", "-1.2.3", "1.2.99999999999", " 1.2.3"};
+	const char *bad[] = {
+	        "",        "1",     "1.2",    "1.2.3.4",         "1..2",  ".1.2", "1.2.",
+	        "256.0.0", "1.2.x", "-1.2.3", "1.2.99999999999", " 1.2.3"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(fw_version_parse(bad[i], v), -EINVAL);
 }
@@ -243,20 +244,20 @@ static void version_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(valid_image_parses),
-		cmocka_unit_test(truncated_is_refused),
-		cmocka_unit_test(bad_magic_is_refused),
-		cmocka_unit_test(unknown_format_is_refused),
-		cmocka_unit_test(damaged_header_is_refused),
-		cmocka_unit_test(reserved_bytes_must_be_zero),
-		cmocka_unit_test(battery_type_out_of_range_is_refused),
-		cmocka_unit_test(size_out_of_range_is_refused),
-		cmocka_unit_test(file_length_must_match_size),
-		cmocka_unit_test(damaged_image_is_refused),
-		cmocka_unit_test(wrong_battery_type_is_refused),
-		cmocka_unit_test(every_refusal_has_a_text),
-		cmocka_unit_test(writer_refuses_out_of_range),
-		cmocka_unit_test(version_strings),
+	        cmocka_unit_test(valid_image_parses),
+	        cmocka_unit_test(truncated_is_refused),
+	        cmocka_unit_test(bad_magic_is_refused),
+	        cmocka_unit_test(unknown_format_is_refused),
+	        cmocka_unit_test(damaged_header_is_refused),
+	        cmocka_unit_test(reserved_bytes_must_be_zero),
+	        cmocka_unit_test(battery_type_out_of_range_is_refused),
+	        cmocka_unit_test(size_out_of_range_is_refused),
+	        cmocka_unit_test(file_length_must_match_size),
+	        cmocka_unit_test(damaged_image_is_refused),
+	        cmocka_unit_test(wrong_battery_type_is_refused),
+	        cmocka_unit_test(every_refusal_has_a_text),
+	        cmocka_unit_test(writer_refuses_out_of_range),
+	        cmocka_unit_test(version_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
