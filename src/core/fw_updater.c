@@ -402,7 +402,12 @@ void fw_updater_protection_input(const struct fw_updater *u, uint64_t now_us,
 		in->bat[i].stale_exempt = false;
 	if (fw_updater_running(u))
 		in->fw_running = true;
-	if (u->state == FW_JOB_VERIFY && u->addr >= 1 && u->addr <= in->n_batteries)
+	/* The 10 s after FW_END (protection.md 9), also once the new version
+	 * is seen within them: the bus master may not poll the battery's
+	 * STATUS again at once after its silent restart. */
+	if ((u->state == FW_JOB_VERIFY ||
+	     (u->state == FW_JOB_SUCCEEDED && now_us < u->end_us + FW_VERIFY_US)) &&
+	    u->addr >= 1 && u->addr <= in->n_batteries)
 		in->bat[u->addr - 1].stale_exempt = true;
 	in->fw_failed = u->failed;
 	in->fw_failed_since_us = u->failed ? u->failed_since_us : 0;

@@ -205,6 +205,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 		d->soc_events_seen = d->fout.pin.soc_sync_count;
 		daemon_save_state(d, now, "synchronised");
 	}
+	daemon_fw_before_step(d, now);
 	protection_step(&d->prot, now, &d->fout.pin, &o);
 	report_explain_chain(&o, &d->fout.pin);
 	/* An output, a latch or a lead changed: saved at once (issue 13 item 1),
@@ -244,6 +245,7 @@ void daemon_evaluate(struct daemon *d, uint64_t now)
 	if (o.request_poweroff && !d->poweroff_done)
 		daemon_poweroff(d, now);
 	arm_protection_timer(d);
+	daemon_fw_pump(d, now);
 	daemon_publish(d, now);
 }
 
@@ -427,6 +429,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	d->cfg = *cfg;
 	d->ev = *ev;
 	d->bus_fd = -1;
+	daemon_fw_init(&d->fw);
 	d->adopt_fd = daemon_take_stored_fd();
 	d->remote_none = config_adc_none(cfg, ADC_REMOTE_H);
 	d->readback_none = config_adc_none(cfg, ADC_CHARGE_READBACK);
@@ -529,6 +532,7 @@ struct daemon *daemon_free(struct daemon *d)
 	daemon_saver_stop(d);
 	statefile_free(d->sf);
 	sd_event_unref(d->event);
+	daemon_fw_free(&d->fw);
 	free(d);
 	return NULL;
 }

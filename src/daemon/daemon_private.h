@@ -14,6 +14,7 @@
 #include "core/record.h"
 #include "daemon/bank_feed.h"
 #include "daemon/config.h"
+#include "daemon/daemon_fw.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/persist.h"
@@ -91,6 +92,8 @@ struct daemon {
 	uint64_t dbus_retry_us;
 	bool dbus_reported;
 	struct svc_snapshot snap;
+
+	struct daemon_fw fw; /* battery firmware updates (daemon_fw.c) */
 };
 
 static inline uint64_t now_us(const struct daemon *d)

@@ -24,6 +24,10 @@ enum event_class {
 	EV_DEVICE,        /* "bus: ...", "adc: ...", "outputs: ..." (device missing, retrying) */
 	EV_STATE,         /* "state: ..." (state record loaded, saved, unreadable) */
 	EV_LIFECYCLE,     /* "ready", "stopping", "power-off: ..." */
+	EV_FW_STARTED,    /* "firmware update started: battery N <serial> X.Y.Z -> X.Y.Z" */
+	EV_FW_SUCCEEDED,  /* "firmware update succeeded: battery N <serial> runs X.Y.Z" */
+	EV_FW_FAILED,     /* "firmware update failed: battery N <serial>: <reason>" (E5) */
+	EV_FW_CANCELLED,  /* "firmware update cancelled|refused: battery N <serial> ..." */
 	EV_CLASS_COUNT,
 };
 
@@ -41,6 +45,10 @@ enum event_class {
  * missing or back EV_STATE          e2e35a09d34f42b09cfcd2c02cfaac82  the state record was loaded,
  * was unreadable (E9) or failed to save EV_LIFECYCLE      491e1c1090ee43eab8f01454790b3e59  daemon
  * ready, stopping, or asking for power-off
+ * EV_FW_STARTED     2830b3f4a0604289b9351e16df09c88c  a battery firmware update started
+ * EV_FW_SUCCEEDED   6bf2fbafc0434f2abd78855c8c920bb0  a battery runs its new firmware
+ * EV_FW_FAILED      df5545da31a34f7c9577b054132086c0  a battery firmware update failed (E5)
+ * EV_FW_CANCELLED   041bc53acf854e0cba374225ab93cef8  an update was cancelled or refused
  */
 const char *event_message_id(enum event_class c);
 

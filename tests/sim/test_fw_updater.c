@@ -47,6 +47,8 @@ struct rig {
 	bool keeps_old_version; /* restarts into the old firmware */
 	uint64_t brownout_at_us, brownout_until_us;
 	bool lose_end_reply;
+	uint64_t status_lag_us; /* STATUS polled again this long after the restart */
+	uint64_t restart_ended_us;
 	/* what the battery saw */
 	unsigned n_begin, n_data, n_end, n_abort, n_info;
 	uint64_t next_step_us;
@@ -81,13 +83,19 @@ static bool battery_silent(const struct rig *r, uint64_t now)
 	       (now >= r->brownout_at_us && now < r->brownout_until_us);
 }
 
+static bool status_frozen(const struct rig *r, uint64_t now)
+{
+	return battery_silent(r, now) ||
+	       (r->restart_ended_us && now < r->restart_ended_us + r->status_lag_us);
+}
+
 /* The protection core sees the battery's STATUS (its update flag, silence)
  * and the updater's state. */
 static void protection_step_at(struct rig *r, uint64_t now)
 {
 	struct protection_input *in = &r->fx.in;
 
-	r->fx.frozen[0] = battery_silent(r, now);
+	r->fx.frozen[0] = status_frozen(r, now);
 	in->bat[0].fw_update = r->bfw.active;
 	in->fw_running = false;
 	fw_updater_protection_input(&r->u, now, in);
@@ -191,8 +199,10 @@ static void run_to(struct rig *r, uint64_t t)
 		if (r->brownout_at_us && now >= r->brownout_at_us && now < r->brownout_until_us)
 			memset(&r->bfw, 0, sizeof(r->bfw)); /* lost its RAM */
 		sim_fw_expire(&r->bfw, now);
-		if (now >= r->restart_until_us && r->restart_until_us)
+		if (now >= r->restart_until_us && r->restart_until_us) {
 			r->restart_until_us = 0;
+			r->restart_ended_us = now;
+		}
 		fw_updater_tick(&r->u, now);
 		if (fw_updater_next_request(&r->u, now, &req)) {
 			exchange(r, &req, &res, buf, &now);
@@ -452,6 +462,35 @@ static void new_version_not_seen_fails(void **state)
 	assert_e5_after_120s(r, r->u.ended_us);
 }
 
+/* The bus master polls the restarted battery's STATUS only a while after
+ * GET_INFO showed the new version: its staleness stays ignored for the 10 s
+ * after FW_END, and counts again after them. */
+static void no_e1_right_after_success(void **state)
+{
+	struct rig *r = &R;
+
+	(void)state;
+	rig_init(r, 2);
+	r->status_lag_us = S_US(3);
+	start(r);
+	run_to(r, r->fx.now + S_US(1));
+	assert_int_equal(r->u.state, FW_JOB_VERIFY);
+	/* every step up to the first STATUS after the restart */
+	while (r->fx.now < r->u.end_us + RESTART_US + S_US(3)) {
+		run_to(r, r->fx.now + STEP_US);
+		assert_false(fx_code(&r->fx, BMS_E1));
+	}
+	assert_int_equal(r->u.state, FW_JOB_SUCCEEDED);
+	assert_true(r->u.ended_us < r->u.end_us + S_US(5));
+	run_to(r, r->fx.now + S_US(8));
+	assert_false(fx_code(&r->fx, BMS_E1));
+	assert_false(r->fx.out.prealarm_active);
+	/* after the 10 s a silent battery is stale again */
+	r->dead = true;
+	run_to(r, r->fx.now + S_US(4));
+	assert_true(fx_code(&r->fx, BMS_E1));
+}
+
 static void lost_end_reply_is_not_repeated(void **state)
 {
 	struct rig *r = &R;
@@ -698,6 +737,7 @@ int main(void)
 	        cmocka_unit_test(no_progress_for_30s_fails),
 	        cmocka_unit_test(silent_after_failure_is_stale_only_after_120s),
 	        cmocka_unit_test(new_version_not_seen_fails),
+	        cmocka_unit_test(no_e1_right_after_success),
 	        cmocka_unit_test(lost_end_reply_is_not_repeated),
 	        cmocka_unit_test(brownout_during_update_fails),
 	        cmocka_unit_test(cancel_is_not_a_failure),
