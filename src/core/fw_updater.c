@@ -19,7 +19,7 @@ static const char *const state_names[] = {
         [FW_JOB_DATA] = "sending",      [FW_JOB_END] = "verifying",
         [FW_JOB_VERIFY] = "restarting", [FW_JOB_SUCCEEDED] = "succeeded",
         [FW_JOB_FAILED] = "failed",     [FW_JOB_CANCELLED] = "cancelled",
-        [FW_JOB_REFUSED] = "refused",
+        [FW_JOB_REFUSED] = "refused",   [FW_JOB_INTERRUPTED] = "interrupted",
 };
 
 static const char *const failure_texts[FW_FAIL_COUNT] = {
@@ -29,6 +29,8 @@ static const char *const failure_texts[FW_FAIL_COUNT] = {
         [FW_FAIL_STALLED] = "no progress for 30 s",
         [FW_FAIL_NO_VERSION] = "the new version was not seen within 10 s of FW_END",
         [FW_FAIL_ABORTED] = "aborted by the daemon",
+        [FW_FAIL_INTERRUPTED] = "the daemon stopped during the update and the battery did not "
+                                "take the new version",
 };
 
 static const char *const start_texts[FW_START_REFUSAL_COUNT] = {
@@ -121,6 +123,7 @@ int fw_updater_start(struct fw_updater *u, const struct fw_image *img, uint8_t a
 	u->state = FW_JOB_BEGIN;
 	u->failure = FW_FAIL_NONE;
 	u->addr = addr;
+	memset(u->serial, 0, sizeof(u->serial));
 	memcpy(u->old_version, old_version, 3);
 	u->img = *img;
 	u->acked = 0;
@@ -388,6 +391,23 @@ void fw_updater_fail(struct fw_updater *u, uint64_t now_us, enum fw_failure why)
 	if (!job_active(u))
 		return;
 	fail(u, now_us, why == FW_FAIL_NONE ? FW_FAIL_ABORTED : why);
+}
+
+void fw_updater_resolve(struct fw_updater *u, uint64_t now_us, bool present,
+                        const uint8_t serial[FW_SERIAL_LEN], bool flagged, const uint8_t version[3])
+{
+	if (u->state != FW_JOB_INTERRUPTED)
+		return;
+	if (!present || !serial || memcmp(serial, u->serial, FW_SERIAL_LEN) != 0) {
+		end_job(u, now_us, FW_JOB_FAILED, FW_FAIL_INTERRUPTED, false);
+		return;
+	}
+	if (flagged)
+		return; /* still in its update: resume or cancel */
+	if (version && memcmp(version, u->img.version, 3) == 0)
+		end_job(u, now_us, FW_JOB_SUCCEEDED, FW_FAIL_NONE, false);
+	else
+		end_job(u, now_us, FW_JOB_FAILED, FW_FAIL_INTERRUPTED, false);
 }
 
 void fw_updater_clear_failure(struct fw_updater *u)

@@ -45,15 +45,19 @@ enum fw_job_state {
 	FW_JOB_FAILED,    /* see enum fw_failure */
 	FW_JOB_CANCELLED, /* by the user: not a failure */
 	FW_JOB_REFUSED,   /* the battery refused FW_BEGIN: nothing changed on it */
+	/* From the state record: a job was running when the daemon stopped.
+	 * Decided once the battery is fresh again (fw_updater_resolve). */
+	FW_JOB_INTERRUPTED,
 };
 
 enum fw_failure {
 	FW_FAIL_NONE,
-	FW_FAIL_VERIFY,     /* FW_END result 6 */
-	FW_FAIL_SEQUENCE,   /* NAK 5 */
-	FW_FAIL_STALLED,    /* 30 s without progress */
-	FW_FAIL_NO_VERSION, /* new version not seen within 10 s of FW_END */
-	FW_FAIL_ABORTED,    /* the daemon gave up (bad reply, battery swapped, ...) */
+	FW_FAIL_VERIFY,      /* FW_END result 6 */
+	FW_FAIL_SEQUENCE,    /* NAK 5 */
+	FW_FAIL_STALLED,     /* 30 s without progress */
+	FW_FAIL_NO_VERSION,  /* new version not seen within 10 s of FW_END */
+	FW_FAIL_ABORTED,     /* the daemon gave up (bad reply, battery swapped, ...) */
+	FW_FAIL_INTERRUPTED, /* the daemon stopped during the update, and it did not end well */
 	FW_FAIL_COUNT,
 };
 
@@ -88,9 +92,12 @@ struct fw_result {
 	uint8_t version[3];
 };
 
+#define FW_SERIAL_LEN 16
+
 struct fw_updater {
-	uint8_t state;   /* enum fw_job_state */
-	uint8_t failure; /* enum fw_failure, with FW_JOB_FAILED */
+	uint8_t state;                 /* enum fw_job_state */
+	uint8_t serial[FW_SERIAL_LEN]; /* of the battery at addr (the caller's, for the record) */
+	uint8_t failure;               /* enum fw_failure, with FW_JOB_FAILED */
 	uint8_t addr;
 	uint8_t old_version[3];
 	struct fw_image img; /* img.data is the caller's; kept while a job runs */
@@ -158,6 +165,28 @@ bool fw_updater_running(const struct fw_updater *u);
  * fw_failed_since_us and every battery's stale_exempt are the updater's. */
 void fw_updater_protection_input(const struct fw_updater *u, uint64_t now_us,
                                  struct protection_input *in);
+
+/* After a restart (FW_JOB_INTERRUPTED), with fresh data of the battery at
+ * the job's address: present and its serial, its STATUS update flag, the
+ * version GET_INFO reported. Still flagged: undecided (the user may resume
+ * or cancel it; W7 comes from the flag). Otherwise the new version means
+ * success, anything else a failure (E5); another or no battery at the
+ * address is a failure too. */
+void fw_updater_resolve(struct fw_updater *u, uint64_t now_us, bool present,
+                        const uint8_t serial[FW_SERIAL_LEN], bool flagged,
+                        const uint8_t version[3]);
+
+/* The state record's firmware section (src/core/record.c): a job running
+ * (as FW_JOB_INTERRUPTED on reading back) and a pending failure (E5, its
+ * age). Little-endian, field by field. */
+#define FW_PERSIST_MAX 64
+/* Its length (0: nothing to keep), or -ENOBUFS. */
+int fw_updater_persist_encode(const struct fw_updater *u, uint64_t now_us, uint8_t *buf,
+                              size_t cap);
+/* 0 for a section that fw_updater_persist_apply takes; -EBADMSG or -ERANGE. */
+int fw_updater_persist_check(const uint8_t *buf, size_t len);
+/* Restores into an idle updater; the failure's age counts on from now_us. */
+int fw_updater_persist_apply(struct fw_updater *u, uint64_t now_us, const uint8_t *buf, size_t len);
 
 const char *fw_job_state_name(enum fw_job_state s);
 const char *fw_failure_text(enum fw_failure f);

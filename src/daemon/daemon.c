@@ -503,6 +503,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	 * after the first protection step decides. */
 	daemon_outputs_open(d, now);
 	daemon_resume_rules(d, now);
+	daemon_fw_resume(d, now);
 	daemon_dbus_poll(d, now);
 	*ret = d;
 	return 0;

@@ -332,6 +332,11 @@ static int act_firmware_cancel(void *userdata, char *err, size_t errlen)
 	return daemon_fw_cancel(userdata, err, errlen);
 }
 
+static int act_firmware_clear_failure(void *userdata, char *err, size_t errlen)
+{
+	return daemon_fw_clear_failure(userdata, err, errlen);
+}
+
 /* The asynchronous table (D-Bus): the same actions, answering SVC_PENDING
  * instead of waiting for the save. */
 #define ASYNC(name, params, args)                                                                  \
@@ -372,6 +377,7 @@ const struct svc_actions daemon_actions_async = {
         .identify = act_identify,
         .firmware_start = act_firmware_start,
         .firmware_cancel = act_firmware_cancel,
+        .firmware_clear_failure = act_firmware_clear_failure,
 };
 
 const struct svc_actions daemon_actions = {
@@ -385,4 +391,5 @@ const struct svc_actions daemon_actions = {
         .identify = act_identify,
         .firmware_start = act_firmware_start,
         .firmware_cancel = act_firmware_cancel,
+        .firmware_clear_failure = act_firmware_clear_failure,
 };

@@ -70,6 +70,10 @@ static void journal(struct daemon *d)
 	if (u->state == fw->reported_state)
 		return;
 	fw->reported_state = u->state;
+	/* a job that ended, or a failure: the record says so at once, so
+	 * that a restart knows about E5 and its age */
+	if (u->state >= FW_JOB_SUCCEEDED)
+		daemon_save_state(d, now_us(d), "firmware update");
 	ver_str(u->img.version, to, sizeof(to));
 	switch (u->state) {
 	case FW_JOB_SUCCEEDED:
@@ -78,6 +82,13 @@ static void journal(struct daemon *d)
 		           fw->serial, to, u->img.size, u->repeats);
 		break;
 	case FW_JOB_FAILED:
+		if (u->failure == FW_FAIL_INTERRUPTED) {
+			events_log(&d->ev, EV_FW_FAILED, LOG_ERR, "firmware update failed",
+			           "battery %u %s: %s; the loads open in 120 s (E5) unless a retry "
+			           "succeeds",
+			           u->addr, fw->serial, fw_failure_text(u->failure));
+			break;
+		}
 		events_log(&d->ev, EV_FW_FAILED, LOG_ERR, "firmware update failed",
 		           "battery %u %s: %s after %u of %u bytes; it stays on its old firmware; "
 		           "the loads open in 120 s (E5) unless a retry succeeds",
@@ -105,10 +116,37 @@ static bool job_battery_changed(struct daemon *d)
 	return !b || strncmp(b->info.serial, d->fw.serial, M8_SERIAL_LEN) != 0;
 }
 
+/* A job interrupted by a restart, once the battery at its address has
+ * fresh data: still in its update (flagged), done, or failed. */
+static void resolve_interrupted(struct daemon *d, uint64_t now)
+{
+	struct fw_updater *u = &d->fw.u;
+	const struct m8_battery *b;
+	struct m8_bank_state bank;
+	uint8_t serial[FW_SERIAL_LEN] = {0}, version[3];
+
+	m8_master_bank(d->master, &bank);
+	if (!bank.enumerated)
+		return;
+	b = m8_master_battery(d->master, u->addr);
+	if (b && !m8_master_battery_fresh(d->master, u->addr, now))
+		return;
+	if (b) {
+		memcpy(serial, b->info.serial, strnlen(b->info.serial, FW_SERIAL_LEN));
+		version[0] = b->info.fw_major;
+		version[1] = b->info.fw_minor;
+		version[2] = b->info.fw_patch;
+	}
+	fw_updater_resolve(u, now, b != NULL, serial, b && (b->status.flags & M8_ST_FW_UPDATE),
+	                   b ? version : NULL);
+}
+
 void daemon_fw_before_step(struct daemon *d, uint64_t now)
 {
 	struct fw_updater *u = &d->fw.u;
 
+	if (u->state == FW_JOB_INTERRUPTED)
+		resolve_interrupted(d, now);
 	if (fw_updater_running(u) && u->state >= FW_JOB_BEGIN && u->state <= FW_JOB_VERIFY) {
 		struct m8_bank_state bank;
 
@@ -269,8 +307,10 @@ int daemon_fw_start(struct daemon *d, unsigned addr, int fd, char *err, size_t e
 	d->fw.buf = TAKE_PTR(buf);
 	d->fw.len = len;
 	snprintf(d->fw.serial, sizeof(d->fw.serial), "%.*s", M8_SERIAL_LEN, b->info.serial);
+	memcpy(d->fw.u.serial, b->info.serial, strnlen(b->info.serial, FW_SERIAL_LEN));
 	d->fw.have_job = true;
 	d->fw.reported_state = d->fw.u.state;
+	daemon_save_state(d, now, "firmware update started");
 	ver_str(old, from, sizeof(from));
 	ver_str(img.version, to, sizeof(to));
 	events_log(&d->ev, EV_FW_STARTED, LOG_NOTICE, "firmware update started",
@@ -323,5 +363,55 @@ int daemon_fw_cancel(struct daemon *d, char *err, size_t errlen)
 	}
 	journal(d);
 	daemon_fw_pump(d, now);
+	return 0;
+}
+
+void daemon_fw_resume(struct daemon *d, uint64_t now)
+{
+	struct fw_updater *u = &d->fw.u;
+	char to[16];
+	int r;
+
+	if (d->rec.fw_len == 0)
+		return;
+	r = fw_updater_persist_apply(u, now, d->rec.fw, d->rec.fw_len);
+	if (r < 0) {
+		events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
+		           "saved firmware update state not used: %s", strerror(-r));
+		return;
+	}
+	d->fw.reported_state = u->state;
+	if (u->state == FW_JOB_INTERRUPTED) {
+		d->fw.have_job = true;
+		snprintf(d->fw.serial, sizeof(d->fw.serial), "%.*s", FW_SERIAL_LEN,
+		         (const char *)u->serial);
+		ver_str(u->img.version, to, sizeof(to));
+		events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
+		           "a firmware update of battery %u %s to %s was running when the daemon "
+		           "stopped (%u of %u bytes confirmed): it is resumed by starting it again "
+		           "or cancelled; otherwise its result is read from the battery",
+		           u->addr, d->fw.serial, to, u->acked, u->img.size);
+	}
+	if (u->failed)
+		events_log(&d->ev, EV_STATE, LOG_WARNING, "state",
+		           "a failed firmware update of battery %u is pending (E5, since %llu s)",
+		           u->failed_addr,
+		           (unsigned long long)((now - u->failed_since_us) / 1000000u));
+}
+
+int daemon_fw_clear_failure(struct daemon *d, char *err, size_t errlen)
+{
+	uint64_t now = now_us(d);
+	unsigned addr = d->fw.u.failed_addr;
+
+	if (!d->fw.u.failed) {
+		snprintf(err, errlen, "no failed firmware update is pending");
+		return -ENOENT;
+	}
+	fw_updater_clear_failure(&d->fw.u);
+	events_log(&d->ev, EV_FW_CANCELLED, LOG_NOTICE, "firmware update failure cleared",
+	           "battery %u: E5 cleared by an authorised user", addr);
+	daemon_save_state(d, now, "firmware failure cleared");
+	daemon_evaluate(d, now);
 	return 0;
 }

@@ -32,5 +32,9 @@ void daemon_fw_before_step(struct daemon *d, uint64_t now);
 void daemon_fw_pump(struct daemon *d, uint64_t now);
 int daemon_fw_start(struct daemon *d, unsigned addr, int fd, char *err, size_t errlen);
 int daemon_fw_cancel(struct daemon *d, char *err, size_t errlen);
+int daemon_fw_clear_failure(struct daemon *d, char *err, size_t errlen);
 /* An update runs (from this daemon, or flagged by a battery's STATUS). */
 bool daemon_fw_busy(const struct daemon *d);
+/* At start: a failure still pending (E5 and its age) and a job that was
+ * running when the daemon stopped, from the state record. */
+void daemon_fw_resume(struct daemon *d, uint64_t now);

@@ -162,6 +162,23 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *e)
 	return dbus_action_reply(b, m, r, DBUS_CTX_FIRMWARE, err, e);
 }
 
+static int method_clear_failure(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	struct bms_dbus *b = ((const struct prop_ref *)userdata)->b;
+	int r = polkit_check(&b->polkit, m, POLKIT_ACTION_FIRMWARE, e);
+	char err[256] = "";
+
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	if (!b->ops->firmware_clear_failure)
+		return dbus_error_from_errno(e, -ENODEV, DBUS_CTX_FIRMWARE,
+		                             "firmware updates are not available");
+	if ((r = dbus_action_room(b, DBUS_CTX_FIRMWARE, e)) < 0)
+		return r;
+	r = b->ops->firmware_clear_failure(b->userdata, err, sizeof(err));
+	return dbus_action_reply(b, m, r, DBUS_CTX_FIRMWARE, err, e);
+}
+
 #define AS_VTABLE(id, name, sig, cls)                                                              \
 	SD_BUS_PROPERTY(name, sig, dbus_prop_get, PROP_REF(P_##id), PROP_FLAGS),
 const sd_bus_vtable firmware1_vtable[] = {
@@ -170,5 +187,6 @@ const sd_bus_vtable firmware1_vtable[] = {
                 SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("u", battery, "h", image),
                                         SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("ClearFailure", NULL, NULL, method_clear_failure, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

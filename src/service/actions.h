@@ -58,4 +58,7 @@ struct svc_actions {
 	 * battery reports from before a restart. -ENOENT: none; -EINPROGRESS:
 	 * past FW_END, too late. */
 	int (*firmware_cancel)(void *userdata, char *err, size_t errlen);
+	/* The authenticated clear of a failed update (E5, protection.md
+	 * section 1). -ENOENT: no failure pending. */
+	int (*firmware_clear_failure)(void *userdata, char *err, size_t errlen);
 };

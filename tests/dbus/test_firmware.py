@@ -12,6 +12,8 @@ E5), its journal events and the simulator's log.
 - success: the battery runs the new version, W7 then clear, ATC closes again.
 - failure: the battery finds the image damaged (sim fw-corrupt): FW_END
   result 6, E5 and the pre-alarm at once, exit status 1.
+- failure_restart: the failure (E5) kept across a SIGKILL and restart by
+  the state record; Firmware1.ClearFailure ends it.
 - cancel: Ctrl-C (SIGINT) to smallbmsctl: FW_ABORT, exit status 5, no E5.
 - restart: the daemon killed (SIGKILL) mid-update and started again: W7 and
   the open charge output from the battery's STATUS flag alone; an update of
@@ -178,6 +180,40 @@ def case_failure(w):
     w.wait(lambda: "E5" not in w.codes(), "E5 cleared by the retry", timeout=30)
 
 
+def case_failure_restart(w):
+    """A pending failure survives a restart (state record), and the
+    authenticated clear (Firmware1.ClearFailure) ends E5."""
+    img = w.image("bad", 3000)
+    w.rig.sim_cmd("fw-corrupt 1 1")
+    r = w.ctl("update-firmware", img, "--battery", "1")
+    harness.check(r.returncode == 1, "exit %d (want 1)" % r.returncode)
+    w.wait(lambda: "E5" in w.codes(), "E5")
+    w.rig.daemon.signal(signal.SIGKILL)
+    w.rig.daemon.wait_exit(10)
+    n = len(w.rig.notify.messages)
+    w.rig.start_daemon()
+    t, _ = w.rig.notify.wait("READY", "1", timeout=60, since=n)
+    harness.check(t is not None, "no READY after the restart")
+    harness.check(tp.wait_named(w.bus.address), "org.smallbms not back on the bus")
+    harness.check(w.rig.daemon.matching(r"failed firmware update of battery 1 is pending"),
+                  "the restart did not read the failure back")
+    w.wait(lambda: "E5" in w.codes(), "E5 after the restart", timeout=30)
+    harness.check(bool(w.get("FailurePending")), "FailurePending after the restart")
+    import dbus
+    bus = dbus.bus.BusConnection(w.bus.address)
+    fw = dbus.Interface(bus.get_object(tp.NAME, ROOT, introspect=False), FW)
+    fw.ClearFailure()
+    w.wait(lambda: "E5" not in w.codes(), "E5 cleared", timeout=30)
+    harness.check(not w.get("FailurePending"), "FailurePending after the clear")
+    try:
+        fw.ClearFailure()
+        raise harness.Fail("a second clear succeeded")
+    except dbus.exceptions.DBusException as e:
+        harness.check(e.get_dbus_name() == "org.smallbms.Error.NotRunning", str(e))
+    bus.close()
+    harness.check(w.rig.wait_outputs("closed", "closed", timeout=60), "outputs not closed")
+
+
 def case_cancel(w):
     img = w.image("big", 96000)
     since = w.rig.daemon.mark()
@@ -286,7 +322,7 @@ def case_refusals(w):
     bus.close()
 
 
-CASES = ["success", "failure", "cancel", "restart", "refusals"]
+CASES = ["success", "failure", "failure_restart", "cancel", "restart", "refusals"]
 
 
 def main():

@@ -715,6 +715,110 @@ static void orphan_update_is_aborted(void **state)
 	assert_true(r->fx.out.atc_closed);
 }
 
+/* A pending failure survives a restart with its age: ATD opens 120 s after
+ * the failure, counting the time before and after the restart (not the
+ * time the daemon was down). */
+static void failure_survives_restart(void **state)
+{
+	struct rig *r = &R;
+	uint8_t sec[FW_PERSIST_MAX];
+	uint64_t t_fail, t1;
+	int n;
+
+	(void)state;
+	rig_init(r, 2);
+	r->img.crc32 ^= 1;
+	start(r);
+	run_to(r, r->fx.now + S_US(2));
+	assert_int_equal(r->u.failure, FW_FAIL_VERIFY);
+	t_fail = r->u.ended_us;
+	run_to(r, t_fail + S_US(60));
+	n = fw_updater_persist_encode(&r->u, r->fx.now, sec, sizeof(sec));
+	assert_true(n > 0);
+	assert_int_equal(fw_updater_persist_check(sec, (size_t)n), 0);
+	/* a new daemon on a new clock, with a new protection core */
+	t1 = r->fx.now + S_US(500);
+	fx_start(&r->fx, 2);
+	fx_step_at(&r->fx, t1);
+	assert_int_equal(fw_updater_persist_apply(&r->u, t1, sec, (size_t)n), 0);
+	assert_int_equal(r->u.state, FW_JOB_IDLE);
+	assert_true(r->u.failed);
+	assert_int_equal(r->u.failed_addr, 1);
+	r->next_step_us = t1;
+	run_to(r, t1 + S_US(1));
+	assert_true(fx_code(&r->fx, BMS_E5));
+	assert_true(r->fx.out.prealarm_active);
+	run_to(r, t1 + S_US(59));
+	assert_true(r->fx.out.atd_closed);
+	run_to(r, t1 + S_US(60) + STEP_US + MS_US(10));
+	assert_false(r->fx.out.atd_closed);
+	assert_true(fx_holds(&r->fx, PROT_OUT_ATD, PROT_R_FW_FAILED));
+	/* nothing pending, nothing saved */
+	fw_updater_init(&r->u);
+	assert_int_equal(fw_updater_persist_encode(&r->u, t1, sec, sizeof(sec)), 0);
+	/* damaged sections are refused and change nothing */
+	assert_int_equal(fw_updater_persist_check(sec, 3), -EBADMSG);
+}
+
+/* A job running at the save is decided from the battery after the restart. */
+static void interrupted_job_is_resolved(void **state)
+{
+	struct rig *r = &R;
+	uint8_t sec[FW_PERSIST_MAX], serial[FW_SERIAL_LEN] = "HQ2402JJ001";
+	uint8_t other[FW_SERIAL_LEN] = "HQ2402JJ999";
+	struct fw_updater u;
+	int n;
+
+	(void)state;
+	rig_init(r, 2);
+	start(r);
+	memcpy(r->u.serial, serial, sizeof(serial));
+	run_to(r, r->fx.now + MS_US(20));
+	assert_int_equal(r->u.state, FW_JOB_DATA);
+	n = fw_updater_persist_encode(&r->u, r->fx.now, sec, sizeof(sec));
+	assert_true(n > 0);
+
+	/* still flagged: undecided, a new start of that battery allowed */
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), 0);
+	assert_int_equal(u.state, FW_JOB_INTERRUPTED);
+	assert_int_equal(u.addr, 1);
+	assert_int_equal(u.acked, r->u.acked);
+	assert_false(fw_updater_running(&u));
+	fw_updater_resolve(&u, T0, true, serial, true, old_ver);
+	assert_int_equal(u.state, FW_JOB_INTERRUPTED);
+	assert_int_equal(fw_updater_start(&u, &r->img, 1, old_ver, T0), 0);
+	/* no longer flagged, the new version: it had finished */
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), 0);
+	fw_updater_resolve(&u, T0, true, serial, false, new_ver);
+	assert_int_equal(u.state, FW_JOB_SUCCEEDED);
+	assert_false(u.failed);
+	/* no longer flagged, the old version: a failure (E5) */
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), 0);
+	fw_updater_resolve(&u, T0 + 5, true, serial, false, old_ver);
+	assert_int_equal(u.state, FW_JOB_FAILED);
+	assert_int_equal(u.failure, FW_FAIL_INTERRUPTED);
+	assert_true(u.failed);
+	assert_true(u.failed_since_us == T0 + 5);
+	assert_int_equal(u.abort_pending, false);
+	/* another battery at the address, or none: a failure */
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), 0);
+	fw_updater_resolve(&u, T0, true, other, false, new_ver);
+	assert_int_equal(u.failure, FW_FAIL_INTERRUPTED);
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), 0);
+	fw_updater_resolve(&u, T0, false, NULL, false, NULL);
+	assert_int_equal(u.failure, FW_FAIL_INTERRUPTED);
+	/* a cancel of the flagged battery instead: not a failure */
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), 0);
+	assert_int_equal(fw_updater_abort_orphan(&u, 1, T0), 0);
+	assert_int_equal(u.state, FW_JOB_CANCELLED);
+	assert_false(u.failed);
+	/* a damaged section changes nothing */
+	sec[1] = 0x80;
+	u.state = FW_JOB_SUCCEEDED;
+	assert_int_equal(fw_updater_persist_apply(&u, T0, sec, (size_t)n), -ERANGE);
+	assert_int_equal(u.state, FW_JOB_SUCCEEDED);
+}
+
 static void texts(void **state)
 {
 	(void)state;
@@ -747,6 +851,8 @@ int main(void)
 	        cmocka_unit_test(retry_after_failure_clears_e5),
 	        cmocka_unit_test(failed_retry_keeps_the_first_failure_time),
 	        cmocka_unit_test(orphan_update_is_aborted),
+	        cmocka_unit_test(failure_survives_restart),
+	        cmocka_unit_test(interrupted_job_is_resolved),
 	        cmocka_unit_test(texts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
