@@ -14,6 +14,9 @@ E5), its journal events and the simulator's log.
   result 6, E5 and the pre-alarm at once, exit status 1.
 - failure_restart: the failure (E5) kept across a SIGKILL and restart by
   the state record; Firmware1.ClearFailure ends it.
+- no_new_version: the battery restarts into its old firmware (sim
+  fw-stuck): failure after 10 s.
+- all: --all updates one battery after another and stops at a failure.
 - cancel: Ctrl-C (SIGINT) to smallbmsctl: FW_ABORT, exit status 5, no E5.
 - restart: the daemon killed (SIGKILL) mid-update and started again: W7 and
   the open charge output from the battery's STATUS flag alone; an update of
@@ -214,6 +217,36 @@ def case_failure_restart(w):
     harness.check(w.rig.wait_outputs("closed", "closed", timeout=60), "outputs not closed")
 
 
+def case_no_new_version(w):
+    """The battery restarts into its old firmware (sim fw-stuck): the new
+    version is not seen within 10 s of FW_END: a failure."""
+    img = w.image("stuck", 3000)
+    w.rig.sim_cmd("fw-stuck 2 on")
+    r = w.ctl("update-firmware", img, "--battery", "2")
+    harness.check(r.returncode == 1, "exit %d (want 1): %s" % (r.returncode, r.stderr))
+    harness.check("within 10 s" in r.stderr, "no reason: %r" % r.stderr)
+    harness.check("firmware 1.5.0 verified" in w.sim_log(), "FW_END was not answered 0")
+    w.wait(lambda: "E5" in w.codes(), "E5")
+
+
+def case_all(w):
+    """--all: one battery after another; it stops at the first failure."""
+    img = w.image("all", 4000)
+    since = w.rig.daemon.mark()
+    r = w.ctl("update-firmware", img, "--all")
+    harness.check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+    harness.check(r.stdout.count("firmware updated") == 2, "not both: %r" % r.stdout)
+    started = [t for t, x in w.rig.daemon.matching(r"firmware update started: battery", since)]
+    harness.check(len(started) == 2, "%d starts" % len(started))
+    img2 = w.image("all2", 4000, version="1.6.0")
+    w.rig.sim_cmd("fw-corrupt 1 1")
+    since = w.rig.daemon.mark()
+    r = w.ctl("update-firmware", img2, "--all")
+    harness.check(r.returncode == 1, "exit %d (want 1)" % r.returncode)
+    harness.check(not w.rig.daemon.matching(r"firmware update started: battery 2", since),
+                  "--all went on after a failure")
+
+
 def case_cancel(w):
     img = w.image("big", 96000)
     since = w.rig.daemon.mark()
@@ -322,7 +355,8 @@ def case_refusals(w):
     bus.close()
 
 
-CASES = ["success", "failure", "failure_restart", "cancel", "restart", "refusals"]
+CASES = ["success", "failure", "failure_restart", "no_new_version", "all", "cancel", "restart",
+         "refusals"]
 
 
 def main():

@@ -47,6 +47,7 @@ struct rig {
 	bool keeps_old_version; /* restarts into the old firmware */
 	uint64_t brownout_at_us, brownout_until_us;
 	bool lose_end_reply;
+	bool skew_next; /* the next FW_DATA reply names another next offset */
 	uint64_t status_lag_us; /* STATUS polled again this long after the restart */
 	uint64_t restart_ended_us;
 	/* what the battery saw */
@@ -137,6 +138,11 @@ static void exchange(struct rig *r, const struct fw_request *req, struct fw_resu
 		fail_msg("unexpected command 0x%02x", req->cmd);
 	}
 	assert_int_equal(req->addr, 1);
+	/* m8bus.md 6.3: FW_END is never repeated by the master either */
+	if (req->cmd == M8_CMD_FW_END)
+		assert_int_equal(req->tries, 1);
+	else
+		assert_true(req->tries >= 1);
 	if (r->busy_naks > 0 && req->cmd != M8_CMD_GET_INFO) {
 		/* the master repeated it every 50 ms for 5 s, then gave up */
 		r->busy_naks--;
@@ -180,6 +186,10 @@ static void exchange(struct rig *r, const struct fw_request *req, struct fw_resu
 		res->error = -EREMOTEIO;
 		res->nak_reason = fr.nak;
 		return;
+	}
+	if (req->cmd == M8_CMD_FW_DATA && r->skew_next && fr.len == 4) {
+		r->skew_next = false;
+		fr.payload[0] += 8;
 	}
 	memcpy(reply_buf, fr.payload, fr.len);
 	res->payload = reply_buf;
@@ -325,6 +335,26 @@ static void sequence_nak_is_e5(void **state)
 	run_to(r, r->fx.now + S_US(1));
 	assert_int_equal(r->u.state, FW_JOB_FAILED);
 	assert_int_equal(r->u.failure, FW_FAIL_SEQUENCE);
+	assert_int_equal(r->n_abort, 1);
+	assert_false(r->bfw.active);
+	assert_ran_safely(r);
+	assert_e5_after_120s(r, r->u.ended_us);
+}
+
+/* A reply that names another next offset than the block sent: the daemon
+ * cannot know what the battery holds; it aborts (a failure). */
+static void unexpected_next_offset_aborts(void **state)
+{
+	struct rig *r = &R;
+
+	(void)state;
+	rig_init(r, 2);
+	start(r);
+	run_to(r, r->fx.now + MS_US(20));
+	r->skew_next = true;
+	run_to(r, r->fx.now + S_US(1));
+	assert_int_equal(r->u.state, FW_JOB_FAILED);
+	assert_int_equal(r->u.failure, FW_FAIL_ABORTED);
 	assert_int_equal(r->n_abort, 1);
 	assert_false(r->bfw.active);
 	assert_ran_safely(r);
@@ -835,6 +865,7 @@ int main(void)
 	        cmocka_unit_test(update_succeeds),
 	        cmocka_unit_test(verify_failure_is_e5),
 	        cmocka_unit_test(sequence_nak_is_e5),
+	        cmocka_unit_test(unexpected_next_offset_aborts),
 	        cmocka_unit_test(lost_data_reply_repeats_the_block),
 	        cmocka_unit_test(busy_naks_are_retried),
 	        cmocka_unit_test(busy_for_30s_is_stalled),
