@@ -193,6 +193,10 @@ def case_failure_restart(w):
     w.wait(lambda: "E5" in w.codes(), "E5")
     w.rig.daemon.signal(signal.SIGKILL)
     w.rig.daemon.wait_exit(10)
+    # the record saved at the failure says so
+    st = w.rig.run_tool("--show-state")
+    harness.check(st.returncode == 0 and "firmware update: battery 1 failed" in st.stdout,
+                  "--show-state: %s %s" % (st.stdout[-300:], st.stderr))
     n = len(w.rig.notify.messages)
     w.rig.start_daemon()
     t, _ = w.rig.notify.wait("READY", "1", timeout=60, since=n)
