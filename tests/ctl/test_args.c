@@ -364,8 +364,7 @@ static void test_update_firmware(void **state)
 	assert_int_equal(a.battery, 50);
 	ctl_args_done(&a);
 	BAD("either --battery N or --all", "update-firmware", "fw.sbfw");
-	BAD("either --battery N or --all", "update-firmware", "fw.sbfw", "--all", "--battery",
-	    "1");
+	BAD("either --battery N or --all", "update-firmware", "fw.sbfw", "--all", "--battery", "1");
 	BAD("usage", "update-firmware", "--all");
 	BAD("usage", "update-firmware", "a", "b", "--all");
 	BAD("1..50", "update-firmware", "fw", "--battery", "0");

@@ -47,7 +47,7 @@ struct rig {
 	bool keeps_old_version; /* restarts into the old firmware */
 	uint64_t brownout_at_us, brownout_until_us;
 	bool lose_end_reply;
-	bool skew_next; /* the next FW_DATA reply names another next offset */
+	bool skew_next;         /* the next FW_DATA reply names another next offset */
 	uint64_t status_lag_us; /* STATUS polled again this long after the restart */
 	uint64_t restart_ended_us;
 	/* what the battery saw */
