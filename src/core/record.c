@@ -92,10 +92,14 @@ static void put_payload(struct le_writer *w, const struct record *rec)
 
 	le_put_u16(w, rec->prot_len);
 	le_put_bytes(w, rec->prot, rec->prot_len <= sizeof(rec->prot) ? rec->prot_len : 0);
+
+	le_put_u16(w, rec->fw_len);
+	le_put_bytes(w, rec->fw, rec->fw_len <= sizeof(rec->fw) ? rec->fw_len : 0);
 }
 
 /* Reads the payload into *rec; the values are checked afterwards. */
-static int get_payload(struct le_reader *r, struct record *rec, char *err, size_t errlen)
+static int get_payload(struct le_reader *r, struct record *rec, unsigned version, char *err,
+                       size_t errlen)
 {
 	bool bad = false;
 	size_t n = le_get_u16(r);
@@ -165,6 +169,16 @@ static int get_payload(struct le_reader *r, struct record *rec, char *err, size_
 	for (unsigned i = 0; i < rec->prot_len; i++)
 		rec->prot[i] = le_get_u8(r);
 
+	if (version >= 2) {
+		rec->fw_len = le_get_u16(r);
+		if (rec->fw_len > sizeof(rec->fw))
+			return fail(err, errlen, -EBADMSG,
+			            "firmware section of %u bytes, at most %zu", rec->fw_len,
+			            sizeof(rec->fw));
+		for (unsigned i = 0; i < rec->fw_len; i++)
+			rec->fw[i] = le_get_u8(r);
+	}
+
 	if (r->short_read)
 		return fail(err, errlen, -EBADMSG, "record truncated");
 	if (r->pos != r->len)
@@ -198,6 +212,10 @@ static int check_record(const struct record *rec, char *err, size_t errlen)
 		return fail(err, errlen, -ERANGE, "protection section too long");
 	if (rec->prot_len > 0 && protection_persist_check(rec->prot, rec->prot_len) < 0)
 		return fail(err, errlen, -ERANGE, "protection section refused");
+	if (rec->fw_len > sizeof(rec->fw))
+		return fail(err, errlen, -ERANGE, "firmware section too long");
+	if (rec->fw_len > 0 && fw_updater_persist_check(rec->fw, rec->fw_len) < 0)
+		return fail(err, errlen, -ERANGE, "firmware section refused");
 	return 0;
 }
 
@@ -255,9 +273,9 @@ int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err,
 	if (version > RECORD_VERSION)
 		return fail(err, errlen, -ENOTSUP, "record version %u is newer than this one (%d)",
 		            version, RECORD_VERSION);
-	if (version != RECORD_VERSION)
-		return fail(err, errlen, -ENOTSUP, "record version %u is not supported (%d)",
-		            version, RECORD_VERSION);
+	if (version < RECORD_VERSION_MIN)
+		return fail(err, errlen, -ENOTSUP, "record version %u is not supported (%d..%d)",
+		            version, RECORD_VERSION_MIN, RECORD_VERSION);
 	if (reserved != 0)
 		return fail(err, errlen, -EBADMSG, "reserved header field is 0x%04x, not 0",
 		            reserved);
@@ -270,7 +288,7 @@ int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err,
 
 	memset(&rec, 0, sizeof(rec));
 	body = (struct le_reader){.p = buf + RECORD_HEADER_SIZE, .len = payload};
-	r = get_payload(&body, &rec, err, errlen);
+	r = get_payload(&body, &rec, version, err, errlen);
 	if (r < 0)
 		return r;
 	r = check_record(&rec, err, errlen);

@@ -9,7 +9,10 @@
  *     reserved (u16, 0), payload length (u32), CRC-32/IEEE of the payload;
  *   payload, in this order: settings (u16 count, count x i32 in registry
  *     order), SoC, history, balancer, bank identity (u8 present, ...),
- *     protection section (u16 length, opaque bytes of protection_persist_*).
+ *     protection section (u16 length, opaque bytes of protection_persist_*);
+ *     since version 2: firmware section (u16 length, opaque bytes of
+ *     fw_updater_persist_*). A version 1 record is still read (no firmware
+ *     section); records are written as version 2.
  * Doubles are stored as their IEEE-754 bit pattern (u64).
  *
  * A record is accepted only whole: a short, long, corrupted, foreign,
@@ -25,13 +28,15 @@
 
 #include "core/balancer.h"
 #include "core/bank.h"
+#include "core/fw_updater.h"
 #include "core/history.h"
 #include "core/monitor.h"
 #include "core/protection.h"
 #include "core/settings.h"
 
 #define RECORD_MAGIC       0x52534253u /* "SBSR" little-endian */
-#define RECORD_VERSION     1
+#define RECORD_VERSION     2
+#define RECORD_VERSION_MIN 1 /* the oldest version still read */
 #define RECORD_HEADER_SIZE 16
 /* Large enough for 50 batteries and the biggest protection section. */
 #define RECORD_MAX_SIZE 8192
@@ -45,6 +50,8 @@ struct record {
 	struct bank_identity bank;
 	uint16_t prot_len; /* 0: no protection state saved */
 	uint8_t prot[PROTECTION_PERSIST_MAX];
+	uint16_t fw_len; /* 0: no firmware update state saved */
+	uint8_t fw[FW_PERSIST_MAX];
 };
 
 /*
@@ -57,7 +64,7 @@ int record_encode(const struct record *r, uint8_t *buf, size_t cap, char *err, s
 /*
  * Parses and checks a record. On success fills *out and returns 0. Else
  * returns -EBADMSG (truncated, wrong magic, bad CRC, malformed), -ENOTSUP
- * (version not this one's) or -ERANGE (a value out of bounds), err says
- * why, and *out is unchanged.
+ * (a version newer than this one's, or older than RECORD_VERSION_MIN) or -ERANGE (a value out of
+ * bounds), err says why, and *out is unchanged.
  */
 int record_decode(const uint8_t *buf, size_t len, struct record *out, char *err, size_t errlen);

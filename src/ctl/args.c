@@ -30,6 +30,9 @@ const char ctl_usage_text[] =
         "  set-soc PCT         Set the state of charge by hand\n"
         "  identify N          Blink the LED of battery N\n"
         "  accept-bank         Accept a changed bank (clears E3)\n"
+        "  update-firmware FILE --battery N | --all\n"
+        "                      Update battery firmware from an image file, one battery\n"
+        "                      at a time; Ctrl-C cancels (--json: progress as JSON lines)\n"
         "\n"
         "Bluetooth (all but the first: root, group smallbms-admin, or as polkit allows):\n"
         "  bluetooth                   State, adapter, encryption, pairing, bonded phones\n"
@@ -49,10 +52,13 @@ const char ctl_usage_text[] =
         "  --count N           monitor: stop after N status blocks\n"
         "  --names             get, batteries: print the names or numbers only\n"
         "  --timeout S         bluetooth pair: keep the window open S seconds (10..600)\n"
+        "  --battery N         update-firmware: the battery to update (1..50)\n"
+        "  --all               update-firmware: every battery, stopping at a failure\n"
         "  -h, --help          Show this help\n"
         "  --version           Show the version\n"
         "\n"
-        "Exit status: 0 ok, 1 refused or failed, 2 usage error, 4 smallbmsd not running.\n";
+        "Exit status: 0 ok, 1 refused or failed, 2 usage error, 4 smallbmsd not running,\n"
+        "5 update-firmware cancelled.\n";
 
 struct verb {
 	const char *word;
@@ -75,6 +81,7 @@ static const struct verb verbs[] = {
         {"identify", CTL_CMD_IDENTIFY, 1, 1},
         {"accept-bank", CTL_CMD_ACCEPT_BANK, 0, 0},
         {"monitor", CTL_CMD_MONITOR, 0, 0},
+        {"update-firmware", CTL_CMD_UPDATE_FIRMWARE, 1, 1},
         /* the sub-commands are resolved before the operands are checked */
         {"bluetooth", CTL_CMD_BLUETOOTH, 0, 0},
 };
@@ -101,6 +108,7 @@ static const char *const verb_usage[] = {
         [CTL_CMD_BT_PAIR] = "bluetooth pair [close] [--timeout S]",
         [CTL_CMD_BT_ENCRYPTION] = "bluetooth encryption on|off",
         [CTL_CMD_BT_FORGET] = "bluetooth forget ADDRESS",
+        [CTL_CMD_UPDATE_FIRMWARE] = "update-firmware FILE --battery N | --all",
 };
 
 bool ctl_cmd_reads(enum ctl_cmd cmd)
@@ -231,6 +239,13 @@ static int check_operands(struct ctl_args *a, const struct verb *v, char *err, s
 			return -EINVAL;
 		}
 		return 0;
+	case CTL_CMD_UPDATE_FIRMWARE:
+		if (!*a->operands[0]) {
+			snprintf(err, errlen, "update-firmware: FILE must not be empty");
+			return -EINVAL;
+		}
+		a->file = a->operands[0];
+		return 0;
 	case CTL_CMD_GET:
 		for (size_t i = 0; i < a->n_operands; i++)
 			if (!*a->operands[i] || strchr(a->operands[i], '=')) {
@@ -275,7 +290,7 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 {
 	const struct verb *v = NULL;
 	bool help = false, version = false, count_given = false, options_end = false;
-	bool timeout_given = false;
+	bool timeout_given = false, battery_given = false;
 	const char *bad = NULL;
 	long long x;
 
@@ -336,6 +351,19 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 			}
 			a->count = (unsigned)x;
 			count_given = true;
+		} else if (option_is(arg, "--battery", true)) {
+			const char *val = option_value(argc, argv, &i, "--battery");
+
+			if (ctl_parse_int(val, 1, CTL_MAX_BATTERY, &x) < 0) {
+				snprintf(err, errlen,
+				         "--battery needs a battery number 1..%d, not '%s'",
+				         CTL_MAX_BATTERY, val ? val : "");
+				return -EINVAL;
+			}
+			a->battery = (unsigned)x;
+			battery_given = true;
+		} else if (strcmp(arg, "--all") == 0) {
+			a->all_batteries = true;
 		} else if (option_is(arg, "--timeout", true)) {
 			const char *val = option_value(argc, argv, &i, "--timeout");
 
@@ -373,6 +401,14 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 		snprintf(err, errlen, "--timeout applies to bluetooth pair only");
 		return -EINVAL;
 	}
+	if ((battery_given || a->all_batteries) && a->cmd != CTL_CMD_UPDATE_FIRMWARE) {
+		snprintf(err, errlen, "--battery and --all apply to update-firmware only");
+		return -EINVAL;
+	}
+	if (a->cmd == CTL_CMD_UPDATE_FIRMWARE && battery_given == a->all_batteries) {
+		snprintf(err, errlen, "update-firmware: give either --battery N or --all");
+		return -EINVAL;
+	}
 	if (count_given && a->cmd != CTL_CMD_MONITOR) {
 		snprintf(err, errlen, "--count applies to monitor only");
 		return -EINVAL;
@@ -385,7 +421,7 @@ int ctl_args_parse(int argc, char **argv, struct ctl_args *a, char *err, size_t 
 		snprintf(err, errlen, "get --names takes no setting names");
 		return -EINVAL;
 	}
-	if (a->json && !ctl_cmd_reads(a->cmd)) {
+	if (a->json && !ctl_cmd_reads(a->cmd) && a->cmd != CTL_CMD_UPDATE_FIRMWARE) {
 		snprintf(err, errlen, "--json applies to the read commands only");
 		return -EINVAL;
 	}

@@ -17,7 +17,7 @@
 #define CTL_PAIR_TIMEOUT_MIN_S     10
 #define CTL_PAIR_TIMEOUT_MAX_S     600
 #define CTL_PAIR_TIMEOUT_DEFAULT_S 120
-#define CTL_BT_ADDRESS_LEN   17 /* AA:BB:CC:DD:EE:FF */
+#define CTL_BT_ADDRESS_LEN         17 /* AA:BB:CC:DD:EE:FF */
 
 enum ctl_cmd {
 	CTL_CMD_STATUS,
@@ -40,6 +40,7 @@ enum ctl_cmd {
 	CTL_CMD_BT_NEW_BIND_KEY,
 	CTL_CMD_BT_ENCRYPTION,
 	CTL_CMD_BT_FORGET,
+	CTL_CMD_UPDATE_FIRMWARE,
 	CTL_CMD_HELP,
 	CTL_CMD_VERSION,
 };
@@ -66,10 +67,12 @@ struct ctl_args {
 	unsigned count; /* monitor --count; 0 = until stopped */
 	unsigned battery;
 	double soc_pct;
-	unsigned pair_timeout_s; /* bluetooth pair --timeout */
-	bool pair_close;         /* bluetooth pair close */
+	unsigned pair_timeout_s;                 /* bluetooth pair --timeout */
+	bool pair_close;                         /* bluetooth pair close */
 	bool encrypt;                            /* bluetooth encryption on|off */
 	char bt_address[CTL_BT_ADDRESS_LEN + 1]; /* bluetooth forget, upper case */
+	bool all_batteries;                      /* update-firmware --all (else battery) */
+	const char *file;                        /* update-firmware FILE */
 	/* get: the setting names (pointers into argv); set: the raw words */
 	char **operands;
 	size_t n_operands;

@@ -18,6 +18,7 @@ enum {
 	CTL_EXIT_FAILED = 1,
 	CTL_EXIT_USAGE = 2,
 	CTL_EXIT_NOT_RUNNING = 4,
+	CTL_EXIT_CANCELLED = 5, /* update-firmware: cancelled (Ctrl-C, or by another client) */
 };
 
 struct ctl {
@@ -71,3 +72,4 @@ int ctl_cmd_bt_bind_key(struct ctl *c);
 int ctl_cmd_bt_new_bind_key(struct ctl *c);
 int ctl_cmd_bt_encryption(struct ctl *c);
 int ctl_cmd_bt_forget(struct ctl *c);
+int ctl_cmd_update_firmware(struct ctl *c);

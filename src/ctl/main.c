@@ -64,6 +64,8 @@ static int dispatch(struct ctl *c)
 		return ctl_cmd_bt_encryption(c);
 	case CTL_CMD_BT_FORGET:
 		return ctl_cmd_bt_forget(c);
+	case CTL_CMD_UPDATE_FIRMWARE:
+		return ctl_cmd_update_firmware(c);
 	case CTL_CMD_HELP:
 	case CTL_CMD_VERSION:
 		break;

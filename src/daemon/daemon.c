@@ -205,6 +205,7 @@ static void evaluate(struct daemon *d, uint64_t now, bool reading)
 		d->soc_events_seen = d->fout.pin.soc_sync_count;
 		daemon_save_state(d, now, "synchronised");
 	}
+	daemon_fw_before_step(d, now);
 	protection_step(&d->prot, now, &d->fout.pin, &o);
 	report_explain_chain(&o, &d->fout.pin);
 	/* An output, a latch or a lead changed: saved at once (issue 13 item 1),
@@ -243,6 +244,7 @@ static void evaluate(struct daemon *d, uint64_t now, bool reading)
 		daemon_save_state(d, now, "periodic");
 	daemon_poweroff_step(d, now, &o);
 	arm_protection_timer(d);
+	daemon_fw_pump(d, now);
 	/* A new reading steps with every reply (a few hundred a second on a
 	 * big bank): D-Bus sees a decision at once, readings at the tick's pace. */
 	if (!reading || changed || now - d->publish_us >= DAEMON_TICK_US || now < d->publish_us) {
@@ -423,6 +425,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	d->cfg = *cfg;
 	d->ev = *ev;
 	d->bus_fd = -1;
+	daemon_fw_init(&d->fw);
 	d->adopt_fd = daemon_take_stored_fd();
 	d->remote_none = config_adc_none(cfg, ADC_REMOTE_H);
 	d->readback_none = config_adc_none(cfg, ADC_CHARGE_READBACK);
@@ -498,6 +501,7 @@ int daemon_new(struct daemon **ret, const struct bms_config *cfg, const struct e
 	 * after the first protection step decides. */
 	daemon_outputs_open(d, now);
 	daemon_resume_rules(d, now);
+	daemon_fw_resume(d, now);
 	daemon_dbus_poll(d, now);
 	daemon_mqtt_start(d);
 	*ret = d;
@@ -529,6 +533,7 @@ struct daemon *daemon_free(struct daemon *d)
 	daemon_saver_stop(d);
 	statefile_free(d->sf);
 	sd_event_unref(d->event);
+	daemon_fw_free(&d->fw);
 	free(d);
 	return NULL;
 }

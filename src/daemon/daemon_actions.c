@@ -305,6 +305,12 @@ static int act_identify(void *userdata, unsigned addr, char *err, size_t errlen)
 		         bank.count);
 		return -ENOENT;
 	}
+	/* The bus belongs to the update (one request at a time, the time left
+	 * in each cycle); a blinking battery is no reason to slow it. */
+	if (daemon_fw_busy(d)) {
+		snprintf(err, errlen, "a battery firmware update is running; identify later");
+		return -EBUSY;
+	}
 	r = m8_master_submit(d->master, (uint8_t)addr, M8_CMD_IDENTIFY, &seconds, 1, 2,
 	                     identify_done, d);
 	if (r == -EBUSY)
@@ -314,6 +320,21 @@ static int act_identify(void *userdata, unsigned addr, char *err, size_t errlen)
 	else if (r < 0)
 		snprintf(err, errlen, "identify battery %u: %s", addr, strerror(-r));
 	return r;
+}
+
+static int act_firmware_start(void *userdata, unsigned addr, int fd, char *err, size_t errlen)
+{
+	return daemon_fw_start(userdata, addr, fd, err, errlen);
+}
+
+static int act_firmware_cancel(void *userdata, char *err, size_t errlen)
+{
+	return daemon_fw_cancel(userdata, err, errlen);
+}
+
+static int act_firmware_clear_failure(void *userdata, char *err, size_t errlen)
+{
+	return daemon_fw_clear_failure(userdata, err, errlen);
 }
 
 /* The front ends' table (D-Bus and Bluetooth): the actions answering
@@ -355,4 +376,7 @@ const struct svc_actions daemon_actions_async = {
         .synchronise = async_synchronise,
         .accept_bank = async_accept_bank,
         .identify = act_identify,
+        .firmware_start = act_firmware_start,
+        .firmware_cancel = act_firmware_cancel,
+        .firmware_clear_failure = act_firmware_clear_failure,
 };

@@ -64,6 +64,9 @@ static void bus_sync(struct daemon *d, uint64_t now)
 	struct m8_bank_state bank;
 	int fd = m8_master_fd(d->master);
 
+	/* A firmware reply came in: its next request before the timer is set. */
+	if (d->fw.pump)
+		daemon_fw_pump(d, now);
 	if (fd != d->bus_fd) {
 		d->bus_io = sd_event_source_disable_unref(d->bus_io);
 		d->bus_fd = -1;

@@ -15,6 +15,7 @@
 #include "daemon/bank_feed.h"
 #include "daemon/adc_worker.h"
 #include "daemon/config.h"
+#include "daemon/daemon_fw.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/loopstat.h"
@@ -106,6 +107,8 @@ struct daemon {
 	bool dbus_reported;
 	struct mqtt *mqtt; /* NULL: [mqtt] uri not set */
 	struct svc_snapshot snap;
+
+	struct daemon_fw fw; /* battery firmware updates (daemon_fw.c) */
 };
 
 static inline uint64_t now_us(const struct daemon *d)

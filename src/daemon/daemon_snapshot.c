@@ -91,6 +91,31 @@ void daemon_snapshot_fill(struct daemon *d, uint64_t now, struct svc_snapshot *s
 
 	s->settings = d->rec.settings;
 	s->bt = fo->pin.bt;
+
+	const struct fw_updater *u = &d->fw.u;
+	struct svc_firmware *f = &s->fw;
+
+	memset(f, 0, sizeof(*f));
+	f->have_job = d->fw.have_job;
+	f->addr = u->addr;
+	memcpy(f->serial, d->fw.serial, sizeof(f->serial));
+	f->state = u->state;
+	f->failure = u->failure;
+	f->bytes_sent = u->acked;
+	f->bytes_total = u->img.size;
+	memcpy(f->from_version, u->old_version, 3);
+	memcpy(f->to_version, u->img.version, 3);
+	f->started_us = u->started_us;
+	f->ended_us = u->ended_us;
+	f->running = fw_updater_running(u);
+	f->failed = u->failed;
+	f->failed_addr = u->failed_addr;
+	f->failed_since_us = u->failed_since_us;
+	for (unsigned i = 0; i < fo->pin.n_batteries; i++)
+		if (fo->pin.bat[i].fw_update && !(f->running && u->addr == i + 1)) {
+			f->flagged_addr = i + 1;
+			break;
+		}
 }
 
 /* ---- the D-Bus connection ---- */

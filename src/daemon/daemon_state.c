@@ -23,6 +23,8 @@ static void collect_record(struct daemon *d, uint64_t now)
 		r->bank = d->feed.identity;
 	int n = protection_persist_encode(&d->prot, now, r->prot, sizeof(r->prot));
 	r->prot_len = n > 0 ? (uint16_t)n : 0;
+	n = fw_updater_persist_encode(&d->fw.u, now, r->fw, sizeof(r->fw));
+	r->fw_len = n > 0 ? (uint16_t)n : 0;
 }
 
 static void save_failed(struct daemon *d, const char *why, int r, const char *err)

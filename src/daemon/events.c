@@ -23,6 +23,10 @@ static const char *const message_ids[EV_CLASS_COUNT] = {
         [EV_STATE] = "e2e35a09d34f42b09cfcd2c02cfaac82",
         [EV_LIFECYCLE] = "491e1c1090ee43eab8f01454790b3e59",
         [EV_POWEROFF] = "99cad35b78984b13ac65d3ad177f3c04",
+        [EV_FW_STARTED] = "2830b3f4a0604289b9351e16df09c88c",
+        [EV_FW_SUCCEEDED] = "6bf2fbafc0434f2abd78855c8c920bb0",
+        [EV_FW_FAILED] = "df5545da31a34f7c9577b054132086c0",
+        [EV_FW_CANCELLED] = "041bc53acf854e0cba374225ab93cef8",
 };
 
 const char *event_message_id(enum event_class c)

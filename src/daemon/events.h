@@ -25,6 +25,10 @@ enum event_class {
 	EV_STATE,         /* "state: ..." (state record loaded, saved, unreadable) */
 	EV_LIFECYCLE,     /* "ready", "stopping" */
 	EV_POWEROFF,      /* "power-off: ..." (the low-power shutdown, protection.md 10) */
+	EV_FW_STARTED,    /* "firmware update started: battery N <serial> X.Y.Z -> X.Y.Z" */
+	EV_FW_SUCCEEDED,  /* "firmware update succeeded: battery N <serial> runs X.Y.Z" */
+	EV_FW_FAILED,     /* "firmware update failed: battery N <serial>: <reason>" (E5) */
+	EV_FW_CANCELLED,  /* "firmware update cancelled|refused: battery N <serial> ..." */
 	EV_CLASS_COUNT,
 };
 
@@ -43,6 +47,10 @@ enum event_class {
  * was unreadable (E9) or failed to save EV_LIFECYCLE      491e1c1090ee43eab8f01454790b3e59  daemon
  * ready, stopping EV_POWEROFF       99cad35b78984b13ac65d3ad177f3c04  the low-power shutdown:
  * due (why), logind asked, refused (retried), accepted, or called off
+ * EV_FW_STARTED     2830b3f4a0604289b9351e16df09c88c  a battery firmware update started
+ * EV_FW_SUCCEEDED   6bf2fbafc0434f2abd78855c8c920bb0  a battery runs its new firmware
+ * EV_FW_FAILED      df5545da31a34f7c9577b054132086c0  a battery firmware update failed (E5)
+ * EV_FW_CANCELLED   041bc53acf854e0cba374225ab93cef8  an update was cancelled or refused
  */
 const char *event_message_id(enum event_class c);
 

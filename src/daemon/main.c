@@ -8,6 +8,7 @@
 
 #include "common/macro.h"
 #include "core/codes.h"
+#include "core/fw_updater.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
@@ -190,6 +191,27 @@ static void print_state(const char *dir, const struct record *r, enum persist_lo
 		printf("bank: none remembered\n");
 	}
 	printf("protection state: %u bytes\n", r->prot_len);
+	if (r->fw_len > 0) {
+		struct fw_updater u;
+
+		/* the ages as of the save: applied at time 0 */
+		if (fw_updater_persist_apply(&u, UINT64_MAX / 2, r->fw, r->fw_len) == 0) {
+			if (u.state == FW_JOB_INTERRUPTED)
+				printf("firmware update: battery %u to %u.%u.%u running at the "
+				       "save "
+				       "(%u of %u bytes confirmed)\n",
+				       u.addr, u.img.version[0], u.img.version[1], u.img.version[2],
+				       u.acked, u.img.size);
+			if (u.failed)
+				printf("firmware update: battery %u failed %llu s before the save "
+				       "(E5)\n",
+				       u.failed_addr,
+				       (unsigned long long)((UINT64_MAX / 2 - u.failed_since_us) /
+				                            1000000u));
+		}
+	} else {
+		printf("firmware update: nothing pending\n");
+	}
 }
 
 static int state_commands(const struct options *o, const struct bms_config *cfg)

@@ -116,11 +116,14 @@ int bms_dbus_new(struct bms_dbus **ret, sd_event *e, sd_bus *bus, const struct s
 		most = history1_iface.n_props;
 	if (battery1_iface.n_props > most)
 		most = battery1_iface.n_props;
+	if (firmware1_iface.n_props > most)
+		most = firmware1_iface.n_props;
 	b->names = calloc(most + 1, sizeof(char *));
 	b->ref_bms = refs_new(b, &bms1_iface);
 	b->ref_history = refs_new(b, &history1_iface);
 	b->ref_bat = refs_new(b, &battery1_iface);
-	if (!b->names || !b->ref_bms || !b->ref_history || !b->ref_bat) {
+	b->ref_firmware = refs_new(b, &firmware1_iface);
+	if (!b->names || !b->ref_bms || !b->ref_history || !b->ref_bat || !b->ref_firmware) {
 		bms_dbus_free(b);
 		return -ENOMEM;
 	}
@@ -145,6 +148,8 @@ int bms_dbus_new(struct bms_dbus **ret, sd_event *e, sd_bus *bus, const struct s
 	                                  b->settings_vtable, b->ref_settings)) < 0 ||
 	    (r = sd_bus_add_object_vtable(b->bus, &b->slot_history, HISTORY_PATH, HISTORY1_IFACE,
 	                                  history1_vtable, b->ref_history)) < 0 ||
+	    (r = sd_bus_add_object_vtable(b->bus, &b->slot_firmware, BMS_DBUS_PATH, FIRMWARE1_IFACE,
+	                                  firmware1_vtable, b->ref_firmware)) < 0 ||
 	    (r = sd_bus_add_fallback_vtable(b->bus, &b->slot_bat, BATTERY_PREFIX, BATTERY1_IFACE,
 	                                    battery1_vtable, find_battery, b)) < 0 ||
 	    (r = sd_bus_add_node_enumerator(b->bus, &b->slot_enum, BATTERY_PREFIX,
@@ -245,6 +250,11 @@ void bms_dbus_update(struct bms_dbus *b, const struct svc_snapshot *snap)
 	         sizeof(b->meas_history), &b->meas_history_us);
 	settings1_changed(b, b->names, &n);
 	emit(b, SETTINGS_PATH, SETTINGS1_IFACE, n);
+	/* the job's progress: every change, at most once an evaluation */
+	n = 0;
+	dbus_props_changed(&firmware1_iface, &b->cur, &b->prev, &b->cur, &b->prev, PROP_NOW,
+	                   b->names, &n);
+	emit(b, BMS_DBUS_PATH, FIRMWARE1_IFACE, n);
 }
 
 bool bms_dbus_alive(const struct bms_dbus *b)
@@ -282,6 +292,7 @@ struct bms_dbus *bms_dbus_free(struct bms_dbus *b)
 	sd_bus_slot_unref(b->slot_enum);
 	sd_bus_slot_unref(b->slot_bat);
 	sd_bus_slot_unref(b->slot_history);
+	sd_bus_slot_unref(b->slot_firmware);
 	sd_bus_slot_unref(b->slot_settings);
 	sd_bus_slot_unref(b->slot_bms);
 	sd_bus_slot_unref(b->slot_om);
@@ -295,6 +306,7 @@ struct bms_dbus *bms_dbus_free(struct bms_dbus *b)
 	settings1_free(b);
 	free(b->ref_bms);
 	free(b->ref_history);
+	free(b->ref_firmware);
 	free(b->ref_bat);
 	free(b->names);
 	free(b);

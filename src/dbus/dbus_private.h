@@ -20,6 +20,7 @@
 #define SETTINGS1_IFACE "org.smallbms.Settings1"
 #define HISTORY1_IFACE  "org.smallbms.History1"
 #define BATTERY1_IFACE  "org.smallbms.Battery1"
+#define FIRMWARE1_IFACE "org.smallbms.Firmware1"
 #define SETTINGS_PATH   BMS_DBUS_PATH "/settings"
 #define HISTORY_PATH    BMS_DBUS_PATH "/history"
 #define BATTERY_PREFIX  BMS_DBUS_PATH "/battery"
@@ -31,6 +32,8 @@
 #define ERR_BUSY            "org.smallbms.Error.Busy"
 #define ERR_NOT_AVAILABLE   "org.smallbms.Error.NotAvailable"
 #define ERR_SAVE_FAILED     "org.smallbms.Error.SaveFailed"
+#define ERR_INVALID_IMAGE   "org.smallbms.Error.InvalidImage"
+#define ERR_NOT_RUNNING     "org.smallbms.Error.NotRunning"
 
 /* Measurements are rate-limited; the rest is announced at once. */
 enum prop_class {
@@ -89,13 +92,13 @@ struct dbus_pending {
 struct bms_dbus {
 	sd_bus *bus;
 	sd_bus_slot *slot_om, *slot_bms, *slot_settings, *slot_history, *slot_bat, *slot_enum,
-	        *slot_name;
+	        *slot_name, *slot_firmware;
 	const struct svc_actions *ops;
 	void *userdata;
 	int error; /* why the connection is unusable, or 0 */
 	bool own_bus, attached, named;
 
-	struct prop_ref *ref_bms, *ref_history, *ref_bat, *ref_settings;
+	struct prop_ref *ref_bms, *ref_history, *ref_bat, *ref_settings, *ref_firmware;
 	sd_bus_vtable *settings_vtable;
 	char **settings_names; /* CamelCase, in registry order */
 
@@ -111,7 +114,7 @@ struct bms_dbus {
 
 	struct dbus_pending pending[DBUS_PENDING_MAX];
 	size_t n_pending;
-	sd_bus_slot *slot_set_filter; /* Properties.Set on the settings (settings1.c) */
+	sd_bus_slot *slot_set_filter;  /* Properties.Set on the settings (settings1.c) */
 	struct polkit_registry polkit; /* write calls waiting for polkit's answer */
 };
 
@@ -134,9 +137,10 @@ uint64_t dbus_wall_us(const struct svc_snapshot *s, uint64_t mono_t);
 
 /* errors.c: an action's negative errno and message as a D-Bus error. */
 enum dbus_err_ctx {
-	DBUS_CTX_SETTING, /* Set, SetMany, resets */
-	DBUS_CTX_VALUE,   /* SetSoc and other plain arguments */
-	DBUS_CTX_BATTERY, /* Identify */
+	DBUS_CTX_SETTING,  /* Set, SetMany, resets */
+	DBUS_CTX_VALUE,    /* SetSoc and other plain arguments */
+	DBUS_CTX_BATTERY,  /* Identify */
+	DBUS_CTX_FIRMWARE, /* Firmware1.Start, Cancel */
 };
 int dbus_error_from_errno(sd_bus_error *e, int r, enum dbus_err_ctx ctx, const char *msg);
 
@@ -154,6 +158,8 @@ extern const sd_bus_vtable bms1_vtable[];
 extern const struct dbus_iface history1_iface;
 extern const sd_bus_vtable history1_vtable[];
 extern const struct dbus_iface battery1_iface;
+extern const struct dbus_iface firmware1_iface;
+extern const sd_bus_vtable firmware1_vtable[];
 extern const sd_bus_vtable battery1_vtable[];
 /* settings1.c builds its vtable from the registry. */
 int settings1_build(struct bms_dbus *b);

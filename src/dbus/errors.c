@@ -10,10 +10,20 @@ static const char *error_name(int r, enum dbus_err_ctx ctx)
 {
 	switch (r) {
 	case -ENOENT:
+		if (ctx == DBUS_CTX_FIRMWARE)
+			return ERR_NOT_RUNNING;
 		if (ctx == DBUS_CTX_SETTING)
 			return ERR_UNKNOWN_SETTING;
 		return ctx == DBUS_CTX_BATTERY ? ERR_NO_SUCH_BATTERY : ERR_INVALID_VALUE;
+	case -EMEDIUMTYPE:
+	case -EFBIG:
+		return ERR_INVALID_IMAGE;
+	case -EINPROGRESS:
+		return ERR_BUSY;
 	case -EINVAL:
+		if (ctx == DBUS_CTX_FIRMWARE)
+			return ERR_INVALID_IMAGE;
+		/* fall through */
 	case -ERANGE:
 		return ctx == DBUS_CTX_SETTING ? ERR_INVALID_SETTING : ERR_INVALID_VALUE;
 	case -EBUSY:

@@ -37,6 +37,24 @@ struct svc_battery {
 	struct m8_link_stats stats;
 };
 
+/* The battery firmware updater (docs/firmware.md). */
+struct svc_firmware {
+	bool have_job; /* a job since the daemon started */
+	unsigned addr; /* its battery */
+	char serial[M8_SERIAL_LEN + 1];
+	uint8_t state;       /* enum fw_job_state */
+	uint8_t failure;     /* enum fw_failure */
+	uint32_t bytes_sent; /* confirmed by the battery */
+	uint32_t bytes_total;
+	uint8_t from_version[3], to_version[3];
+	uint64_t started_us, ended_us; /* monotonic */
+	bool running;                  /* W7 from this daemon's job */
+	bool failed;                   /* E5 pending or active: until a success or a clear */
+	unsigned failed_addr;
+	uint64_t failed_since_us;
+	unsigned flagged_addr; /* a battery reporting an update with no job, 0: none */
+};
+
 struct svc_snapshot {
 	uint64_t mono_us;
 	int64_t wall_us;
@@ -50,8 +68,8 @@ struct svc_snapshot {
 	int64_t time_remaining_s;
 	bool measure_valid; /* bank voltage and current known */
 	int32_t bank_mv;
-	int32_t current_ma; /* positive = charging */
-	int64_t power_mw;   /* bank_mv x current_ma / 1000 */
+	int32_t current_ma;                /* positive = charging */
+	int64_t power_mw;                  /* bank_mv x current_ma / 1000 */
 	uint16_t min_cell_mv, max_cell_mv; /* 0xFFFF: not available */
 	int16_t min_temp_dc, max_temp_dc;  /* 0x7FFF: not available */
 	enum balancer_status balancer;
@@ -59,7 +77,7 @@ struct svc_snapshot {
 	uint32_t soc_events;
 
 	/* protection (protection.md section 8) */
-	bool have_protection; /* false until the first evaluation */
+	bool have_protection;          /* false until the first evaluation */
 	struct protection_output prot; /* outputs, holds, codes, LED modes, remote */
 	bool remote_on;
 	/* "none" in the configuration: the board lacks the remote terminal or
@@ -82,4 +100,6 @@ struct svc_snapshot {
 	struct bms_settings settings;
 
 	enum bt_state bt;
+
+	struct svc_firmware fw;
 };

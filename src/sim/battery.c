@@ -103,10 +103,19 @@ static int handle_fw(struct sim_chain *c, struct sim_battery *b, const struct m8
                      uint64_t now_us, struct m8_frame *reply)
 {
 	struct sim_fw_reply fr;
+	uint8_t data[M8_MAX_PAYLOAD];
+	const uint8_t *payload = req->payload;
 	int r;
 
-	r = sim_fw_request(&b->fw, c->bank->model->type, req->cmd, req->payload, req->len, now_us,
-	                   &fr);
+	/* Injected fault: the block is damaged in the battery's flash (the
+	 * frame's CRC was fine), so FW_END will find the image's CRC wrong. */
+	if (req->cmd == M8_CMD_FW_DATA && b->fw_corrupt > 0 && req->len > 4 && b->fw.active) {
+		memcpy(data, req->payload, req->len);
+		data[4] ^= 0x01;
+		payload = data;
+		b->fw_corrupt--;
+	}
+	r = sim_fw_request(&b->fw, c->bank->model->type, req->cmd, payload, req->len, now_us, &fr);
 	if (r < 0)
 		return r;
 	if (fr.nak)

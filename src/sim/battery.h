@@ -43,6 +43,8 @@ struct sim_battery {
 	unsigned drop;
 	unsigned garble; /* replies to send with one byte inverted */
 	unsigned busy;
+	unsigned fw_corrupt; /* FW_DATA blocks to take with a bit flipped */
+	bool fw_stuck;       /* a verified image does not start: the old version stays */
 };
 
 struct sim_chain_stats {

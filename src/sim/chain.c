@@ -49,7 +49,8 @@ void sim_chain_tick(struct sim_chain *c, uint64_t now_us)
 		sim_fw_expire(&b->fw, now_us);
 		if (b->restarting && now_us >= b->restart_until_us) {
 			b->restarting = false;
-			memcpy(b->fw_version, b->fw.version, sizeof(b->fw_version));
+			if (!b->fw_stuck) /* injected: the new image does not start */
+				memcpy(b->fw_version, b->fw.version, sizeof(b->fw_version));
 			memset(&b->fw, 0, sizeof(b->fw));
 			fprintf(stderr, "battery %u (%s): running firmware %u.%u.%u\n", b->pos,
 			        b->serial, b->fw_version[0], b->fw_version[1], b->fw_version[2]);

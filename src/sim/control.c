@@ -263,6 +263,17 @@ static int parse_tokens(const struct tokens *tk, unsigned n, unsigned cells, uns
 		cmd->kind = SIM_CMD_BUSY;
 		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
 	}
+	if (strcmp(name, "fw-corrupt") == 0) {
+		cmd->kind = SIM_CMD_FW_CORRUPT;
+		return parse_battery_count(tk, n, cmd, SIM_MAX_COUNT, "K", err, errlen);
+	}
+	if (strcmp(name, "fw-stuck") == 0) {
+		cmd->kind = SIM_CMD_FW_STUCK;
+		if (want_args(tk, 2, "fw-stuck B on|off", err, errlen) < 0 ||
+		    arg_battery(tk->t[1], n, &cmd->battery, err, errlen) < 0)
+			return -EINVAL;
+		return arg_onoff(tk->t[2], &cmd->on, err, errlen);
+	}
 	if (strcmp(name, "slow") == 0) {
 		cmd->kind = SIM_CMD_SLOW;
 		return parse_battery_count(tk, n, cmd, SIM_MAX_SLOW_US, "US", err, errlen);
@@ -452,6 +463,12 @@ void sim_cmd_apply(struct sim_world *w, const struct sim_cmd *cmd, char *out, si
 		break;
 	case SIM_CMD_BUSY:
 		b->busy = (unsigned)cmd->value;
+		break;
+	case SIM_CMD_FW_CORRUPT:
+		b->fw_corrupt = (unsigned)cmd->value;
+		break;
+	case SIM_CMD_FW_STUCK:
+		b->fw_stuck = cmd->on;
 		break;
 	case SIM_CMD_CURRENT:
 		w->bank.current_ma = (int32_t)cmd->value;

@@ -32,6 +32,8 @@ enum sim_cmd_kind {
 	SIM_CMD_TEMP,
 	SIM_CMD_FLAG,
 	SIM_CMD_BUSY,
+	SIM_CMD_FW_CORRUPT, /* the next K firmware blocks arrive with a bit flipped */
+	SIM_CMD_FW_STUCK,   /* restarts into the old firmware after FW_END (on|off) */
 	SIM_CMD_CURRENT,
 	SIM_CMD_SOC,
 	SIM_CMD_WRONG_SEQ,

@@ -69,6 +69,20 @@ static void full_record(struct record *r)
 	int n = protection_persist_encode(&p, 5000000, r->prot, sizeof(r->prot));
 	assert_true(n > 0);
 	r->prot_len = (uint16_t)n;
+	/* a firmware update failed 30 s before the save, another was running */
+	struct fw_updater u;
+	fw_updater_init(&u);
+	u.state = FW_JOB_DATA;
+	u.addr = 3;
+	memcpy(u.serial, "HQ2402JJ0002", 12);
+	u.img = (struct fw_image){.battery_type = 1, .version = {1, 5, 0}, .size = 1000};
+	u.acked = 480;
+	u.failed = true;
+	u.failed_addr = 3;
+	u.failed_since_us = 5000000;
+	n = fw_updater_persist_encode(&u, 35000000, r->fw, sizeof(r->fw));
+	assert_true(n > 0);
+	r->fw_len = (uint16_t)n;
 }
 
 static void assert_same_record(const struct record *a, const struct record *b)
@@ -113,6 +127,8 @@ static void assert_same_record(const struct record *a, const struct record *b)
 	}
 	assert_int_equal(a->prot_len, b->prot_len);
 	assert_memory_equal(a->prot, b->prot, a->prot_len);
+	assert_int_equal(a->fw_len, b->fw_len);
+	assert_memory_equal(a->fw, b->fw, a->fw_len);
 }
 
 static uint8_t *encode(const struct record *r, int *len)
@@ -167,9 +183,9 @@ static void header_layout(void **state)
 	(void)state;
 	full_record(r);
 	uint8_t *buf = encode(r, &len);
-	/* explicit little-endian: magic, version 1, reserved 0, length, CRC-32 */
+	/* explicit little-endian: magic, version 2, reserved 0, length, CRC-32 */
 	assert_memory_equal(buf, "SBSR", 4);
-	assert_int_equal(buf[4] | buf[5] << 8, 1);
+	assert_int_equal(buf[4] | buf[5] << 8, 2);
 	assert_int_equal(buf[6] | buf[7] << 8, 0);
 	uint32_t plen = buf[8] | buf[9] << 8 | buf[10] << 16 | (uint32_t)buf[11] << 24;
 	assert_int_equal(plen, (uint32_t)len - 16);
@@ -249,7 +265,7 @@ static void rejects_with_reason(void **state)
 	assert_non_null(strstr(err, "magic"));
 	/* a newer version is refused, not misread */
 	memcpy(buf, good, (size_t)len);
-	buf[4] = 2;
+	buf[4] = RECORD_VERSION + 1;
 	assert_int_equal(decode_untouched(buf, (size_t)len, err, sizeof(err)), -ENOTSUP);
 	assert_non_null(strstr(err, "newer"));
 	/* an older, unknown one */
@@ -285,13 +301,13 @@ static void rejects_with_reason(void **state)
 	assert_non_null(strstr(err, "SoC"));
 	/* the protection section refused by the protection core */
 	memcpy(buf, good, (size_t)len);
-	buf[len - r->prot_len] ^= 0xFF; /* its magic */
+	buf[len - 2 - r->fw_len - r->prot_len] ^= 0xFF; /* its magic */
 	fix_crc(buf, (size_t)len);
 	assert_int_equal(decode_untouched(buf, (size_t)len, err, sizeof(err)), -ERANGE);
 	assert_non_null(strstr(err, "protection"));
 	/* a bad serial in the bank identity */
 	memcpy(buf, good, (size_t)len);
-	size_t serial0 = (size_t)len - r->prot_len - 2 - 48 * 16;
+	size_t serial0 = (size_t)len - 2 - r->fw_len - r->prot_len - 2 - 48 * 16;
 	assert_memory_equal(buf + serial0, "HQ2402JJ0000", 12);
 	buf[serial0] = 0x07;
 	fix_crc(buf, (size_t)len);
@@ -404,6 +420,67 @@ static void replay_damaged(void **state)
 	free(out);
 }
 
+/* A version 1 record (before the firmware section) is still read. */
+static void version_1_still_read(void **state)
+{
+	struct record *r = calloc(1, sizeof(*r)), *out = calloc(1, sizeof(*out));
+	char err[200];
+	int len;
+
+	(void)state;
+	full_record(r);
+	r->fw_len = 0;
+	uint8_t *buf = encode(r, &len);
+	/* version 1: the same payload without the firmware section's u16 length */
+	len -= 2;
+	buf[4] = 1;
+	put32(buf + 8, (uint32_t)len - 16);
+	fix_crc(buf, (size_t)len);
+	assert_int_equal(record_decode(buf, (size_t)len, out, err, sizeof(err)), 0);
+	assert_same_record(r, out);
+	assert_int_equal(out->fw_len, 0);
+	/* as version 2 those bytes are short */
+	buf[4] = 2;
+	fix_crc(buf, (size_t)len);
+	assert_int_equal(decode_untouched(buf, (size_t)len, err, sizeof(err)), -EBADMSG);
+	free(buf);
+	free(r);
+	free(out);
+}
+
+/* A damaged firmware section refuses the record (with a valid CRC). */
+static void bad_firmware_section_refused(void **state)
+{
+	struct record *r = calloc(1, sizeof(*r));
+	char err[200];
+	int len;
+
+	(void)state;
+	full_record(r);
+	uint8_t *buf = encode(r, &len);
+	size_t fw_at = (size_t)len - r->fw_len;
+	/* the format byte, the flags, the address, the failed address */
+	const size_t at[] = {0, 1, 2, 35};
+	const uint8_t bad[] = {2, 0, 0, 99};
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		uint8_t keep = buf[fw_at + at[i]];
+		buf[fw_at + at[i]] = bad[i];
+		fix_crc(buf, (size_t)len);
+		assert_true(decode_untouched(buf, (size_t)len, err, sizeof(err)) < 0);
+		buf[fw_at + at[i]] = keep;
+	}
+	fix_crc(buf, (size_t)len);
+	struct record *out = calloc(1, sizeof(*out));
+	assert_int_equal(record_decode(buf, (size_t)len, out, err, sizeof(err)), 0);
+	/* and encode refuses to write one */
+	r->fw[0] = 9;
+	assert_int_equal(record_encode(r, buf, RECORD_MAX_SIZE, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "firmware"));
+	free(out);
+	free(buf);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +488,8 @@ int main(void)
 	        cmocka_unit_test(header_layout),
 	        cmocka_unit_test(rejects_with_reason),
 	        cmocka_unit_test(replay_damaged),
+	        cmocka_unit_test(version_1_still_read),
+	        cmocka_unit_test(bad_firmware_section_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

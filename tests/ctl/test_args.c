@@ -84,6 +84,7 @@ static void test_every_command(void **state)
 	        {{"monitor"}, CTL_CMD_MONITOR},
 	        {{"bluetooth"}, CTL_CMD_BLUETOOTH},
 	};
+	/* update-firmware needs an option besides its word: test_update_firmware */
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		struct ctl_args a;
@@ -343,6 +344,38 @@ static void test_bad_command_lines(void **state)
 	BAD("--json", "sync", "--json");
 }
 
+static void test_update_firmware(void **state)
+{
+	struct ctl_args a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "update-firmware", "fw.sbfw", "--battery", "7"), 0);
+	assert_int_equal(a.cmd, CTL_CMD_UPDATE_FIRMWARE);
+	assert_string_equal(a.file, "fw.sbfw");
+	assert_int_equal(a.battery, 7);
+	assert_false(a.all_batteries);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "--all", "update-firmware", "fw.sbfw", "--json"), 0);
+	assert_true(a.all_batteries);
+	assert_true(a.json);
+	ctl_args_done(&a);
+	assert_int_equal(PARSE(&a, err, "update-firmware", "x", "--battery=50"), 0);
+	assert_int_equal(a.battery, 50);
+	ctl_args_done(&a);
+	BAD("either --battery N or --all", "update-firmware", "fw.sbfw");
+	BAD("either --battery N or --all", "update-firmware", "fw.sbfw", "--all", "--battery", "1");
+	BAD("usage", "update-firmware", "--all");
+	BAD("usage", "update-firmware", "a", "b", "--all");
+	BAD("1..50", "update-firmware", "fw", "--battery", "0");
+	BAD("1..50", "update-firmware", "fw", "--battery", "51");
+	BAD("1..50", "update-firmware", "fw", "--battery");
+	BAD("empty", "update-firmware", "", "--all");
+	BAD("update-firmware only", "status", "--all");
+	BAD("update-firmware only", "identify", "1", "--battery", "1");
+	assert_non_null(strstr(ctl_usage_text, "update-firmware FILE"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +383,7 @@ int main(void)
 	        cmocka_unit_test(test_operands),          cmocka_unit_test(test_options),
 	        cmocka_unit_test(test_help_and_version),  cmocka_unit_test(test_bad_command_lines),
 	        cmocka_unit_test(test_bluetooth),         cmocka_unit_test(test_bluetooth_bad),
+	        cmocka_unit_test(test_update_firmware),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ PATHS = {
     "org.smallbms.Settings1": "/org/smallbms/settings",
     "org.smallbms.History1": "/org/smallbms/history",
     "org.smallbms.Battery1": "/org/smallbms/battery/1",
+    "org.smallbms.Firmware1": "/org/smallbms",
 }
 
 BASE_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
