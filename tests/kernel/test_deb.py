@@ -43,7 +43,7 @@ def main():
                            stdout=subprocess.DEVNULL, check=True)
             best = min(best or 1e9, time.monotonic() - t)
     t0 = time.monotonic()
-    r = subprocess.run([os.path.join(HERE, "run-guest"), "--systemd", "--timeout", "600",
+    r = subprocess.run([os.path.join(HERE, "run-guest"), "--systemd", "--timeout", "900",
                         "--env", "SMALLBMS_HOST_HELP_S=%.6f" % best,
                         os.path.join(HERE, "guest_deb.py"), current, upgrade],
                        stdout=subprocess.PIPE, text=True)
