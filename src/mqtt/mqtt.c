@@ -195,7 +195,7 @@ static const char *mosq_why(struct mqtt *m, int rc, int err, char *buf, size_t s
 		snprintf(buf, size, "%s%s", strerror(err),
 		         err == EAFNOSUPPORT || err == EPERM || err == EACCES || err == ENETUNREACH
 		                 ? " (under systemd: is the network allowed? see "
-		                   "/usr/share/doc/smallbms/mqtt.conf.example)"
+		                   "/usr/share/doc/smallbmsd/mqtt.conf.example)"
 		                 : "");
 	else if (rc == MOSQ_ERR_TLS && m->log.err[0])
 		snprintf(buf, size, "TLS: %s", m->log.err);
