@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include "core/crc32.h"
 #include "core/record.h"
+#include "record_golden.h"
 
 #define WALL0 1767225600ll
 
@@ -200,6 +202,81 @@ static void header_layout(void **state)
 	assert_int_equal(record_encode(r, buf, (size_t)len - 1, err, sizeof(err)), -ENOBUFS);
 	free(buf);
 	free(r);
+}
+
+/*
+ * Byte order: the record is the same bytes on every host. The golden image
+ * (record_golden.h) is full_record() as record_encode wrote it on x86-64;
+ * tools/cross-test runs this test on big-endian s390x under qemu, where a
+ * field written or read in host order would differ. Besides the image, the
+ * IEEE-754 bit patterns of some doubles are checked in little-endian order
+ * with values worked out apart from the code (Python's struct.pack('<d')).
+ * After a deliberate change of the format, set SMALLBMS_RECORD_GOLDEN_OUT to
+ * a path: the test writes the new image there (then regenerate the header
+ * with tools/bin2c-golden and review the difference).
+ */
+static void write_golden_out(const uint8_t *buf, size_t len)
+{
+	const char *path = getenv("SMALLBMS_RECORD_GOLDEN_OUT");
+
+	if (!path)
+		return;
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (memcmp(hay + i, needle, m) == 0)
+			return true;
+	return false;
+}
+
+static void golden_bytes(void **state)
+{
+	struct record *in = calloc(1, sizeof(*in)), *out = calloc(1, sizeof(*out));
+	char err[160];
+	int len;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(out);
+	full_record(in);
+	uint8_t *buf = encode(in, &len);
+	write_golden_out(buf, (size_t)len);
+	assert_int_equal(len, (int)sizeof(record_golden_v1));
+	/* the payload first, so that the message names the field's offset
+	 * rather than the CRC that follows from it */
+	for (int k = 0; k < len; k++) {
+		int i = (k + RECORD_HEADER_SIZE) % len;
+		if (buf[i] != record_golden_v1[i])
+			fail_msg("encoded record differs from the golden image at byte %d: "
+			         "0x%02x, golden 0x%02x",
+			         i, buf[i], record_golden_v1[i]);
+	}
+
+	/* doubles as their bit pattern, least significant byte first */
+	const uint8_t soc_pct[] = {0xb2, 0x9c, 0x9b, 0x6e, 0xcd, 0x8f, 0x4f, 0x40};
+	const uint8_t drawn_ah[] = {0x58, 0x39, 0xb4, 0xc8, 0xd6, 0x1c, 0xc8, 0x40};
+	const uint8_t charged_wh[] = {0x00, 0x00, 0x00, 0x00, 0x84, 0xc0, 0x04, 0x41};
+	assert_true(contains(record_golden_v1, sizeof(record_golden_v1), soc_pct, 8));
+	assert_true(contains(record_golden_v1, sizeof(record_golden_v1), drawn_ah, 8));
+	assert_true(contains(record_golden_v1, sizeof(record_golden_v1), charged_wh, 8));
+	/* the last serial, as its 16 characters */
+	assert_true(contains(record_golden_v1, sizeof(record_golden_v1),
+	                     (const uint8_t *)"ABCDEFGHIJKLMNOP", 16));
+
+	/* and the golden image decodes to the same record on this host */
+	assert_int_equal(
+	        record_decode(record_golden_v1, sizeof(record_golden_v1), out, err, sizeof(err)),
+	        0);
+	assert_same_record(in, out);
+	free(buf);
+	free(in);
+	free(out);
 }
 
 /* Rewrites the CRC after a deliberate change of the payload. */
@@ -486,6 +563,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(round_trip),
 	        cmocka_unit_test(header_layout),
+	        cmocka_unit_test(golden_bytes),
 	        cmocka_unit_test(rejects_with_reason),
 	        cmocka_unit_test(replay_damaged),
 	        cmocka_unit_test(version_1_still_read),

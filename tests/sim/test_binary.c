@@ -99,7 +99,8 @@ static void start(struct proc *p, const char *const *extra)
 
 	read_line(p->out, line, sizeof(line));
 	assert_memory_equal(line, "pty /dev/", 9);
-	snprintf(p->pty, sizeof(p->pty), "%s", line + 4);
+	int n = snprintf(p->pty, sizeof(p->pty), "%s", line + 4);
+	assert_true(n > 0 && (size_t)n < sizeof(p->pty));
 	read_line(p->out, line, sizeof(line));
 	assert_string_equal(line, "ready");
 }
