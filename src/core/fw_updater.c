@@ -95,10 +95,16 @@ enum fw_start_refusal fw_updater_check_start(const struct fw_updater *u, const s
 	if (addr < 1 || addr > in->n_batteries)
 		return FW_START_NO_BATTERY;
 	/* One battery at a time: a flagged battery other than this one is an
-	 * update still going (e.g. from before a restart). */
-	for (unsigned i = 0; i < in->n_batteries; i++)
-		if (in->bat[i].fw_update && i + 1 != addr)
+	 * update still going (e.g. from before a restart). Not the battery this
+	 * updater just saw on its new version: until its first STATUS after
+	 * the restart, its last one still carries the flag. */
+	for (unsigned i = 0; i < in->n_batteries; i++) {
+		bool just_updated = u->state == FW_JOB_SUCCEEDED && u->addr == i + 1 &&
+		                    in->bat[i].last_status_us <= u->ended_us;
+
+		if (in->bat[i].fw_update && i + 1 != addr && !just_updated)
 			return FW_START_FLAGGED;
+	}
 	o = *out;
 	/* A retry of the battery that failed is what ends E5 (protection.md 9). */
 	if (u->failed && u->failed_addr == addr)

@@ -495,6 +495,34 @@ static void new_version_not_seen_fails(void **state)
 /* The bus master polls the restarted battery's STATUS only a while after
  * GET_INFO showed the new version: its staleness stays ignored for the 10 s
  * after FW_END, and counts again after them. */
+static void next_battery_right_after_success(void **state)
+{
+	struct rig *r = &R;
+
+	(void)state;
+	rig_init(r, 2);
+	r->status_lag_us = S_US(3);
+	start(r);
+	uint64_t give_up = r->fx.now + S_US(30);
+	while (r->u.state != FW_JOB_SUCCEEDED && r->fx.now < give_up)
+		run_to(r, r->fx.now + STEP_US);
+	assert_int_equal(r->u.state, FW_JOB_SUCCEEDED);
+	/* GET_INFO showed the new version before battery 1's next STATUS: its
+	 * last STATUS, from before its restart, still carries the update flag.
+	 * That is no update going on: the next battery may start (--all). */
+	r->fx.in.bat[0].fw_update = true;
+	r->fx.in.bat[0].last_status_us = r->u.end_us - MS_US(100);
+	fx_step_at(&r->fx, r->fx.now + STEP_US);
+	assert_int_equal(
+	        fw_updater_check_start(&r->u, &r->fx.p, &r->fx.in, &r->fx.out, &r->img, 2, 1),
+	        FW_START_OK);
+	/* a STATUS after the success that still flags it: an update going on */
+	r->fx.in.bat[0].last_status_us = r->u.ended_us + 1;
+	assert_int_equal(
+	        fw_updater_check_start(&r->u, &r->fx.p, &r->fx.in, &r->fx.out, &r->img, 2, 1),
+	        FW_START_FLAGGED);
+}
+
 static void no_e1_right_after_success(void **state)
 {
 	struct rig *r = &R;
@@ -873,6 +901,7 @@ int main(void)
 	        cmocka_unit_test(silent_after_failure_is_stale_only_after_120s),
 	        cmocka_unit_test(new_version_not_seen_fails),
 	        cmocka_unit_test(no_e1_right_after_success),
+	        cmocka_unit_test(next_battery_right_after_success),
 	        cmocka_unit_test(lost_end_reply_is_not_repeated),
 	        cmocka_unit_test(brownout_during_update_fails),
 	        cmocka_unit_test(cancel_is_not_a_failure),
