@@ -492,6 +492,26 @@ def set_encrypted(address, on):
     return res
 
 
+def refused_write_ms(address, n=20):
+    """Median time of SetSoc(101 %): authorized, then refused as out of
+    range, nothing saved: the authorization's round trips (the caller's
+    user from the bus daemon, then polkit unless root) and one dispatch."""
+    import dbus
+    bus = dbus.bus.BusConnection(address)
+    bms = dbus.Interface(bus.get_object(NAME, "/org/smallbms", introspect=False),
+                         "org.smallbms.Bms1")
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        res = attempt(lambda: bms.SetSoc(dbus.Double(101.0)))
+        times.append(time.monotonic() - t0)
+        if res[0] != "error" or res[1] != "org.smallbms.Error.InvalidValue":
+            bus.close()
+            return ["unexpected", res]
+    bus.close()
+    return sorted(times)[n // 2] * 1000
+
+
 def case_reader_denied(w):
     """Anyone reads; polkit allowing nothing, every write is refused."""
     addr = w.bus.address
@@ -559,6 +579,14 @@ def case_control_allowed(w):
     expect_refused_by_polkit(res, SETTINGS_WRITES + BLUETOOTH_WRITES, "not authorized for ")
     harness.check(settings_value(w) == 2860, "a refused Set changed UvTripMv")
     harness.check(soc(w) == 5000, "SocCpct after SetSoc(50)")
+    # figures: the asynchronous authorization chain, nobody and root
+    ms = as_user(lambda: refused_write_ms(addr), NOBODY, NOBODY, [])
+    root_ms = refused_write_ms(addr)
+    harness.check(isinstance(ms, float) and isinstance(root_ms, float),
+                  "SetSoc(101) not refused as InvalidValue after authorization: %r %r"
+                  % (ms, root_ms))
+    print("# a write authorized and refused: %.1f ms as nobody (user + polkit), "
+          "%.1f ms as root (user only), median of 20" % (ms, root_ms))
 
 
 def case_bluetooth_allowed(w):

@@ -558,10 +558,80 @@ def main():
         % (len(shown), sorted(shown)[0] if shown else None),
         "\n".join(x.splitlines()[-20:]))
 
+    check_polkit()
+
     run(["systemctl", "stop", UNIT], check=False)
     sim.terminate()
     sim.wait(timeout=10)
     return finish(t_start)
+
+
+PLAIN_USER, ADMIN_USER = "sbplain", "sbadmin"
+SETTINGS = ("org.smallbms", "/org/smallbms/settings", "org.smallbms.Settings1")
+
+
+def uv_trip():
+    r = run(["busctl", "get-property"] + list(SETTINGS) + ["UvTripMv"], check=False)
+    m = re.match(r"i (-?\d+)", r.stdout.strip())
+    return int(m.group(1)) if m else None
+
+
+def as_user(user, argv):
+    return run(["runuser", "-u", user, "--"] + argv, check=False, timeout=120)
+
+
+def check_polkit():
+    """The real polkitd with the installed actions and rules: a plain user
+    is refused every write (nothing changes), a member of smallbms-admin is
+    allowed without a password, root is allowed; reads are open to all."""
+    run(["useradd", "-M", "-s", "/usr/sbin/nologin", PLAIN_USER])
+    run(["useradd", "-M", "-s", "/usr/sbin/nologin", "-G", "smallbms-admin", ADMIN_USER])
+    before = uv_trip()
+    tap(before is not None, "polkit: root reads UvTripMv with busctl (%r)" % before)
+    if before is None:
+        return
+    new = before + 50
+    setarg = "uv_trip_mv=%d" % new
+
+    r = as_user(PLAIN_USER, ["busctl", "--allow-interactive-authorization=no", "call"]
+                + list(SETTINGS) + ["SetMany", "a{si}", "1", "uv_trip_mv", str(new)])
+    # busctl prints the error's message: the daemon's text for
+    # InteractiveAuthorizationRequired (src/polkit/polkit.c)
+    tap(r.returncode != 0 and "needs authentication" in r.stdout
+        and uv_trip() == before,
+        "polkit: a plain user's busctl SetMany without interaction is refused "
+        "(InteractiveAuthorizationRequired: polkit wants an administrator), nothing changed",
+        "exit %d: %s; UvTripMv %r" % (r.returncode, r.stdout.strip(), uv_trip()))
+    r = as_user(PLAIN_USER, ["smallbmsctl", "set", setarg])
+    tap(r.returncode != 0 and uv_trip() == before,
+        "polkit: a plain user's smallbmsctl set is refused (no agent to ask a password), "
+        "nothing changed: %s" % (r.stdout.strip().splitlines() or ["?"])[-1],
+        "exit %d: %s; UvTripMv %r" % (r.returncode, r.stdout.strip(), uv_trip()))
+    active = run(["systemctl", "is-active", "polkit.service"], check=False).stdout.strip()
+    tap(active == "active", "polkit: the writes were decided by the real polkitd "
+        "(polkit.service %s)" % active)
+    r = as_user(PLAIN_USER, ["smallbmsctl", "status"])
+    tap(r.returncode == 0, "polkit: a plain user reads (smallbmsctl status)",
+        "exit %d: %s" % (r.returncode, r.stdout.strip()))
+    r = as_user(PLAIN_USER, ["busctl", "get-property"] + list(SETTINGS) + ["UvTripMv"])
+    tap(r.returncode == 0 and r.stdout.strip() == "i %d" % before,
+        "polkit: a plain user reads a setting (busctl get-property: %s)" % r.stdout.strip(),
+        r.stdout.strip())
+
+    r = as_user(ADMIN_USER, ["smallbmsctl", "set", setarg])
+    tap(r.returncode == 0 and uv_trip() == new,
+        "polkit: a member of smallbms-admin sets uv_trip_mv without a password "
+        "(smallbmsctl set %s)" % setarg,
+        "exit %d: %s; UvTripMv %r" % (r.returncode, r.stdout.strip(), uv_trip()))
+    r = as_user(ADMIN_USER, ["busctl", "--allow-interactive-authorization=no", "call"]
+                + list(SETTINGS) + ["SetMany", "a{si}", "1", "uv_trip_mv", str(before)])
+    tap(r.returncode == 0 and uv_trip() == before,
+        "polkit: a member of smallbms-admin's busctl SetMany without interaction is allowed",
+        "exit %d: %s; UvTripMv %r" % (r.returncode, r.stdout.strip(), uv_trip()))
+    r = run(["smallbmsctl", "set", setarg], check=False)
+    tap(r.returncode == 0 and uv_trip() == new, "polkit: root sets uv_trip_mv (smallbmsctl)",
+        "exit %d: %s; UvTripMv %r" % (r.returncode, r.stdout.strip(), uv_trip()))
+    run(["smallbmsctl", "set", "uv_trip_mv=%d" % before], check=False)
 
 
 def parse_span(text):
