@@ -2,7 +2,7 @@
 /*
  * The bus master's full-bank poll period over a pty with the simulator, for
  * 1, 10 and 50 batteries at a 10 ms (worst case) and 1 ms reply delay, next
- * to the wire-time budget of m8bus.md section 7, and the master's CPU time
+ * to the wire-time budget of docs/m8bus.md section 7, and the master's CPU time
  * per cycle. Prints figures; asserts nothing.
  *
  *   ./build/bench/bench-m8 [PATH-TO-smallbms-sim] [CYCLES]

@@ -34,7 +34,7 @@ struct config_error {
 	char message[PATH_MAX + 300]; /* "FILE:LINE: reason" */
 };
 
-/* The board.md defaults. */
+/* The docs/board.md defaults. */
 void config_defaults(struct bms_config *cfg);
 
 /* Reads the files under dir (CONFIG_DIR_DEFAULT on the board). A missing
