@@ -3,7 +3,7 @@
  * The bus master over a pty with the simulator, polling continuously with
  * the daemon's default minimum cycle period (100 ms), for 1, 2, 10 and 50
  * batteries at a 10 ms (worst case) and 1 ms reply delay: the cycle period
- * (start to start) next to the wire-time budget of m8bus.md section 7 and
+ * (start to start) next to the wire-time budget of docs/m8bus.md section 7 and
  * their ratio where the budget is above the minimum period; a battery's
  * reading age when the protection uses it (the daemon steps on every valid
  * STATUS: at each, the age of every battery's last reading), p50 / p99; the
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	printf("M8 bus, polled continuously, minimum period %llu ms, %u s a bank (type 1, 4 "
 	       "cells)\n",
 	       MIN_PERIOD_US / 1000, seconds);
-	printf("budget: m8bus.md 7, N x ((23 + 2N + 2T) x 86.8 us + delay); ratio: period / "
+	printf("budget: docs/m8bus.md 7, N x ((23 + 2N + 2T) x 86.8 us + delay); ratio: period / "
 	       "budget\n");
 	printf("age: a battery's reading age at each protection step (every valid STATUS)\n");
 	printf("   N  delay ms  budget ms  period ms  worst ms  ratio  age p50  age p99  cycles  "

@@ -69,7 +69,7 @@ uint16_t m8_crc16_update(uint16_t crc, const uint8_t *data, size_t len);
 int m8_frame_encode(const struct m8_frame *f, uint8_t *out, size_t cap);
 
 /*
- * Incremental frame parser, resynchronising as m8bus.md section 2 says:
+ * Incremental frame parser, resynchronising as docs/m8bus.md section 2 says:
  * bytes before SOF are discarded; a frame with LEN > 248 or a bad CRC is
  * discarded and hunting resumes at the byte after the discarded SOF.
  */
@@ -160,7 +160,7 @@ int m8_status_encode(const struct m8_status *st, uint8_t *out, size_t cap);
  * T > 4. Changes nothing in *st on error. */
 int m8_status_decode(struct m8_status *st, const uint8_t *p, size_t len);
 
-/* ---- battery models (m8bus.md section 4) ---- */
+/* ---- battery models (docs/m8bus.md section 4) ---- */
 
 struct m8_model {
 	const char *name; /* "12.8/100" */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Balancer status of monitor.md: balancing, unknown, balanced, imbalanced,
+ * Balancer status of docs/monitor.md: balancing, unknown, balanced, imbalanced,
  * in this order of precedence. The verdict comes from the cell spread at the
  * last synchronisation and expires 30 days after it.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The bank's topology and its bank-wide values (m8bus.md section 5,
- * protection.md section 4, monitor.md "Bank values"): S and P from the
+ * The bank's topology and its bank-wide values (docs/m8bus.md section 5,
+ * docs/protection.md section 4, docs/monitor.md "Bank values"): S and P from the
  * batteries' INFO and the bank voltage, the bank current over S strings and
  * the bank's identity. A topology that does not add up is an error with a
  * reason, never a guess.
@@ -95,7 +95,7 @@ bool bank_adc_plausible(uint32_t adc_mv, unsigned s, uint32_t mean_battery_mv);
 
 /*
  * Bank voltage: the ADC's reading when adc_ok, else s x mean battery voltage
- * with *w6 set (monitor.md). Returns 0, or -ENODATA when neither exists.
+ * with *w6 set (docs/monitor.md). Returns 0, or -ENODATA when neither exists.
  */
 int bank_voltage_mv(bool adc_ok, uint32_t adc_mv, unsigned s, uint32_t mean_battery_mv,
                     uint32_t *out, bool *w6);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The bank's cell and temperature minima and maxima (protection.md section
+ * The bank's cell and temperature minima and maxima (docs/protection.md section
  * 0: over every cell of every battery counted; 0xFFFF and 0x7FFF never
  * enter), kept up to date one battery at a time: a new reading costs that
  * battery's cells, and a scan of the 50 per-battery extremes of one

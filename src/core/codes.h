@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The warning, alarm and error codes of protection.md section 8.
+ * The warning, alarm and error codes of docs/protection.md section 8.
  *
  * The numeric values are stable: they are written to the state record (the
  * history's last errors), sent over D-Bus and Bluetooth, and must never be
@@ -53,7 +53,7 @@ enum bms_code_class {
 bool bms_code_valid(int code);
 /* "W1", "A3", "E9"; NULL for an invalid code. */
 const char *bms_code_name(enum bms_code code);
-/* The one-line meaning of protection.md section 8; NULL for an invalid code. */
+/* The one-line meaning of docs/protection.md section 8; NULL for an invalid code. */
 const char *bms_code_summary(enum bms_code code);
 enum bms_code_class bms_code_class(enum bms_code code);
 /* Parses "W1".."E9" (case-sensitive). Returns the code or -EINVAL. */

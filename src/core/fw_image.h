@@ -5,7 +5,7 @@
  *
  *   0  4  magic "SBFW"
  *   4  1  format version (1)
- *   5  1  battery type the image is for (1, 2, 3: m8bus.md INFO)
+ *   5  1  battery type the image is for (1, 2, 3: docs/m8bus.md INFO)
  *   6  3  firmware version: major, minor, patch
  *   9  3  reserved, zero
  *  12  4  image size in bytes (1 .. FW_IMAGE_MAX_SIZE)

@@ -116,7 +116,7 @@ int fw_updater_persist_apply(struct fw_updater *u, uint64_t now_us, const uint8_
 	if (s.flags & F_FAILED) {
 		u->failed = true;
 		u->failed_addr = s.failed_addr;
-		/* The time the daemon was down does not count (protection.md 11:
+		/* The time the daemon was down does not count (docs/protection.md 11:
 		 * countdowns resume from their saved ages). */
 		u->failed_since_us = now_us > s.age_us ? now_us - s.age_us : 0;
 	}

@@ -10,7 +10,7 @@
 
 #define BEGIN_TRIES 3
 #define DATA_TRIES  3
-#define END_TRIES   1 /* m8bus.md 6.3: never repeated */
+#define END_TRIES   1 /* docs/m8bus.md 6.3: never repeated */
 #define ABORT_TRIES 3
 #define INFO_TRIES  1
 
@@ -106,7 +106,7 @@ enum fw_start_refusal fw_updater_check_start(const struct fw_updater *u, const s
 			return FW_START_FLAGGED;
 	}
 	o = *out;
-	/* A retry of the battery that failed is what ends E5 (protection.md 9). */
+	/* A retry of the battery that failed is what ends E5 (docs/protection.md 9). */
 	if (u->failed && u->failed_addr == addr)
 		o.codes &= ~BMS_CODE_BIT(BMS_E5);
 	if (o.codes & blocking)
@@ -428,7 +428,7 @@ void fw_updater_protection_input(const struct fw_updater *u, uint64_t now_us,
 		in->bat[i].stale_exempt = false;
 	if (fw_updater_running(u))
 		in->fw_running = true;
-	/* The 10 s after FW_END (protection.md 9), also once the new version
+	/* The 10 s after FW_END (docs/protection.md 9), also once the new version
 	 * is seen within them: the bus master may not poll the battery's
 	 * STATUS again at once after its silent restart. */
 	if ((u->state == FW_JOB_VERIFY ||

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The battery firmware updater (m8bus.md section 6, protection.md section 9)
+ * The battery firmware updater (docs/m8bus.md section 6, docs/protection.md section 9)
  * as a pure state machine: no I/O, no clock. The caller asks it for the next
  * request (fw_updater_next_request), sends it on the bus in the time left in
  * a poll cycle, and hands back the outcome (fw_updater_on_result); it calls
@@ -118,7 +118,7 @@ struct fw_updater {
 
 void fw_updater_init(struct fw_updater *u);
 
-/* The preconditions of protection.md section 9 for updating battery addr
+/* The preconditions of docs/protection.md section 9 for updating battery addr
  * (1-based) of in with img: no job running, no other battery flagged, no
  * alarm or error active in out (E5 excepted for a retry of the battery that
  * failed), every cell known and at or above the pre-alarm level, the image

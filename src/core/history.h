@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The history of monitor.md: since installation or the last "reset history".
+ * The history of docs/monitor.md: since installation or the last "reset history".
  * It survives restarts in the state record. Energies and Ah are displayed
  * estimates (floating point); the rest are integers.
  */

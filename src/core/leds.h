@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The two LEDs of protection.md section 7: modes and their level in time. */
+/* The two LEDs of docs/protection.md section 7: modes and their level in time. */
 #pragma once
 
 #include <stdbool.h>

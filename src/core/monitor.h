@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The battery monitor of monitor.md: coulomb counting with charge
+ * The battery monitor of docs/monitor.md: coulomb counting with charge
  * efficiency and Peukert correction, synchronisation to 100 %, manual sync
  * and set, time remaining, and the history and balancer status it feeds.
  *

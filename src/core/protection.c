@@ -3,7 +3,7 @@
  * The protection step: evaluates every rule of the table against one input
  * snapshot and the clock, in two passes because the rules that wait for the
  * pre-alarm lead depend on the pre-alarm, which depends on those rules.
- * The choices made where protection.md is ambiguous are listed at the top
+ * The choices made where docs/protection.md is ambiguous are listed at the top
  * of protection_rules.c.
  */
 #include "core/protection.h"

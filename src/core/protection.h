@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The protection state machine (protection.md): a step function. The caller
+ * The protection state machine (docs/protection.md): a step function. The caller
  * passes the time and a snapshot of every input; the step decides the
  * outputs, the LEDs, the active codes and why each output is open. No I/O,
  * no clock: the daemon arms a timer at protection_next_deadline_us() so
@@ -33,7 +33,7 @@ struct protection_battery {
 	bool hard_ov, hard_uv;
 	bool fw_update; /* STATUS update flag */
 	bool balancing; /* for the monitor; not a protection input */
-	/* Set by the firmware updater during its windows (protection.md 9: the
+	/* Set by the firmware updater during its windows (docs/protection.md 9: the
 	 * 10 s after FW_END, the 120 s after a failure): staleness does not
 	 * trip, but nothing releases on this battery's data either. */
 	bool stale_exempt;
@@ -123,7 +123,7 @@ struct protection_output {
 	bool request_poweroff;
 	bool remote_on;
 	bool lead_complete;
-	/* board.md: the bank voltage has just fallen below 9.0 V: save the
+	/* docs/board.md: the bank voltage has just fallen below 9.0 V: save the
 	 * state record now (true for the one step of the fall). */
 	bool save_record;
 	uint32_t latched_rules; /* rule-id mask of anti-chatter latches */
@@ -177,7 +177,7 @@ struct protection {
 	uint64_t fresh_mask;
 	uint8_t fresh_n;
 	/* After a resume: the saved fresh batteries count as not stale until
-	 * resume_until_us (protection.md section 11). */
+	 * resume_until_us (docs/protection.md section 11). */
 	uint64_t resume_mask;
 	uint8_t resume_n;
 	uint64_t resume_until_us;
@@ -209,13 +209,13 @@ void protection_step(struct protection *p, uint64_t now_us, const struct protect
  * the daemon steps then; UINT64_MAX when nothing is pending. */
 uint64_t protection_next_deadline_us(const struct protection *p);
 
-/* protection.md section 9: a battery firmware update may start only while
+/* docs/protection.md section 9: a battery firmware update may start only while
  * no alarm or error is active (out: the last step's output) and every cell
  * is known and at or above the pre-alarm level. 0, or -EBUSY. */
 int protection_fw_update_allowed(const struct protection *p, const struct protection_input *in,
                                  const struct protection_output *out);
 
-/* Persistence of rule states (protection.md section 11), an opaque section
+/* Persistence of rule states (docs/protection.md section 11), an opaque section
  * of the state record. Little-endian, field by field. */
 #define PROTECTION_PERSIST_MAX 4096
 int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8_t *buf,
@@ -223,7 +223,7 @@ int protection_persist_encode(const struct protection *p, uint64_t now_us, uint8
 int protection_persist_check(const uint8_t *buf, size_t len);
 /* adopted: this instance took over the previous instance's output lines
  * (the fd store); it resumes. Otherwise it is a cold start with the saved
- * states, latches and countdowns restored (protection.md section 4). */
+ * states, latches and countdowns restored (docs/protection.md section 4). */
 int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_t *buf, size_t len,
                              bool adopted);
 /* After a resume: the levels found on the adopted lines (closed = driven).
@@ -233,7 +233,7 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 void protection_adopted_outputs(struct protection *p, bool atd_closed, bool atc_closed);
 
 /* The text of an active code for the journal, D-Bus and the phone: its
- * summary (protection.md section 8); for W3 "chattering: <rule>[, <rule>]"
+ * summary (docs/protection.md section 8); for W3 "chattering: <rule>[, <rule>]"
  * with every latched rule (section 5). -ENOENT when the code is not active
  * in out, -ENOBUFS when buf is too short (nothing useful written). */
 int protection_code_text(const struct protection_output *out, enum bms_code code, char *buf,

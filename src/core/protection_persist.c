@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Rule states across a daemon restart (protection.md section 11). Times are
+ * Rule states across a daemon restart (docs/protection.md section 11). Times are
  * saved as ages (now - start) and restored as now - age, so a countdown
  * resumes where it was. Explicit little-endian fields, never a struct image.
  */
@@ -15,7 +15,7 @@
 #define PERSIST_VERSION 2
 #define NO_TIME         UINT64_MAX
 
-/* Version 1 (up to rev 2 of protection.md) is read too, so that the upgrade
+/* Version 1 (up to rev 2 of docs/protection.md) is read too, so that the upgrade
  * that brings version 2 is still a restart without a load drop. Version 2
  * adds a rule flag (R_LEAD) and a tail: the batteries fresh at the save. */
 #define HEADER_SIZE     4 + 1 + 1 + 1 + 1 + 5 * 8
@@ -173,7 +173,7 @@ int protection_persist_apply(struct protection *p, uint64_t now_us, const uint8_
 	n.start = le_get_u8(&r);
 	/* A restart never skips the wait for fresh data on ATC; only an
 	 * instance that adopted the lines resumes, any other start is a cold
-	 * start with the saved states (protection.md section 4). */
+	 * start with the saved states (docs/protection.md section 4). */
 	if (!adopted)
 		n.start = PROT_START_COLD;
 	else if (n.start == PROT_START_RUNNING)

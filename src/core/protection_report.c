@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the protection tells: why each output is open, the active codes and
- * their texts (protection.md section 8). */
+ * their texts (docs/protection.md section 8). */
 #include "core/protection.h"
 #include "core/protection_internal.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The one table of protection rules (protection.md sections 1-3, board.md).
+ * The one table of protection rules (docs/protection.md sections 1-3, docs/board.md).
  *
  * Choices where the specification is ambiguous (each also in the report):
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The rules of protection.md sections 1-3 as one table of data. Each row
+ * The rules of docs/protection.md sections 1-3 as one table of data. Each row
  * says which output a rule acts on, what it measures, how it trips and how
  * it releases; the state machine (protection.c) only reads this table.
  */
@@ -165,7 +165,7 @@ uint32_t protection_time_ms(enum protection_time t, const struct protection_sett
 /* The unit of a quantity's readings: "mV", "0.1 degC", "0.01 %", "" for flags. */
 const char *protection_quantity_unit(enum protection_quantity q);
 
-/* Fixed numbers (protection.md section 6 "fixed, not settings"; board.md). */
+/* Fixed numbers (docs/protection.md section 6 "fixed, not settings"; docs/board.md). */
 #define PROT_STALE_US             3000000ull
 #define PROT_CHATTER_WINDOW_US    600000000ull
 #define PROT_CHATTER_COUNT        3

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The protection settings of protection.md section 6. Every field is an
+ * The protection settings of docs/protection.md section 6. Every field is an
  * int32_t with its unit in the name; the table of setting_desc gives each
  * one's name, default and static bounds, and the validator adds the
  * ordering rules between settings.

@@ -41,7 +41,7 @@ static void flag_at(struct qv *q, int b)
 		        .known = true, .set = true, .value = 1, .battery = (int16_t)b, .index = -1};
 }
 
-/* The staleness window after a resume (protection.md section 11). */
+/* The staleness window after a resume (docs/protection.md section 11). */
 static bool in_window(const struct protection *p, uint64_t now_us)
 {
 	return p && p->start == PROT_START_RESUMED && now_us < p->resume_until_us;

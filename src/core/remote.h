@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Decoder of the remote on/off terminal (board.md, "Remote on/off
+ * Decoder of the remote on/off terminal (docs/board.md, "Remote on/off
  * terminal"): hysteresis per cause, the VH wiring fault (W4), a debounce on
  * every change of state and the 5 s grace of an unreadable ADC (E8).
  */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Which reset restores the setting: "reset to defaults" restores the five
- * settings of the battery monitor (monitor.md), "reset all" restores all. */
+ * settings of the battery monitor (docs/monitor.md), "reset all" restores all. */
 enum setting_reset {
 	SETTING_RESET_ALL_ONLY = 0,
 	SETTING_RESET_DEFAULTS = 1,

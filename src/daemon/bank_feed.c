@@ -225,7 +225,7 @@ void bank_feed_update(struct bank_feed *bf, const struct bank_feed_in *in,
 		        n > 0 && bank_current_ma(rd, n, out->topo.s, &pin->current_ma) == 0;
 	}
 
-	/* Bank voltage (protection.md section 3, monitor.md "Bank values").
+	/* Bank voltage (docs/protection.md section 3, docs/monitor.md "Bank values").
 	 * The protection gets every valid ADC reading (in range, not clipped):
 	 * the bank over-voltage backstop is for exactly the case where the ADC
 	 * and the batteries disagree. Plausibility (+-10 % of S x mean battery

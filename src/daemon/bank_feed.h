@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Turns what the bus master and the ADC saw into the inputs of the
- * protection and monitor cores (protection.md sections 0 and 4, monitor.md
+ * protection and monitor cores (docs/protection.md sections 0 and 4, docs/monitor.md
  * "Bank values"): per-battery cells and flags, the bank's topology and
  * identity, bank current and voltage, the remote terminal and read-back
  * channels. Pure: no I/O, no clock, so every mapping is unit-tested.
@@ -73,7 +73,7 @@ struct bank_feed_out {
 	int32_t shown_mv;
 };
 
-/* Fresh as protection.md section 4 says: a valid STATUS within the window
+/* Fresh as docs/protection.md section 4 says: a valid STATUS within the window
  * (timely, m8_master_battery_fresh()), no internal fault, and the chain
  * closed and enumerated: while it is open (E2) every battery is stale. */
 bool bank_feed_battery_fresh(const struct m8_bank_state *bank, const struct m8_battery *b,

@@ -15,7 +15,7 @@
 
 #define CONFIG_DIR_DEFAULT "/etc/smallbms"
 /* [bus] min-cycle-ms: the shortest poll cycle; polling is otherwise
- * continuous (m8bus.md section 7 bounds a cycle at 1.0 s). */
+ * continuous (docs/m8bus.md section 7 bounds a cycle at 1.0 s). */
 #define CONFIG_MIN_CYCLE_MS_DEFAULT 100
 #define CONFIG_MIN_CYCLE_MS_MIN     20
 #define CONFIG_MIN_CYCLE_MS_MAX     1000
@@ -25,7 +25,7 @@ enum outputs_backend {
 	OUTPUTS_BACKEND_DRYRUN,
 };
 
-/* [outputs] power-off: whether the low-power shutdown (protection.md
+/* [outputs] power-off: whether the low-power shutdown (docs/protection.md
  * section 10) asks logind to power off. auto: yes, except with the dry-run
  * backend (a dry run sits beside a real system). */
 enum power_off_mode {
@@ -53,7 +53,7 @@ struct config_error {
 	char message[PATH_MAX + 300]; /* "FILE:LINE: reason" */
 };
 
-/* The board.md defaults. */
+/* The docs/board.md defaults. */
 void config_defaults(struct bms_config *cfg);
 
 /* Reads the files under dir (CONFIG_DIR_DEFAULT on the board). A missing

@@ -78,7 +78,7 @@ static void log_code_changes(struct daemon *d, uint32_t before, uint32_t latched
 			         : cls == BMS_CLASS_ALARM ? "alarm"
 			                                  : "warning",
 			         bms_code_name(c));
-			/* W3 names the chattering rules (protection.md section 5). */
+			/* W3 names the chattering rules (docs/protection.md section 5). */
 			if (protection_code_text(o, (enum bms_code)c, text, sizeof(text)) < 0)
 				snprintf(text, sizeof(text), "%s", bms_code_summary(c));
 			events_log(&d->ev, cls == BMS_CLASS_ERROR ? EV_ERROR_CODE : EV_CODE,
@@ -266,11 +266,11 @@ void daemon_evaluate_reading(struct daemon *d, uint64_t now)
 /* ---- ADC (daemon_adc.c), heartbeat, LEDs, watchdog: every 100 ms ---- */
 
 /* The heartbeat and WATCHDOG=1 say "the loop runs and every output line is
- * at the level the protection decided" (board.md rev 3). The lines are held
+ * at the level the protection decided" (docs/board.md rev 3). The lines are held
  * only while every write succeeded and the last read-back agreed with the
  * decision (daemon_outputs.c releases them otherwise), so holding them is
  * the condition. Bus and ADC trouble never stop it: the rules handle those
- * with their delays and lead (protection.md sections 1 and 4). */
+ * with their delays and lead (docs/protection.md sections 1 and 4). */
 static bool healthy(const struct daemon *d)
 {
 	return d->ready && d->out;
@@ -359,7 +359,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup ---- */
 
-/* The saved rule states (protection.md sections 4 and 11), once the outputs
+/* The saved rule states (docs/protection.md sections 4 and 11), once the outputs
  * are taken: only an instance that adopted the previous instance's lines
  * resumes; any other start is a cold start with the saved states. */
 static void daemon_resume_rules(struct daemon *d, uint64_t now)

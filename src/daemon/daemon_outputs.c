@@ -24,7 +24,7 @@ static void dryrun_report(void *userdata, enum output_line line, bool active, co
 /* A line that cannot be driven or verified (a failed write, a read-back
  * that disagrees with the decision or fails): the outputs cannot be
  * trusted. Let go of all of them, which opens both disconnects and stops
- * the heartbeat (board.md), and start over in 5 s. */
+ * the heartbeat (docs/board.md), and start over in 5 s. */
 static void outputs_failed(struct daemon *d, uint64_t now, const char *what)
 {
 	events_log(&d->ev, EV_DEVICE, LOG_ERR, "outputs",
@@ -75,7 +75,7 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 			 * (the decision of record): one heartbeat edge now
 			 * retriggers the board's 2 s monostable, so the rest of
 			 * the start-up (ADC, bus, D-Bus) does not eat into the
-			 * restart's budget (protection.md section 11). */
+			 * restart's budget (docs/protection.md section 11). */
 			d->heartbeat = !d->line_decided[OUTPUT_HEARTBEAT];
 			daemon_set_line(d, OUTPUT_HEARTBEAT, d->heartbeat, now);
 			return;
@@ -112,7 +112,7 @@ void daemon_outputs_open(struct daemon *d, uint64_t now)
 		events_log(&d->ev, EV_DEVICE, LOG_WARNING, "outputs",
 		           "DRY RUN: no output line is driven; the loads and chargers are NOT "
 		           "switched by this daemon (every change is printed as DRY-RUN:)");
-	/* Keep the request alive across a restart (protection.md section 11):
+	/* Keep the request alive across a restart (docs/protection.md section 11):
 	 * systemd holds a copy, drops it on a stop and hands it back after a
 	 * restart. The dry run has no fd. */
 	int fd = d->out->ops->fd(d->out);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The low-power shutdown (protection.md section 10). Once the core asks for
+ * The low-power shutdown (docs/protection.md section 10). Once the core asks for
  * it (request_poweroff: ATD open for A1, A2 or A5, or the remote terminal
  * OFF, for 10 min with no charger), the daemon says why in the journal
  * (EV_POWEROFF), saves its state through the saver, releases every output,

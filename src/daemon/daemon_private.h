@@ -152,7 +152,7 @@ void daemon_release_outputs(struct daemon *d);
 /* At a stop: leaves a stored request to systemd, else releases. */
 void daemon_leave_outputs(struct daemon *d);
 
-/* daemon_poweroff.c: the low-power shutdown (protection.md section 10),
+/* daemon_poweroff.c: the low-power shutdown (docs/protection.md section 10),
  * stepped after every evaluation with the core's request. */
 void daemon_poweroff_step(struct daemon *d, uint64_t now, const struct protection_output *o);
 /* The saver finished up to done (result, why): the call waits for it. */

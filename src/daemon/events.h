@@ -24,7 +24,7 @@ enum event_class {
 	EV_DEVICE,        /* "bus: ...", "adc: ...", "outputs: ..." (device missing, retrying) */
 	EV_STATE,         /* "state: ..." (state record loaded, saved, unreadable) */
 	EV_LIFECYCLE,     /* "ready", "stopping" */
-	EV_POWEROFF,      /* "power-off: ..." (the low-power shutdown, protection.md 10) */
+	EV_POWEROFF,      /* "power-off: ..." (the low-power shutdown, docs/protection.md 10) */
 	EV_FW_STARTED,    /* "firmware update started: battery N <serial> X.Y.Z -> X.Y.Z" */
 	EV_FW_SUCCEEDED,  /* "firmware update succeeded: battery N <serial> runs X.Y.Z" */
 	EV_FW_FAILED,     /* "firmware update failed: battery N <serial>: <reason>" (E5) */

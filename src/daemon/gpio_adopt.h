@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Restart without a load drop (protection.md section 11): the GPIO line
+ * Restart without a load drop (docs/protection.md section 11): the GPIO line
  * request is kept in systemd's file descriptor store across a restart, and
  * the new instance drives the inherited request fd itself with the kernel's
  * GPIO v2 uAPI, because libgpiod 2.1 cannot adopt a request fd.

@@ -4,7 +4,7 @@
  *   ATD=open|closed ATC=open|closed PRE=on|off SoC=<pct>|unknown
  *   V=<bank V>|unknown I=<bank A>|unknown codes=<W1,E1,...>|-
  * with two decimals for SoC, V and I (I positive = charging) and the codes
- * in the order of protection.md section 8. "I=unknown" while no battery
+ * in the order of docs/protection.md section 8. "I=unknown" while no battery
  * reports fresh data (the contract's form has no word for it; a number
  * would be a lie).
  */

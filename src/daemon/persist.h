@@ -3,7 +3,7 @@
  * The state record in the state directory (record.h through statefile.h),
  * and when to write it: SoC and history at most once a minute, settings
  * and a newly remembered bank at once, and at stop and when the bank falls
- * below 9.0 V (board.md). An unreadable record (every generation present
+ * below 9.0 V (docs/board.md). An unreadable record (every generation present
  * is refused) leaves the defaults in use and raises E9.
  */
 #pragma once
@@ -40,7 +40,7 @@ int persist_save(struct statefile *sf, const struct record *r, char *err, size_t
  * the bytes to its writer thread (saver.h). */
 int persist_encode(const struct record *r, uint8_t *buf, size_t cap, char *err, size_t errlen);
 
-/* Why the protection's state must be saved at once (protection.md section
+/* Why the protection's state must be saved at once (docs/protection.md section
  * 4): an output opened or closed, a latch engaged, or a lead started (the
  * pre-alarm turned active); NULL when none of these happened between the
  * previous step's output (NULL at the first step) and this one. */

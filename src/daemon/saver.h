@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Writes the state record off the event loop (protection.md section 4:
+ * Writes the state record off the event loop (docs/protection.md section 4:
  * "saving never holds up the evaluation or the heartbeat"). The loop hands
  * over an encoded copy of the record; a worker thread writes it (the
  * statefile's two fsyncs and a rename). Requests are coalesced: a request

@@ -293,7 +293,7 @@ static int append_codes(sd_bus_message *m, const struct svc_snapshot *s)
 
 		if (!(codes & BMS_CODE_BIT(c)))
 			continue;
-		/* W3 names the chattering rules (protection.md section 5). */
+		/* W3 names the chattering rules (docs/protection.md section 5). */
 		if (protection_code_text(&s->prot, (enum bms_code)c, text, sizeof(text)) < 0)
 			snprintf(text, sizeof(text), "%s", bms_code_summary(c));
 		r = sd_bus_message_append(m, "(yss)", (uint8_t)c, bms_code_name(c), text);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* org.smallbms.History1 at /org/smallbms/history (monitor.md "History"). */
+/* org.smallbms.History1 at /org/smallbms/history (docs/monitor.md "History"). */
 #include <errno.h>
 #include <math.h>
 #include <string.h>

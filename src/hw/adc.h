@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The board's 4-channel ADC (board.md), behind an ops struct. Readings are
+/* The board's 4-channel ADC (docs/board.md), behind an ops struct. Readings are
  * terminal voltages in integer mV: (raw + offset) x scale x divider. */
 #pragma once
 

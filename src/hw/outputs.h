@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The six output lines of the carrier board (board.md), behind an ops struct
+/* The six output lines of the carrier board (docs/board.md), behind an ops struct
  * so the daemon drives real GPIO or a dry run without knowing which. Values
  * are logical: true = active (output closed, LED lit, heartbeat high). */
 #pragma once
@@ -49,7 +49,7 @@ struct outputs_config {
 	size_t why_len;
 };
 
-/* Fills the board.md defaults: search by name in /dev. */
+/* Fills the docs/board.md defaults: search by name in /dev. */
 void outputs_config_defaults(struct outputs_config *cfg);
 
 struct outputs;

@@ -4,7 +4,7 @@
  * All six lines are requested once, as outputs whose first value is
  * INACTIVE, so that taking the lines never closes an output by accident.
  *
- * Restart (protection.md 11): the request fd (outputs_ops.fd) can be handed
+ * Restart (docs/protection.md 11): the request fd (outputs_ops.fd) can be handed
  * to systemd's fd store so the lines stay requested, and keep their driven
  * values, while the daemon restarts. libgpiod 2.1 cannot adopt an existing
  * request fd, so a new instance does NOT drive through the stored fd: it
@@ -12,7 +12,7 @@
  * once. The board's monostable keeps the three outputs enabled for 2 s after
  * the last heartbeat edge, so the new instance must be toggling the heartbeat
  * within 2 s of the old one's last edge. Between the release and the new
- * request (microseconds) the lines are undriven; board.md counts an undriven
+ * request (microseconds) the lines are undriven; docs/board.md counts an undriven
  * line as open, so on hardware that lets a released pin fall, the loads may
  * blip during a restart. */
 #include <dirent.h>

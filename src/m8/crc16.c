@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* CRC-16/CCITT-FALSE of m8bus.md section 2, bitwise: frames are short and
+/* CRC-16/CCITT-FALSE of docs/m8bus.md section 2, bitwise: frames are short and
  * 115200 baud leaves plenty of time, so no table is worth its cache lines. */
 #include "smallbms/m8_proto.h"
 

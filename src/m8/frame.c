@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Frame encoder and the resynchronising incremental parser (m8bus.md section 2). */
+/* Frame encoder and the resynchronising incremental parser (docs/m8bus.md section 2). */
 #include <errno.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The M8-bus master: enumeration (m8bus.md section 3), the polling schedule
+ * The M8-bus master: enumeration (docs/m8bus.md section 3), the polling schedule
  * (section 7) and the per-battery data the daemon reads. It does no I/O of
  * its own and reads no clock of its own: the caller polls m8_master_fd() for
  * input, calls m8_master_on_readable() / m8_master_on_timeout() with the
@@ -24,7 +24,7 @@
 
 #include "smallbms/m8_proto.h"
 
-/* Timing of m8bus.md sections 1, 3, 6 and 7, and protection.md section 4. */
+/* Timing of docs/m8bus.md sections 1, 3, 6 and 7, and docs/protection.md section 4. */
 #define M8_REPLY_TIMEOUT_US 50000ULL
 #define M8_IDLE_GAP_US      2000ULL
 #define M8_RESET_SPACING_US 20000ULL
@@ -162,7 +162,7 @@ const struct m8_battery *m8_master_battery(const struct m8_master *m, unsigned a
 /* A valid STATUS younger than 3 s whose counts match the INFO, with the port
  * open. A STATUS stamped after now_us (the port's clock ran ahead of the
  * caller's loop time) is of age 0. (The chain-open and internal-fault rules
- * of protection.md section 4 are the daemon's: it has the bank flags and the
+ * of docs/protection.md section 4 are the daemon's: it has the bank flags and the
  * STATUS.) */
 bool m8_master_battery_fresh(const struct m8_master *m, unsigned addr, uint64_t now_us);
 /* Frame-level counters of the parser (garbage, CRC, LEN, idle drops). */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Enumeration of the bank (m8bus.md section 3). */
+/* Enumeration of the bank (docs/m8bus.md section 3). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * The bus master's inside, shared by its four files: master.c (bookkeeping,
  * scheduling and the public calls), master_link.c (the link: one request on
  * the wire, reply matching, timeouts, retries, NAK busy, the idle gap, the
- * port's clock), master_enum.c (enumeration, m8bus.md section 3) and
+ * port's clock), master_enum.c (enumeration, docs/m8bus.md section 3) and
  * master_poll.c (the poll cycle of section 7 and its bound, re-joining and
  * the request queue). Not for use outside src/m8.
  */
@@ -168,7 +168,7 @@ bool m8m_drain_first(struct m8_master *m, uint64_t now_us);
 
 bool m8m_requeue_front(struct m8_master *m, const struct xfer *x);
 /* Sending x at now_us (or at its earliest, if later) ends, at worst, within
- * the time the poll cycle has left, with extra_us to spare (m8bus.md 7). */
+ * the time the poll cycle has left, with extra_us to spare (docs/m8bus.md 7). */
 bool m8m_fits(const struct m8_master *m, const struct xfer *x, uint64_t now_us, uint64_t extra_us);
 /* The worst case of one transmission: request, 50 ms, the longest frame
  * that can still be streaming in, the idle gap. */

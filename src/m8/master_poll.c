@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The poll cycle (m8bus.md section 7), re-joining and the request queue. */
+/* The poll cycle (docs/m8bus.md section 7), re-joining and the request queue. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@ static bool stale_for_rejoin(const struct m8_battery *b, uint64_t now_us)
 }
 
 /* It answered, if only with a corrupted frame, a NAK or a malformed STATUS:
- * not a missed cycle (m8bus.md section 7 demotes an *unanswered* battery). Its
+ * not a missed cycle (docs/m8bus.md section 7 demotes an *unanswered* battery). Its
  * data still ages from its last valid STATUS. */
 static void battery_heard(struct m8_master *m, struct m8_battery *b)
 {
@@ -119,7 +119,7 @@ static void rejoin_answer(struct m8_master *m, unsigned addr, const struct m8_in
 		look_behind(m, now_us);
 		return;
 	}
-	/* A serial number seen twice: enumerate again (m8bus.md 3 step 4). */
+	/* A serial number seen twice: enumerate again (docs/m8bus.md 3 step 4). */
 	if (m8m_serial_taken(m, info->serial, addr)) {
 		m->enum_requested = true;
 		return;
@@ -137,7 +137,7 @@ static void rejoin_answer(struct m8_master *m, unsigned addr, const struct m8_in
 /*
  * The answer to an ASSIGN of an old address (brown-out) or of count + 1
  * (open chain), or to the GET_INFO that asks who took that address after a
- * garbled answer. Nothing here RESETs the bank (m8bus.md section 3 allows
+ * garbled answer. Nothing here RESETs the bank (docs/m8bus.md section 3 allows
  * that only at a cold start, on the installer's command, or at step 4):
  * unanswered, refused or garbled, the ASSIGN is simply tried again at the
  * re-join (2 s) or extension (5 s) pace.
@@ -169,7 +169,7 @@ void m8m_assign_done(struct m8_master *m, int result, const struct m8_frame *f, 
 		rejoin_answer(m, addr, &info, now_us);
 		return;
 	}
-	/* A serial number seen twice: enumerate again (m8bus.md 3 step 4). */
+	/* A serial number seen twice: enumerate again (docs/m8bus.md 3 step 4). */
 	if (m8m_serial_taken(m, info.serial, 0)) {
 		m->enum_requested = true;
 		return;
@@ -395,7 +395,7 @@ bool m8m_run_next(struct m8_master *m, struct xfer *x, uint64_t now_us)
 	return false;
 }
 
-/* ---- the cycle's bound (m8bus.md section 7) ---- */
+/* ---- the cycle's bound (docs/m8bus.md section 7) ---- */
 
 uint64_t m8m_worst_us(uint8_t payload_len)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The battery models and type facts of m8bus.md sections 4 and 5. */
+/* The battery models and type facts of docs/m8bus.md sections 4 and 5. */
 #include <string.h>
 
 #include "smallbms/m8_proto.h"

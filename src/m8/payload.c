@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* INFO and STATUS payloads (m8bus.md section 4). Decoders check everything
+/* INFO and STATUS payloads (docs/m8bus.md section 4). Decoders check everything
  * before they write, so a bad payload leaves the caller's copy intact. */
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The M8-bus port A tty: 115200 8N1 raw, no flow control (m8bus.md section 1). */
+/* The M8-bus port A tty: 115200 8N1 raw, no flow control (docs/m8bus.md section 1). */
 #pragma once
 
 #include <stddef.h>

@@ -51,14 +51,14 @@ struct svc_actions {
 	/* Battery firmware update (docs/firmware.md). fd: the image file, a
 	 * regular file the caller opened; it is read in full before this
 	 * returns (the caller keeps and closes fd). -EBUSY: a precondition of
-	 * protection.md section 9, or an update running; -EINVAL: not an
+	 * docs/protection.md section 9, or an update running; -EINVAL: not an
 	 * image (err says why); -EMEDIUMTYPE: for another battery type. */
 	int (*firmware_start)(void *userdata, unsigned addr, int fd, char *err, size_t errlen);
 	/* Cancels the running update (not a failure), or aborts an update a
 	 * battery reports from before a restart. -ENOENT: none; -EINPROGRESS:
 	 * past FW_END, too late. */
 	int (*firmware_cancel)(void *userdata, char *err, size_t errlen);
-	/* The authenticated clear of a failed update (E5, protection.md
+	/* The authenticated clear of a failed update (E5, docs/protection.md
 	 * section 1). -ENOENT: no failure pending. */
 	int (*firmware_clear_failure)(void *userdata, char *err, size_t errlen);
 };

@@ -32,7 +32,7 @@ struct svc_battery {
 	bool has_status;
 	struct m8_status status; /* the last valid STATUS (when has_status) */
 	uint64_t status_us;      /* monotonic time it arrived */
-	bool fresh;              /* protection.md section 4 */
+	bool fresh;              /* docs/protection.md section 4 */
 	bool lost;
 	struct m8_link_stats stats;
 };
@@ -60,7 +60,7 @@ struct svc_snapshot {
 	int64_t wall_us;
 	uint64_t generation; /* +1 at every fill */
 
-	/* battery monitor (monitor.md) */
+	/* battery monitor (docs/monitor.md) */
 	bool soc_known;
 	int32_t soc_cpct; /* 0.01 % */
 	double consumed_ah;
@@ -76,7 +76,7 @@ struct svc_snapshot {
 	struct history history;
 	uint32_t soc_events;
 
-	/* protection (protection.md section 8) */
+	/* protection (docs/protection.md section 8) */
 	bool have_protection;          /* false until the first evaluation */
 	struct protection_output prot; /* outputs, holds, codes, LED modes, remote */
 	bool remote_on;

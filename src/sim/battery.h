@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The batteries' side of the M8 bus (m8bus.md sections 2-4 and 6): which
+ * The batteries' side of the M8 bus (docs/m8bus.md sections 2-4 and 6): which
  * battery of the chain hears a request, what it answers, and when. Pure:
  * the caller passes decoded frames and the time in, and gets the reply
  * bytes and the time they start on the line at port A.
@@ -53,7 +53,7 @@ struct sim_chain_stats {
 	uint64_t resets;   /* RESET frames received */
 	uint64_t assigns;  /* ASSIGN frames received */
 	/* From the last reply's last byte to when the next ASSIGN's first
-	 * byte had come in (m8bus.md section 3: at least 10 ms), over the
+	 * byte had come in (docs/m8bus.md section 3: at least 10 ms), over the
 	 * ASSIGNs that had a reply before them. */
 	uint64_t assign_gaps;
 	uint64_t assign_gap_min_us;

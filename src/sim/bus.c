@@ -65,7 +65,7 @@ static void trace_tx(struct sim_bus *bus, const struct sim_tx_seg *seg)
  * Hands each frame to the pty whole, at the moment its last byte would leave
  * a 115200-baud line (start + length x 86.8 us). Writing byte by byte would
  * turn every moment this process is not scheduled into a pause inside the
- * frame, which the master rightly takes for idle line and drops (m8bus.md
+ * frame, which the master rightly takes for idle line and drops (docs/m8bus.md
  * section 1), though a battery's UART never pauses mid-frame.
  */
 static int tx_pump(struct sim_bus *bus)

@@ -2,7 +2,7 @@
 /*
  * The line at BMS port A: a pty whose slave end the BMS opens. Requests are
  * read and replies written at 115200 baud wire speed (86.8 us a byte), and a
- * partial frame is dropped after 2 ms of idle line (m8bus.md section 1).
+ * partial frame is dropped after 2 ms of idle line (docs/m8bus.md section 1).
  */
 #pragma once
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A battery's side of a firmware update (m8bus.md section 6): FW_BEGIN,
+ * A battery's side of a firmware update (docs/m8bus.md section 6): FW_BEGIN,
  * FW_DATA in order (a repeat of the last accepted block is accepted again),
  * FW_END with the size and CRC-32 check, FW_ABORT, and abandonment after
  * 30 s without an FW_* request. The image itself is not stored: only its

@@ -151,7 +151,7 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, F
 			o->model = m8_model_by_name(optarg);
 			if (!o->model)
 				return bad(err, "model", optarg,
-				           "not a model of m8bus.md section 4");
+				           "not a model of docs/m8bus.md section 4");
 			break;
 		case OPT_SERIES:
 		case OPT_PARALLEL:

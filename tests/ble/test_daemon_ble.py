@@ -478,7 +478,7 @@ def writes(rig):
     refused([(ti, thi + 1)], "uv_trip_mv past its maximum", "0x81")
     refused([(i, new + 1), (ti, tlo - 1)], "a good and an out-of-bounds value", "0x81")
     ri, rv, rlo, rhi = rig.settings["uv_release_mv"]
-    bad = tv + 199  # the rule: release >= trip + 200 mV (protection.md 6)
+    bad = tv + 199  # the rule: release >= trip + 200 mV (docs/protection.md 6)
     check(rlo <= bad <= rhi, "uv_release_mv %d inside its static bounds %d..%d" % (bad, rlo, rhi))
     refused([(ri, bad)], "uv_release_mv under uv_trip_mv + 200", "0x81")
     refused([(i, new), (i, new)], "an index twice", "0x80")
@@ -541,7 +541,7 @@ def blinking(rig, what):
 
 
 def led(rig):
-    """protection.md 7: blue blinks while advertising with no phone, is solid
+    """docs/protection.md 7: blue blinks while advertising with no phone, is solid
     (lit, no toggle for 3 s) while one is connected, blinks after disconnect."""
     f, dev = rig.fake, rig.phone
     f.connect(dev, False)

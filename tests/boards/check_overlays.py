@@ -4,7 +4,7 @@
     check_overlays.py WORKDIR
 
 For boards/rpi and boards/bbb: dtc -@ compiles the overlay with no warning
-at all (any output of dtc fails); fdtget finds in it what board.md and the
+at all (any output of dtc fails); fdtget finds in it what docs/board.md and the
 kernel bindings ask (ti,ads1115 at 0x48 with single-ended channels 4..7 at
 +-4.096 V, the six line names, the UART, gpio-poweroff); the overlay then
 applies with fdtoverlay onto the board's own base tree, compiled from the
@@ -35,7 +35,7 @@ BOARDS = {
         "lines": {"load-disconnect": 17, "charge-disconnect": 27, "pre-alarm": 22,
                   "led-bluetooth": 23, "led-error": 24, "heartbeat": 25},
         "latch": 26,
-        # board.md: outputs only on BCM 9..27 (reset state: pull-down)
+        # docs/board.md: outputs only on BCM 9..27 (reset state: pull-down)
         "allowed": range(9, 28),
     },
     "bbb": {

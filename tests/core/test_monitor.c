@@ -633,7 +633,7 @@ static void settings_bounds(void **state)
 	s.tail_current_pmil = 101;
 	assert_int_equal(monitor_settings_validate(&s, err, sizeof(err)), -ERANGE);
 	assert_string_equal(err, "tail_current_pmil=101 must be <= its maximum (100)");
-	/* The bounds of monitor.md: 3.40..3.60 V/cell, 0.5..10 %, 1..50 min. */
+	/* The bounds of docs/monitor.md: 3.40..3.60 V/cell, 0.5..10 %, 1..50 min. */
 	assert_int_equal(d[0].min, 3400);
 	assert_int_equal(d[0].max, 3600);
 	assert_int_equal(d[1].min, 5);

@@ -292,7 +292,7 @@ static void readback_needs_a_valid_bank_voltage(void **state)
 	assert_true(fx_code(&f, BMS_E8));
 }
 
-/* W5 (board.md): out of range above 68.0 V, not at 68.0 V. */
+/* W5 (docs/board.md): out of range above 68.0 V, not at 68.0 V. */
 static void bank_range_upper_edge(void **state)
 {
 	struct fx f;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The settings table of protection.md section 6 and the bank identity
+ * The settings table of docs/protection.md section 6 and the bank identity
  * checks, as a mutation run (tools/mutate) found them untested: each test
  * failed on at least one mutant of src/core/protection_settings.c or
  * src/core/bank.c that the rest of the suite let pass.
@@ -20,7 +20,7 @@
 #include "core/protection_settings.h"
 #include "core/settings.h"
 
-/* protection.md section 6, with the ordering rules' static ends: UV
+/* docs/protection.md section 6, with the ordering rules' static ends: UV
  * release from UV trip's minimum + 0.20 V, pre-alarm from UV trip's minimum
  * + 0.10 V, OV release up to OV trip's maximum - 0.10 V, high charge from
  * low charge's minimum + 10 degC; the floor's 0 (off) is a flag. */

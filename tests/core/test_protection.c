@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Each rule of protection.md: levels, delays, holds, lead, cold start. */
+/* Each rule of docs/protection.md: levels, delays, holds, lead, cold start. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

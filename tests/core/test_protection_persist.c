@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Rule states across a restart (protection.md section 11). */
+/* Rule states across a restart (docs/protection.md section 11). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A start after a previous instance (protection.md sections 4 and 11, rev 3):
+/* A start after a previous instance (docs/protection.md sections 4 and 11, rev 3):
  * only an instance that adopted the output lines resumes; a resumed instance
  * keeps what its predecessor held open until the release is seen on fresh
  * data, gives the batteries fresh at the save their 3 s staleness window,

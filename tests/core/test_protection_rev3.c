@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* protection.md rev 3 and the rules the mutation run showed untested
+/* docs/protection.md rev 3 and the rules the mutation run showed untested
  * (issue 13): staleness by a count mismatch, the W2 release edges, the hard
  * under-voltage flag, no release on unknown data, A5 and its lead, W3 text. */
 #include <errno.h>

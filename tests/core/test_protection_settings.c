@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Settings of protection.md section 6: table, defaults, bounds, ordering. */
+/* Settings of docs/protection.md section 6: table, defaults, bounds, ordering. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

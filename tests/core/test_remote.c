@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The remote on/off terminal decoder of board.md. */
+/* The remote on/off terminal decoder of docs/board.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

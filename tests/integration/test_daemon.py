@@ -326,7 +326,7 @@ def kill9_state(rig):
 
 def stop_start_is_cold(rig):
     """A stop and a start (lines released, nothing adopted) is a cold start
-    (protection.md section 4, issue 13 item 4): ATD stays open until the bank
+    (docs/protection.md section 4, issue 13 item 4): ATD stays open until the bank
     is enumerated and every battery has reported, whatever the saved rule
     states say (they said ATD closed)."""
     d = rig.start_daemon()
@@ -449,7 +449,7 @@ def _watchdog_times(rig, since):
 
 def watchdog_through_trouble(rig):
     """The heartbeat and WATCHDOG=1 mean "the loop runs and every line is at
-    the level decided" (board.md rev 3): they go on through bus trouble (no
+    the level decided" (docs/board.md rev 3): they go on through bus trouble (no
     poll cycle: the enumeration fails and backs off) and an ADC that cannot
     be opened, which the rules handle (outputs open). The old daemon sent
     no WATCHDOG=1 at all here, and systemd restarted it every 10 s."""
@@ -485,7 +485,7 @@ def step_between_cycles(rig):
     timers), not only when a cycle brings data: with the bus stalled (the
     simulator stopped, no battery answers), a remote OFF opens ATD within
     its 200 ms debounce + the ADC's and the step's 100 ms + 10 ms
-    (protection.md 0), inside the 1.0 s a poll cycle may take."""
+    (docs/protection.md 0), inside the 1.0 s a poll cycle may take."""
     d = rig.start_daemon()
     rig.wait_started()
     rig.feeder.stop()

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The low-power shutdown (protection.md section 10, issue 17), TAP.
+"""The low-power shutdown (docs/protection.md section 10, issue 17), TAP.
 
 The rig of tests/ctl/test_ctl.py (simulator, fake IIO tree, dry-run
 outputs, a private dbus-daemon) with python3-dbusmock's logind template on
@@ -36,7 +36,7 @@ from test_ctl import CtlRig  # noqa: E402
 LOGIN1 = "org.freedesktop.login1"
 LOGIN1_PATH = "/org/freedesktop/login1"
 MANAGER = "org.freedesktop.login1.Manager"
-HOLD_S = 600  # protection.md section 10
+HOLD_S = 600  # docs/protection.md section 10
 LEFT_S = 8    # what is left of the hold when the daemon starts
 # The protection block in the state record (src/core/protection_persist.c):
 # magic "SBPR", version, rule count, start, flag bits (G_POWEROFF = 1 << 4),

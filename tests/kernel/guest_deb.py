@@ -8,7 +8,7 @@ removed and purged, as TAP.
 
 CURRENT_DIR and UPGRADE_DIR hold the .debs of tools/build-debs (the same
 source, the second with a higher version). The board is guest_systemd.py's:
-a gpio-sim chip with the six lines of board.md and the real ti-ads1015 on
+a gpio-sim chip with the six lines of docs/board.md and the real ti-ads1015 on
 i2c-stub, both there BEFORE the install (the package's postinst has to hand
 them to group smallbms without a reboot), and the packaged smallbms-sim
 behind a pty. The wiring is a drop-in written before the install, as an

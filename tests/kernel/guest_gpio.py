@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """In the kernel stage's guest: the real smallbmsd (test build) driving a
-gpio-sim chip whose lines carry the board's names (board.md), through the
+gpio-sim chip whose lines carry the board's names (docs/board.md), through the
 real libgpiod; battery bus smallbms-sim on a pty, ADC a fake IIO tree (the
 integration rig, tests/integration/harness.py). Line values are read where
 the kernel shows them, /sys/devices/platform/gpio-sim.N/gpiochipM/
@@ -36,10 +36,10 @@ OFFSETS = {"heartbeat": 1, "led-error": 2, "pre-alarm": 4, "charge-disconnect": 
 NUM_LINES = 9
 CONFIGFS = "/sys/kernel/config/gpio-sim"
 FDNAME = "gpio-lines"
-# board.md: "toggled at >= 5 Hz": at least 5 toggles (edges) a second
+# docs/board.md: "toggled at >= 5 Hz": at least 5 toggles (edges) a second
 # (docs/decisions.md); the daemon toggles on every 100 ms tick.
 HEARTBEAT_MIN_HZ = 5.0
-MONOSTABLE_S = 2.0  # board.md: the outputs open 2 s after the last edge
+MONOSTABLE_S = 2.0  # docs/board.md: the outputs open 2 s after the last edge
 # The lines are sampled every millisecond (gpio-sampler, SCHED_FIFO in the
 # guest), but under TCG on a shared machine a vCPU stalls for up to a few
 # hundred ms, so the sampler is not the proof of "no drop": the kernel's
@@ -579,7 +579,7 @@ def kill9(tap, g):
 
 
 def restart(tap, g):
-    """Restarts through the fd store (protection.md 11): an upgrade
+    """Restarts through the fd store (docs/protection.md 11): an upgrade
     (SIGTERM, the daemon leaves its request to the store) and a crash
     (kill -9); each time ATD and ATC stay driven, sampled every ms, and the
     heartbeat gap stays under 2 s."""
@@ -661,7 +661,7 @@ def restart(tap, g):
             return fn
 
         def atc_driven():
-            """protection.md 11: "ATC stays open until every battery is fresh".
+            """docs/protection.md 11: "ATC stays open until every battery is fresh".
             The line stays held by the request (never released or requested
             anew); it may be driven open by the start-up rule, never for E1,
             and is closed again once the batteries have reported."""
@@ -707,7 +707,7 @@ def restart(tap, g):
             tap.case("gpio: %s keeps ATD driven (sampled every ms)" % what,
                      kept("load-disconnect"))
             tap.case("gpio: %s keeps ATC driven, open only by the start-up rule "
-                     "(protection.md 11)" % what, atc_driven)
+                     "(docs/protection.md 11)" % what, atc_driven)
             tap.case("gpio: %s: heartbeat gap < 2 s" % what, heartbeat)
             tap.case("gpio: %s: no pre-alarm chirp" % what, no_chirp)
 

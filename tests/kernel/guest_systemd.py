@@ -8,7 +8,7 @@ what systemd does with it, as TAP.
 
 The board: the real ti-ads1015 driver on i2c-stub (an ADS1015 whose
 conversion register reads a plausible bank voltage), a gpio-sim chip with the
-six lines of board.md, and smallbms-sim behind a pty. They all exist BEFORE
+six lines of docs/board.md, and smallbms-sim behind a pty. They all exist BEFORE
 the install, as on a board that is already running: the README's udev
 trigger has to reach them, no reboot.
 
@@ -44,12 +44,12 @@ LINES = ("load-disconnect", "charge-disconnect", "pre-alarm", "led-bluetooth",
          "led-error", "heartbeat")
 GPIO_SIM = "/sys/kernel/config/gpio-sim/smallbms"
 # The bank: 2 x 12.8 V in series; the ADC reads it through the 21:1 divider
-# of board.md, at the +-4.096 V range the daemon selects (2 mV a count on
+# of docs/board.md, at the +-4.096 V range the daemon selects (2 mV a count on
 # the 12-bit ADS1015).
 BANK_MV = 26400
 DIVIDER = 21.0
 ADS1015_MV_PER_COUNT = 2
-# board.md: the monostable opens the outputs 2 s after the heartbeat's last
+# docs/board.md: the monostable opens the outputs 2 s after the heartbeat's last
 # edge.
 MONOSTABLE_S = 2.0
 RIG_DROPIN = "/etc/systemd/system/smallbmsd.service.d/90-test-rig.conf"
@@ -117,7 +117,7 @@ def wait_for(pred, timeout, step=0.05):
 # --- the running board ------------------------------------------------------
 
 def make_gpio_chip():
-    """A gpio-sim chip with the six lines of board.md; {name: value path}."""
+    """A gpio-sim chip with the six lines of docs/board.md; {name: value path}."""
     os.mkdir(GPIO_SIM)
     bank = os.path.join(GPIO_SIM, "bank0")
     os.mkdir(bank)
@@ -296,7 +296,7 @@ def check_restart(paths, what, action):
     tap(bool(new_pid), "%s: a new daemon is active (pid %s -> %s)" %
         (what, before["MainPID"], after["MainPID"]))
     lows = low_samples(res, "load-disconnect")
-    tap(not lows, "%s: load-disconnect stays closed throughout (protection.md 11)" % what,
+    tap(not lows, "%s: load-disconnect stays closed throughout (docs/protection.md 11)" % what,
         "seen at 0 at %s s after the sampler's start" %
         [round(t - res["start"], 3) for t in lows])
     for name in ("load-disconnect", "charge-disconnect"):
@@ -307,7 +307,7 @@ def check_restart(paths, what, action):
     atc = res["lines"]["charge-disconnect"]
     opened = low_samples(res, "charge-disconnect")
     if opened:
-        note("%s: charge-disconnect open from %.3f s (protection.md 11: ATC stays open until "
+        note("%s: charge-disconnect open from %.3f s (docs/protection.md 11: ATC stays open until "
              "every battery is fresh); changes %s" %
              (what, opened[0] - res["start"],
               [(round(t - res["start"], 3), v) for t, v in atc["changes"]]))
@@ -322,10 +322,10 @@ def check_restart(paths, what, action):
     # (daemon_outputs.c); the journal stamps its log line a little later.
     tap(bool(resumed), "%s: the new daemon resumed the stored line request (at %s; first "
         "heartbeat edge %.3f)" % (what, resumed[0] if resumed else "never", g1))
-    # protection.md 11: "a restart neither sounds the pre-alarm nor raises E1".
+    # docs/protection.md 11: "a restart neither sounds the pre-alarm nor raises E1".
     bad = [l for l in new if "pre-alarm on" in l or "error E1" in l]
     tap(not bad, "%s: the new daemon neither sounds the pre-alarm nor raises E1 "
-        "(protection.md 11)" % what, "\n".join(bad))
+        "(docs/protection.md 11)" % what, "\n".join(bad))
     old = [l for l in log if "smallbmsd[%s]" % before["MainPID"] in l]
     note("%s: heartbeat gap %.3f s: last edge %.3f; %s; first edge of the new daemon %.3f" %
          (what, gap, g0, "; ".join(l for l in old[-1:] + new[:1]), g1))
@@ -346,7 +346,7 @@ def check_restart(paths, what, action):
     else:
         own = max(0.0, t_exit - g0) + max(0.0, g1 - t_new)
         tap(own < MONOSTABLE_S,
-            "%s: the daemon's part of the heartbeat gap %.3f s < %.1f s (board.md monostable) "
+            "%s: the daemon's part of the heartbeat gap %.3f s < %.1f s (docs/board.md monostable) "
             "# whole gap %.3f s: old daemon's last edge to its exit %.3f s, systemd and exec "
             "%.3f s, new daemon's first line to its first edge %.3f s; this guest runs "
             "smallbmsd --help %.0fx slower than the host" %

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Frame codec and parser resynchronisation (m8bus.md section 2). */
+/* Frame codec and parser resynchronisation (docs/m8bus.md section 2). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

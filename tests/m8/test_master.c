@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The bus master against a scripted chain in virtual time (m8bus.md 1, 3, 7). */
+/* The bus master against a scripted chain in virtual time (docs/m8bus.md 1, 3, 7). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* INFO and STATUS payloads and the model table (m8bus.md section 4). */
+/* INFO and STATUS payloads and the model table (docs/m8bus.md section 4). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

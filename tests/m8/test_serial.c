@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The tty setup of the bus port (m8bus.md section 1), on a pty pair. */
+/* The tty setup of the bus port (docs/m8bus.md section 1), on a pty pair. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>

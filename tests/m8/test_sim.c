@@ -256,7 +256,7 @@ static void test_garbage_and_corruption(void **state)
 	enumerate_bank(c, args, 4);
 	/* Two corrupted replies can be one battery's STATUS and its retry:
 	 * that battery misses one cycle, and a second miss in a row would
-	 * rightly make it lost (m8bus.md). So the rounds are 2.5 s apart, the
+	 * rightly make it lost (docs/m8bus.md). So the rounds are 2.5 s apart, the
 	 * hit battery answers in between, and every battery stays fresh. */
 	for (int i = 0; i < 3; i++) {
 		ctl(c, "garbage 40");

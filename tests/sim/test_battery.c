@@ -122,7 +122,7 @@ static struct m8_info info_of(struct fx *f)
 	return info;
 }
 
-/* m8bus.md section 2: the test vectors, and the reply to them. */
+/* docs/m8bus.md section 2: the test vectors, and the reply to them. */
 static void spec_vectors(void **state)
 {
 	static const uint8_t assign1[] = {0xA5, 0x00, 0x02, 0x00, 0x01, 0x01, 0x74, 0xDF};
@@ -551,7 +551,7 @@ static void open_chain(void **state)
 	free(f);
 }
 
-/* m8bus.md section 3 step 5: a brown-out isolates the batteries behind; an
+/* docs/m8bus.md section 3 step 5: a brown-out isolates the batteries behind; an
  * ASSIGN with the old address brings them all back. */
 static void brownout_and_reassign(void **state)
 {

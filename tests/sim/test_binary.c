@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The real smallbms-sim binary, driven through its pty as the BMS would:
- * the test vector frames of m8bus.md section 2, the control socket, and a
+ * the test vector frames of docs/m8bus.md section 2, the control socket, and a
  * clean exit that removes the link and the socket. argv[1] is the binary.
  */
 #include <errno.h>
@@ -309,7 +309,7 @@ static void spec_vectors_through_the_pty(void **state)
 	finish(p, 0);
 }
 
-/* m8bus.md section 1: a receiver drops a partial frame after 2 ms of idle
+/* docs/m8bus.md section 1: a receiver drops a partial frame after 2 ms of idle
  * line. Without that, the SOF of the next frame would be taken for payload
  * (LEN 0xA5) and the whole request swallowed. */
 static void partial_frame_dropped_after_idle(void **state)

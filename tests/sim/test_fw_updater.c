@@ -138,7 +138,7 @@ static void exchange(struct rig *r, const struct fw_request *req, struct fw_resu
 		fail_msg("unexpected command 0x%02x", req->cmd);
 	}
 	assert_int_equal(req->addr, 1);
-	/* m8bus.md 6.3: FW_END is never repeated by the master either */
+	/* docs/m8bus.md 6.3: FW_END is never repeated by the master either */
 	if (req->cmd == M8_CMD_FW_END)
 		assert_int_equal(req->tries, 1);
 	else
@@ -430,7 +430,7 @@ static void no_progress_for_30s_fails(void **state)
 	r->dead = true;
 	run_to(r, t0 + S_US(4));
 	/* the update does not hide a silent battery while it runs
-	 * (protection.md 9 exempts only the 10 s after FW_END) */
+	 * (docs/protection.md 9 exempts only the 10 s after FW_END) */
 	assert_true(fx_code(&r->fx, BMS_E1));
 	run_to(r, t0 + S_US(29));
 	assert_int_equal(r->u.state, FW_JOB_DATA);
