@@ -254,7 +254,7 @@ int daemon_fw_start(struct daemon *d, unsigned addr, int fd, char *err, size_t e
 	uint64_t now = now_us(d);
 	uint8_t old[3];
 	char from[16], to[16];
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	m8_master_bank(d->master, &bank);

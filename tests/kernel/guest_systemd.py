@@ -559,6 +559,7 @@ def main():
         "\n".join(x.splitlines()[-20:]))
 
     check_polkit()
+    check_mqtt()
 
     run(["systemctl", "stop", UNIT], check=False)
     sim.terminate()
@@ -632,6 +633,59 @@ def check_polkit():
     tap(r.returncode == 0 and uv_trip() == new, "polkit: root sets uv_trip_mv (smallbmsctl)",
         "exit %d: %s; UvTripMv %r" % (r.returncode, r.stdout.strip(), uv_trip()))
     run(["smallbmsctl", "set", "uv_trip_mv=%d" % before], check=False)
+
+
+MQTT_PORT = 18883
+MQTT_EXAMPLE = "/usr/share/doc/smallbmsd/mqtt.conf.example"
+MQTT_UNIT_DROPIN = "/etc/systemd/system/smallbmsd.service.d/mqtt.conf"
+MQTT_CONF_DROPIN = "/etc/smallbms/smallbmsd.conf.d/mqtt.conf"
+
+
+def discovery_seen(wait_s):
+    """One retained Home Assistant discovery message from the broker."""
+    r = run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(MQTT_PORT), "-t", "homeassistant/#",
+             "-v", "-C", "1", "-W", str(wait_s)], check=False, timeout=wait_s + 30)
+    return r.returncode == 0 and r.stdout.startswith("homeassistant/"), r.stdout + r.stderr
+
+
+def check_mqtt():
+    """README "Home Assistant (MQTT)" under the installed unit and a real
+    mosquitto: with [mqtt] configured but without the unit drop-in, the
+    sandbox keeps the daemon off the network and the journal says where the
+    drop-in is; with the shipped example installed as the README says (the
+    broker's address put in), the discovery reaches the broker."""
+    if not tap(os.path.exists(MQTT_EXAMPLE), "mqtt: %s is installed" % MQTT_EXAMPLE):
+        return
+    broker = subprocess.Popen(["mosquitto", "-p", str(MQTT_PORT)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        os.makedirs(os.path.dirname(MQTT_CONF_DROPIN), exist_ok=True)
+        write(MQTT_CONF_DROPIN, "[mqtt]\nuri = mqtt://127.0.0.1:%d\n" % MQTT_PORT)
+        t0 = time.monotonic()
+        run(["systemctl", "restart", UNIT])
+        said = wait_for(lambda: "mqtt.conf.example" in "\n".join(journal_since(t0)), 30, step=1)
+        tap(said, "mqtt: without the unit drop-in the journal points to %s" % MQTT_EXAMPLE,
+            "\n".join(journal_since(t0)[-15:]))
+        seen, out = discovery_seen(3)
+        tap(not seen, "mqtt: without the drop-in nothing reaches the broker", out[-500:])
+
+        example = read(MQTT_EXAMPLE)
+        dropin = example.replace("IPAddressAllow=192.0.2.10", "IPAddressAllow=127.0.0.1")
+        tap(dropin != example, "mqtt: the example names the broker's address to put in")
+        os.makedirs(os.path.dirname(MQTT_UNIT_DROPIN), exist_ok=True)
+        write(MQTT_UNIT_DROPIN, dropin)
+        run(["systemctl", "daemon-reload"])
+        run(["systemctl", "restart", UNIT])
+        seen, out = discovery_seen(30)
+        tap(seen, "mqtt: with the drop-in the daemon publishes Home Assistant's discovery "
+            "to the broker", out[-500:] + "\n".join(journal_since(t0)[-15:]))
+    finally:
+        for f in (MQTT_UNIT_DROPIN, MQTT_CONF_DROPIN):
+            if os.path.exists(f):
+                os.unlink(f)
+        run(["systemctl", "daemon-reload"], check=False)
+        broker.terminate()
+        broker.wait(timeout=10)
 
 
 def parse_span(text):
