@@ -140,7 +140,8 @@ int mqtt_config_key(struct mqtt_config *c, const char *name, const char *value, 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (strcmp(name, paths[i].key) == 0) {
 			if (!set_path(paths[i].dst, paths[i].size, value))
-				return BAD("%s: \"%s\" is not an absolute path", name, value);
+				return BAD("%s: \"%.256s\" is not an absolute path", name,
+				           value);
 			return 1;
 		}
 	if (strcmp(name, "user") == 0) {

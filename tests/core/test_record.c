@@ -206,7 +206,8 @@ static void header_layout(void **state)
 
 /*
  * Byte order: the record is the same bytes on every host. The golden image
- * (record_golden.h) is full_record() as record_encode wrote it on x86-64;
+ * (record_golden.h: record_golden_v2, the current version) is full_record()
+ * as record_encode wrote it on x86-64;
  * tools/cross-test runs this test on big-endian s390x under qemu, where a
  * field written or read in host order would differ. Besides the image, the
  * IEEE-754 bit patterns of some doubles are checked in little-endian order
@@ -247,33 +248,37 @@ static void golden_bytes(void **state)
 	full_record(in);
 	uint8_t *buf = encode(in, &len);
 	write_golden_out(buf, (size_t)len);
-	assert_int_equal(len, (int)sizeof(record_golden_v1));
+	assert_int_equal(len, (int)sizeof(record_golden_v2));
 	/* the payload first, so that the message names the field's offset
 	 * rather than the CRC that follows from it */
 	for (int k = 0; k < len; k++) {
 		int i = (k + RECORD_HEADER_SIZE) % len;
-		if (buf[i] != record_golden_v1[i])
+		if (buf[i] != record_golden_v2[i])
 			fail_msg("encoded record differs from the golden image at byte %d: "
 			         "0x%02x, golden 0x%02x",
-			         i, buf[i], record_golden_v1[i]);
+			         i, buf[i], record_golden_v2[i]);
 	}
 
 	/* doubles as their bit pattern, least significant byte first */
 	const uint8_t soc_pct[] = {0xb2, 0x9c, 0x9b, 0x6e, 0xcd, 0x8f, 0x4f, 0x40};
 	const uint8_t drawn_ah[] = {0x58, 0x39, 0xb4, 0xc8, 0xd6, 0x1c, 0xc8, 0x40};
 	const uint8_t charged_wh[] = {0x00, 0x00, 0x00, 0x00, 0x84, 0xc0, 0x04, 0x41};
-	assert_true(contains(record_golden_v1, sizeof(record_golden_v1), soc_pct, 8));
-	assert_true(contains(record_golden_v1, sizeof(record_golden_v1), drawn_ah, 8));
-	assert_true(contains(record_golden_v1, sizeof(record_golden_v1), charged_wh, 8));
+	assert_true(contains(record_golden_v2, sizeof(record_golden_v2), soc_pct, 8));
+	assert_true(contains(record_golden_v2, sizeof(record_golden_v2), drawn_ah, 8));
+	assert_true(contains(record_golden_v2, sizeof(record_golden_v2), charged_wh, 8));
 	/* the last serial, as its 16 characters */
-	assert_true(contains(record_golden_v1, sizeof(record_golden_v1),
+	assert_true(contains(record_golden_v2, sizeof(record_golden_v2),
 	                     (const uint8_t *)"ABCDEFGHIJKLMNOP", 16));
 
 	/* and the golden image decodes to the same record on this host */
 	assert_int_equal(
-	        record_decode(record_golden_v1, sizeof(record_golden_v1), out, err, sizeof(err)),
+	        record_decode(record_golden_v2, sizeof(record_golden_v2), out, err, sizeof(err)),
 	        0);
 	assert_same_record(in, out);
+	/* the image of version 1 (before the firmware section) is still read */
+	assert_int_equal(
+	        record_decode(record_golden_v1, sizeof(record_golden_v1), out, err, sizeof(err)),
+	        0);
 	free(buf);
 	free(in);
 	free(out);

@@ -645,7 +645,7 @@ def discovery_seen(wait_s):
     """One retained Home Assistant discovery message from the broker."""
     r = run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(MQTT_PORT), "-t", "homeassistant/#",
              "-v", "-C", "1", "-W", str(wait_s)], check=False, timeout=wait_s + 30)
-    return r.returncode == 0 and r.stdout.startswith("homeassistant/"), r.stdout + r.stderr
+    return r.returncode == 0 and r.stdout.startswith("homeassistant/"), r.stdout
 
 
 def check_mqtt():
