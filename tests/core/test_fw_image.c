@@ -219,7 +219,11 @@ static void writer_refuses_out_of_range(void **state)
 	assert_int_equal(fw_image_write_header(hdr, 4, v, data, 4), -EINVAL);
 	assert_int_equal(fw_image_write_header(hdr, 1, v, data, 0), -EINVAL);
 	assert_int_equal(fw_image_write_header(hdr, 1, v, data, FW_IMAGE_MAX_SIZE + 1), -EINVAL);
+	assert_int_equal(fw_image_write_header(hdr, 1, v, NULL, 4), -EINVAL);
 	assert_int_equal(fw_image_write_header(hdr, 1, v, data, 4), 0);
+	/* the bounds themselves are battery types */
+	assert_int_equal(fw_image_write_header(hdr, FW_BATTERY_TYPE_MAX, v, data, 4), 0);
+	assert_int_equal(fw_image_write_header(hdr, FW_BATTERY_TYPE_MIN, v, data, 4), 0);
 }
 
 static void version_strings(void **state)
@@ -234,9 +238,14 @@ static void version_strings(void **state)
 	assert_int_equal(fw_version_parse("255.0.10", v), 0);
 	assert_int_equal(v[0], 255);
 	assert_int_equal(v[2], 10);
+	assert_int_equal(fw_version_parse("9.19.90", v), 0); /* the digit 9 */
+	assert_int_equal(v[0], 9);
+	assert_int_equal(v[1], 19);
+	assert_int_equal(v[2], 90);
 	const char *bad[] = {
 	        "",        "1",     "1.2",    "1.2.3.4",         "1..2",  ".1.2", "1.2.",
-	        "256.0.0", "1.2.x", "-1.2.3", "1.2.99999999999", " 1.2.3"};
+	        "256.0.0", "1.2.x", "-1.2.3", "1.2.99999999999", " 1.2.3",
+	        "1x2x3",   "1-2-3", "1:2.3",  "1.2.3 "};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(fw_version_parse(bad[i], v), -EINVAL);
 }
