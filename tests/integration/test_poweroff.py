@@ -19,11 +19,9 @@ Environment: SMALLBMSD, SMALLBMS_SIM, SMALLBMS_IIO_FEEDER (meson passes them).
 """
 
 import os
-import struct
 import subprocess
 import sys
 import time
-import zlib
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,72 +30,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "ctl"))
 
 from harness import Fail, Skip, check, namespace_usable  # noqa: E402
 from test_ctl import CtlRig  # noqa: E402
+from state_record import HOLD_S, newest_state, set_shutdown_age, shutdown_timer  # noqa: E402
 
 LOGIN1 = "org.freedesktop.login1"
 LOGIN1_PATH = "/org/freedesktop/login1"
 MANAGER = "org.freedesktop.login1.Manager"
-HOLD_S = 600  # docs/protection.md section 10
 LEFT_S = 8    # what is left of the hold when the daemon starts
-# The protection block in the state record (src/core/protection_persist.c):
-# magic "SBPR", version, rule count, start, flag bits (G_POWEROFF = 1 << 4),
-# then the ages (us) of the pre-alarm, the drain guard and the shutdown timer.
-PROT_MAGIC = b"SBPR"
-G_POWEROFF = 1 << 4
-POWEROFF_AGE_AT = 24
-
-
-def fnv1a64(data):
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def newest_state(state_dir):
-    best = None
-    for g in (0, 1):
-        path = os.path.join(state_dir, "state.%d" % g)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            continue
-        gen = struct.unpack_from("<Q", data, 8)[0]
-        if best is None or gen > best[0]:
-            best = (gen, path, data)
-    if best is None:
-        raise Fail("no state record in %s" % state_dir)
-    return best
-
-
-def shutdown_timer(state_dir):
-    """(running, age in s) of the low-power shutdown timer as saved."""
-    _, _, data = newest_state(state_dir)
-    at = data.find(PROT_MAGIC, 24)
-    check(at > 0, "no protection block in the state record")
-    running = bool(data[at + 7] & G_POWEROFF)
-    return running, struct.unpack_from("<Q", data, at + POWEROFF_AGE_AT)[0] / 1e6
-
-
-def set_shutdown_age(state_dir, age_s):
-    """The saved timer's age set to age_s, checksums made right."""
-    _, path, data = newest_state(state_dir)
-    buf = bytearray(data)
-    rec = 24  # statefile header: magic, length, generation, FNV-1a 64
-    at = buf.find(PROT_MAGIC, rec)
-    check(at > 0 and buf[at + 7] & G_POWEROFF, "the saved shutdown timer is not running")
-    struct.pack_into("<Q", buf, at + POWEROFF_AGE_AT, int(age_s * 1e6))
-    # record: header "SBSR", version, reserved, payload length, CRC-32 of the payload
-    payload_len = struct.unpack_from("<I", buf, rec + 8)[0]
-    payload = bytes(buf[rec + 16:rec + 16 + payload_len])
-    struct.pack_into("<I", buf, rec + 12, zlib.crc32(payload) & 0xFFFFFFFF)
-    struct.pack_into("<Q", buf, 16, fnv1a64(bytes(buf[:16]) + bytes(buf[rec:])))
-    tmp = path + ".edit"
-    with open(tmp, "wb") as f:
-        f.write(buf)
-    os.rename(tmp, path)
-
-
 class PowerRig(CtlRig):
     def start_logind(self):
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)

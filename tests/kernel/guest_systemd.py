@@ -31,13 +31,17 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(HERE, "..", "integration"))
 import ads1015_stub  # noqa: E402
+import state_record  # noqa: E402
+from guest_line_sampler import driven  # noqa: E402
 
 UNIT = "smallbmsd.service"
 LINES = ("load-disconnect", "charge-disconnect", "pre-alarm", "led-bluetooth",
@@ -61,8 +65,10 @@ failed = 0
 
 
 def uptime():
+    """Seconds since the kernel started (the guest's clocks may run ahead:
+    run-guest --clock-ahead)."""
     with open("/proc/uptime") as f:
-        return float(f.read().split()[0])
+        return float(f.read().split()[0]) - int(os.environ.get("SMALLBMS_GUEST_CLOCK_AHEAD", "0"))
 
 
 def tap(ok, what, detail=None):
@@ -142,8 +148,12 @@ def make_adc():
     return os.path.realpath(dev), counts
 
 
+SIM_CONTROL = "/run/smallbms-sim.ctl"
+
+
 def start_sim(build):
-    sim = subprocess.Popen([os.path.join(build, "src/sim/smallbms-sim"), "--series", "2"],
+    sim = subprocess.Popen([os.path.join(build, "src/sim/smallbms-sim"), "--series", "2",
+                            "--control", SIM_CONTROL],
                            stdout=subprocess.PIPE, text=True)
     pty = None
     for line in sim.stdout:
@@ -560,11 +570,10 @@ def main():
 
     check_polkit()
     check_mqtt()
-
-    run(["systemctl", "stop", UNIT], check=False)
-    sim.terminate()
-    sim.wait(timeout=10)
-    return finish(t_start)
+    # Last: the daemon powers the guest off (guest-init's own power-off
+    # never comes: this job is stopped by the shutdown).
+    check_poweroff()
+    return finish(t_start, write_status=True)
 
 
 PLAIN_USER, ADMIN_USER = "sbplain", "sbadmin"
@@ -688,6 +697,152 @@ def check_mqtt():
         broker.wait(timeout=10)
 
 
+# --- the low-power shutdown (docs/protection.md section 10, issue 17) ---------
+
+STATE_DIR = "/var/lib/smallbms"  # StateDirectory=smallbms
+POWEROFF_LEFT_S = 15  # of the 10 min hold, when the resumed daemon starts
+POWEROFF_MESSAGE_ID = "99cad35b78984b13ac65d3ad177f3c04"  # systemd/smallbms.catalog
+
+
+def sim_cmd(line):
+    """A control command to smallbms-sim; its "ok ..." reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(SIM_CONTROL)
+        c.sendall(line.encode() + b"\n")
+        buf = b""
+        while b"\n" not in buf:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    reply = buf.decode().strip()
+    if not reply.startswith("ok"):
+        raise RuntimeError("smallbms-sim: %r -> %r" % (line, reply))
+    return reply
+
+
+def saved_timer():
+    try:
+        return state_record.shutdown_timer(STATE_DIR)
+    except (OSError, state_record.RecordError):
+        return False, 0.0
+
+
+def unit_log(pattern, pid=None):
+    """(monotonic stamp, text) of the unit's journal lines matching pattern
+    (of process pid only, if given)."""
+    out = run(["journalctl", "-u", UNIT, "-o", "short-monotonic", "--no-pager",
+               "-n", "400"]).stdout.splitlines()
+    hits = []
+    for line in out:
+        if pid is not None and "smallbmsd[%d]" % pid not in line:
+            continue
+        m = re.search(pattern, line)
+        if m:
+            hits.append((stamp(line), line))
+    return hits
+
+
+def check_poweroff():
+    """The last test: the guest really powers off. A cell at 2.45 V (A2)
+    opens load-disconnect with no charger, which starts the 10 min hold; the
+    daemon saves it. Ten minutes are not waited for: the daemon is frozen,
+    the saved timer made POWEROFF_LEFT_S short of 10 min (the guest's clocks
+    run an hour ahead: run-guest --clock-ahead, so the age is not older than
+    the clock), and the daemon SIGKILLed. systemd restarts it, the new one
+    resumes the timer with the line request from the fd store, and when the
+    hold is complete it says why in the journal, saves, releases every
+    output and calls the real logind's PowerOff, which the real polkitd
+    allows for user smallbms (systemd/50-smallbms.rules). The shutdown stops
+    this job (SIGTERM), which then reads what happened."""
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda *_: stopped.append(time.monotonic()))
+    ahead = int(os.environ.get("SMALLBMS_GUEST_CLOCK_AHEAD", "0"))
+    if not tap(time.monotonic() > state_record.HOLD_S + 60,
+               "power-off: the guest's clocks read more than 10 min (run-guest --clock-ahead "
+               "%d; CLOCK_MONOTONIC %.0f s)" % (ahead, time.monotonic())):
+        return
+    sim_cmd("current 0")
+    sim_cmd("cell 1 3 2450")
+    t0 = time.monotonic()
+    running = wait_for(lambda: saved_timer()[0], 30, step=0.2)
+    pid = int(show("MainPID")["MainPID"])
+    opened = unit_log(r"load-disconnect.*open|ATD open|error A2|alarm A2", pid)
+    tap(running, "power-off: a cell at 2.45 V (A2) with no charger starts the shutdown timer and "
+        "the daemon saves it (%.1f s after the command; saved age %.1f s)"
+        % (time.monotonic() - t0, saved_timer()[1]),
+        "\n".join(l for _, l in unit_log(".", pid)[-20:]))
+    if not running:
+        return
+    note("power-off: journal of the trip:\n" + "\n".join(l for _, l in opened[-5:]))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        state_record.set_shutdown_age(STATE_DIR, state_record.HOLD_S - POWEROFF_LEFT_S)
+        gen_edit = state_record.newest_state(STATE_DIR)[0]
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    t_kill = time.monotonic()
+    note("power-off: daemon %d frozen, saved timer set to %d s, SIGKILLed at %.3f"
+         % (pid, state_record.HOLD_S - POWEROFF_LEFT_S, t_kill))
+
+    # Until the shutdown stops this job: when the kernel last saw the
+    # disconnect outputs held (the fd store holds them across the restart).
+    released = None
+    deadline = t_kill + POWEROFF_LEFT_S + 120
+    while not stopped and time.monotonic() < deadline:
+        held = driven(read("/sys/kernel/debug/gpio"), ("load-disconnect", "charge-disconnect"))
+        if released is None and not any(held.values()):
+            released = time.monotonic()
+        time.sleep(0.05)
+    if not tap(bool(stopped), "power-off: the shutdown stopped this job (SIGTERM) %.1f s after "
+               "the SIGKILL" % ((stopped[0] if stopped else time.monotonic()) - t_kill),
+               "\n".join(l for _, l in unit_log(".")[-30:])):
+        return
+    state = run(["systemctl", "is-system-running"], check=False).stdout.strip()
+    new_pid = [int(m) for _, l in unit_log(r"low-power shutdown")
+               for m in re.findall(r"smallbmsd\[(\d+)\]", l)]
+    new_pid = new_pid[-1] if new_pid else -1
+    resumed = unit_log(r"resumed the GPIO line request", new_pid)
+    why = unit_log(r"power-off: low-power shutdown: (.*)", new_pid)
+    asked = unit_log(r"power-off: asking logind to power off", new_pid)
+    accepted = unit_log(r"power-off: logind accepted the power-off", new_pid)
+    stop_line = unit_log(r"stopping", new_pid)
+    held_s = re.search(r"for (\d+) s with no charger", why[0][1]) if why else None
+    took = why[0][0] - resumed[0][0] if why and resumed else None
+    tap(bool(resumed and why and held_s) and
+        state_record.HOLD_S <= int(held_s.group(1)) <= state_record.HOLD_S + 2 and
+        POWEROFF_LEFT_S - 1 <= took <= POWEROFF_LEFT_S + 10,
+        "power-off: the restarted daemon %d resumed the saved timer and began the shutdown %s s "
+        "after its resume (%d s were left of the hold), saying why: %s"
+        % (new_pid, "%.1f" % took if took is not None else "?", POWEROFF_LEFT_S,
+           why[0][1].split("low-power shutdown: ", 1)[1] if why else "no journal line"),
+        "\n".join(l for _, l in unit_log(".")[-30:]))
+    r = run(["journalctl", "MESSAGE_ID=" + POWEROFF_MESSAGE_ID, "_PID=%d" % new_pid,
+             "-o", "cat", "--no-pager"], check=False)
+    tap("low-power shutdown" in r.stdout, "power-off: the journal entry carries MESSAGE_ID %s "
+        "(journalctl -x explains it)" % POWEROFF_MESSAGE_ID, r.stdout[-800:])
+    gen, _, _ = state_record.newest_state(STATE_DIR)
+    run_, age = saved_timer()
+    tap(gen > gen_edit and run_ and age >= state_record.HOLD_S - 1,
+        "power-off: the state was saved first (generation %d -> %d, shutdown timer age %.1f s)"
+        % (gen_edit, gen, age))
+    tap(why and released is not None and released >= why[0][0] - 0.5 and
+        (not stop_line or released <= stop_line[-1][0]) and
+        (not asked or released <= asked[0][0] + 0.5),
+        "power-off: load-disconnect and charge-disconnect released by the daemon %s s after its "
+        "shutdown line, before it asked logind and before systemd stopped it"
+        % ("%.2f" % (released - why[0][0]) if why and released else "?"),
+        "released %s; asked %s; stop %s" % (released, asked[:1], stop_line[-1:]))
+    logind = run(["journalctl", "-u", "systemd-logind", "-o", "cat", "--no-pager", "-n", "50"],
+                 check=False).stdout
+    tap(bool(accepted) and "System is powering down" in logind and state == "stopping",
+        "power-off: the real logind accepted PowerOff from user smallbms (the real polkitd, "
+        "systemd/50-smallbms.rules) and the system is %s: \"%s\"" %
+        (state, "System is powering down." if "System is powering down" in logind else "?"),
+        logind[-800:])
+
+
 def parse_span(text):
     """A systemd time span ("10s", "300ms", "1min 30s") in seconds."""
     units = {"us": 1e-6, "ms": 1e-3, "s": 1, "min": 60, "h": 3600}
@@ -697,10 +852,15 @@ def parse_span(text):
     return total
 
 
-def finish(t_start):
+def finish(t_start, write_status=False):
+    """The plan; with write_status also the exit status to the host, for a
+    job that the guest's shutdown stops before guest-init could send it."""
     note("whole guest test %.1f s (from job start)" % (time.monotonic() - t_start))
     print("1..%d" % n_tests, flush=True)
-    return 1 if failed else 0
+    rc = 1 if failed else 0
+    if write_status:
+        write(os.environ["SMALLBMS_GUEST_STATUS"], "%d\n" % rc)
+    return rc
 
 
 if __name__ == "__main__":
