@@ -270,10 +270,14 @@ void daemon_evaluate_reading(struct daemon *d, uint64_t now)
  * only while every write succeeded and the last read-back agreed with the
  * decision (daemon_outputs.c releases them otherwise), so holding them is
  * the condition. Bus and ADC trouble never stop it: the rules handle those
- * with their delays and lead (docs/protection.md sections 1 and 4). */
+ * with their delays and lead (docs/protection.md sections 1 and 4). The
+ * low-power shutdown releases every line on purpose (released is where the
+ * protection wants them then): WATCHDOG=1 goes on, or systemd would kill
+ * and restart the daemon every WatchdogSec while logind refuses or is
+ * slow. No line is held, so there is no heartbeat edge to give. */
 static bool healthy(const struct daemon *d)
 {
-	return d->ready && d->out;
+	return d->ready && (d->out || d->poweroff_done);
 }
 
 static uint64_t mono_us(void)

@@ -199,6 +199,15 @@ def refused_is_retried(rig):
     check(len(rig.poweroffs()) == 2, "not asked again within 20 s: %r" % rig.poweroffs())
     check(gap >= 9.0, "asked again after %.1f s, before the 10 s retry" % gap)
     rig.figures.append("refused PowerOff asked again after %.1f s" % gap)
+    # The outputs are released on purpose: the daemon is healthy all the
+    # same, and systemd's watchdog (WatchdogSec=10s; the rig's WATCHDOG_USEC)
+    # must not kill it while it waits to ask again.
+    pings = [t for t, f in rig.notify.messages if f.get("WATCHDOG") == "1" and t >= t_first]
+    spans = [b - a for a, b in zip([t_first] + pings, pings + [t_first + gap])]
+    check(len(pings) >= 3 and max(spans) < 5.0,
+          "WATCHDOG=1 while the power-off waited for its retry: %d in %.1f s, longest gap "
+          "%.1f s (systemd would kill the daemon after 10 s)"
+          % (len(pings), gap, max(spans)))
     check(d.wait(r"power-off: logind accepted", timeout=5)[0] is not None,
           "the accepted retry was not logged")
     d.signal(15)
