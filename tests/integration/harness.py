@@ -228,6 +228,28 @@ class Daemon:
         self.thread.join(5)
 
 
+def sim_control(path, line):
+    """A control command to smallbms-sim's socket at path, on a connection of
+    its own; its 'ok ...' reply (Fail on anything else)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    try:
+        s.sendall(line.encode() + b"\n")
+        buf = b""
+        while b"\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    reply = buf.decode().strip()
+    if not reply.startswith("ok"):
+        raise Fail("simulator refused %r: %s" % (line, reply))
+    return reply
+
+
 class Rig:
     """A temporary world for one test: simulator, fake ADC, configuration."""
 
@@ -297,23 +319,7 @@ class Rig:
 
     def sim_cmd(self, line):
         """A control command on a connection of its own; 'ok ...' expected."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.control)
-        try:
-            s.sendall(line.encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-        finally:
-            s.close()
-        reply = buf.decode().strip()
-        if not reply.startswith("ok"):
-            raise Fail("simulator refused %r: %s" % (line, reply))
-        return reply
+        return sim_control(self.control, line)
 
     # -- the daemon ------------------------------------------------------
     def env(self):

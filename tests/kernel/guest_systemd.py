@@ -31,7 +31,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(HERE, "..", "integration"))
 import ads1015_stub  # noqa: E402
+import harness  # noqa: E402
 import state_record  # noqa: E402
 from guest_line_sampler import driven  # noqa: E402
 
@@ -705,21 +705,7 @@ POWEROFF_MESSAGE_ID = "99cad35b78984b13ac65d3ad177f3c04"  # systemd/smallbms.cat
 
 
 def sim_cmd(line):
-    """A control command to smallbms-sim; its "ok ..." reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(10)
-        c.connect(SIM_CONTROL)
-        c.sendall(line.encode() + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            chunk = c.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-    reply = buf.decode().strip()
-    if not reply.startswith("ok"):
-        raise RuntimeError("smallbms-sim: %r -> %r" % (line, reply))
-    return reply
+    return harness.sim_control(SIM_CONTROL, line)
 
 
 def saved_timer():
