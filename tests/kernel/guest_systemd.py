@@ -88,7 +88,20 @@ def note(text):
         print("# " + line, flush=True)
 
 
+# Set once the shutdown may stop this job: systemd then sends SIGTERM to
+# the test unit's processes, once at the stop and again when its main
+# process (guest-init) has exited; the commands that read the outcome must
+# outlive both.
+children_ignore_sigterm = False
+
+
+def ignore_sigterm():
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def run(argv, check=True, timeout=120, **kw):
+    if children_ignore_sigterm:
+        kw.setdefault("preexec_fn", ignore_sigterm)
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=timeout, **kw)
     if check and r.returncode != 0:
@@ -742,8 +755,10 @@ def check_poweroff():
     output and calls the real logind's PowerOff, which the real polkitd
     allows for user smallbms (systemd/50-smallbms.rules). The shutdown stops
     this job (SIGTERM), which then reads what happened."""
+    global children_ignore_sigterm
     stopped = []
     signal.signal(signal.SIGTERM, lambda *_: stopped.append(time.monotonic()))
+    children_ignore_sigterm = True
     ahead = int(os.environ.get("SMALLBMS_GUEST_CLOCK_AHEAD", "0"))
     if not tap(time.monotonic() > state_record.HOLD_S + 60,
                "power-off: the guest's clocks read more than 10 min (run-guest --clock-ahead "
@@ -854,4 +869,6 @@ if __name__ == "__main__":
         sys.exit(main())
     except Exception as e:  # a broken rig is a failure with its reason
         print("Bail out! %s: %s" % (type(e).__name__, e), flush=True)
+        if children_ignore_sigterm:  # guest-init may be gone: tell the host
+            write(os.environ["SMALLBMS_GUEST_STATUS"], "1\n")
         sys.exit(1)
