@@ -429,7 +429,10 @@ static void set_error(struct config_error *err, const char *file, unsigned line,
 
 	if (!err)
 		return;
-	snprintf(err->file, sizeof(err->file), "%s", file);
+	/* A drop-in's path may be longer than PATH_MAX (its directory plus the
+	 * name): cut short on purpose; using the result tells -O3 so. */
+	if (snprintf(err->file, sizeof(err->file), "%s", file) < 0)
+		err->file[0] = '\0';
 	err->line = line;
 	escape(err->reason, sizeof(err->reason), reason);
 	escape(shown, sizeof(shown), file); /* a drop-in's name is any bytes */
