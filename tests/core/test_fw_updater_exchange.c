@@ -282,9 +282,10 @@ static void only_the_new_version_succeeds(void **state)
 	t += FW_INFO_POLL_US;
 	drv_next(&u, t, M8_CMD_GET_INFO);
 	/* unanswered: a version left over in the outcome does not count */
-	fw_updater_on_result(&u, t, &(struct fw_result){.error = -ETIMEDOUT,
-	                                                .have_version = true,
-	                                                .version = {1, 5, 3}});
+	fw_updater_on_result(&u, t,
+	                     &(struct fw_result){.error = -ETIMEDOUT,
+	                                         .have_version = true,
+	                                         .version = {1, 5, 3}});
 	assert_int_equal(u.state, FW_JOB_VERIFY);
 	t += FW_INFO_POLL_US;
 	drv_next(&u, t, M8_CMD_GET_INFO);
