@@ -167,10 +167,13 @@ static void refusals(void **state)
 		if (cases[i].want < 0)
 			assert_memory_equal(&u, &before, sizeof(u));
 	}
-	/* sizes: 0 and past 512 KiB refused; 512 KiB, and all of it confirmed, taken */
+	/* sizes: 0 and past 512 KiB refused; 1 byte, 512 KiB, and all of it confirmed, taken */
 	memcpy(sec, golden, LEN);
 	memset(sec + 19, 0, 4);
+	memset(sec + 31, 0, 4); /* nothing confirmed either */
 	assert_int_equal(fw_updater_persist_check(sec, LEN), -ERANGE);
+	sec[19] = 1; /* a 1-byte image */
+	assert_int_equal(fw_updater_persist_check(sec, LEN), 0);
 	sec[19] = 1, sec[20] = 0, sec[21] = 8; /* 512 KiB + 1 */
 	assert_int_equal(fw_updater_persist_check(sec, LEN), -ERANGE);
 	sec[19] = 0;
