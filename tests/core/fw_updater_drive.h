@@ -84,14 +84,20 @@ static inline void drv_begun(struct fw_updater *u, const struct fw_image *img, u
 	assert_int_equal(u->state, FW_JOB_DATA);
 }
 
-/* Every block sent and confirmed by now; the next request is FW_END. */
+/* Every block sent and confirmed by now, each confirmation moving on by
+ * the block sent (at most one block of 240 bytes more than the image
+ * needs: no endless loop on a broken updater); the next request is FW_END. */
 static inline void drv_all_blocks(struct fw_updater *u, uint64_t now)
 {
-	while (u->acked < u->img.size) {
-		struct fw_request q = drv_next(u, now, M8_CMD_FW_DATA);
+	unsigned blocks = 0;
 
+	while (u->acked < u->img.size) {
+		uint32_t before = u->acked;
+
+		assert_true(blocks++ <= u->img.size / FW_BLOCK_MAX + 1);
+		drv_next(u, now, M8_CMD_FW_DATA);
 		drv_ack(u, now, u->block_off + u->block_len);
-		(void)q;
+		assert_true(u->acked > before);
 	}
 }
 
