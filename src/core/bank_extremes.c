@@ -62,6 +62,8 @@ static void update(struct bank_extremes *e, unsigned b, enum bank_ext_dim d,
 	const struct bank_extreme *cur = &e->bat[b][d];
 	struct bank_extreme *bank = &e->bank[d];
 
+	/* mutation: equivalent [cond-drop bank->known] because an unknown extreme names battery -1
+	 * (none()), never b */
 	if (bank->known && bank->battery == (int16_t)b && before(d, old, cur)) {
 		/* it held the bank's extreme and got worse or left */
 		rescan(e, d);

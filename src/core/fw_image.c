@@ -41,9 +41,10 @@ static int refuse(enum fw_image_refusal *why, enum fw_image_refusal r)
 int fw_image_parse(const uint8_t *buf, size_t len, struct fw_image *img, enum fw_image_refusal *why)
 {
 	struct le_reader r = {.p = buf, .len = len};
+	/* mutation: equivalent [const] because every field is set before out is used */
 	struct fw_image out = {0};
 	uint32_t header_crc;
-	uint8_t reserved[3];
+	uint8_t reserved[3]; /* mutation: equivalent [const 4] (a byte more holds the same 3) */
 
 	if (!buf || !img || len < FW_IMAGE_HEADER_LEN)
 		return refuse(why, FW_IMAGE_TRUNCATED);
@@ -62,6 +63,8 @@ int fw_image_parse(const uint8_t *buf, size_t len, struct fw_image *img, enum fw
 	out.size = le_get_u32(&r);
 	out.crc32 = le_get_u32(&r);
 	header_crc = le_get_u32(&r);
+	/* mutation: equivalent [if 0] because len >= FW_IMAGE_HEADER_LEN is checked first and the
+	 * header is that long: never true; kept should a field be added */
 	if (r.short_read)
 		return refuse(why, FW_IMAGE_TRUNCATED);
 	if (crc32_ieee(buf, HEADER_CRC_SPAN) != header_crc)
@@ -98,6 +101,8 @@ int fw_image_check_battery(const struct fw_image *img, uint8_t battery_type,
 	return 0;
 }
 
+/* mutation: equivalent [const] because an array parameter is a pointer: its size is no part
+ * of the type */
 int fw_image_write_header(uint8_t hdr[FW_IMAGE_HEADER_LEN], uint8_t battery_type,
                           const uint8_t version[3], const uint8_t *data, uint32_t size)
 {
@@ -110,6 +115,7 @@ int fw_image_write_header(uint8_t hdr[FW_IMAGE_HEADER_LEN], uint8_t battery_type
 	le_put_u8(&w, FW_IMAGE_FORMAT_VERSION);
 	le_put_u8(&w, battery_type);
 	le_put_bytes(&w, version, 3);
+	/* mutation: equivalent [const uint8_t[4]] (3 of its bytes are written) */
 	le_put_bytes(&w, (const uint8_t[3]){0, 0, 0}, 3);
 	le_put_u32(&w, size);
 	le_put_u32(&w, crc32_ieee(data, size));
@@ -117,9 +123,11 @@ int fw_image_write_header(uint8_t hdr[FW_IMAGE_HEADER_LEN], uint8_t battery_type
 	return w.len == FW_IMAGE_HEADER_LEN ? 0 : -ENOBUFS;
 }
 
+/* mutation: equivalent [const] because an array parameter is a pointer: its size is no part
+ * of the type */
 int fw_version_parse(const char *s, uint8_t version[3])
 {
-	unsigned part[3] = {0};
+	unsigned part[3] = {0}; /* mutation: equivalent [const 4] (a part more is never read) */
 	int n = 0;
 	bool digit = false;
 

@@ -41,6 +41,7 @@ int fw_updater_persist_encode(const struct fw_updater *u, uint64_t now_us, uint8
 	le_put_u8(&w, u->img.battery_type);
 	le_put_u32(&w, u->acked);
 	le_put_u8(&w, u->failed ? u->failed_addr : 0);
+	/* mutation: equivalent [cmp-bound] (equal: age 0 either way) */
 	le_put_u64(&w, u->failed && now_us > u->failed_since_us ? now_us - u->failed_since_us : 0);
 	if (w.len > cap)
 		return -ENOBUFS;
@@ -49,6 +50,7 @@ int fw_updater_persist_encode(const struct fw_updater *u, uint64_t now_us, uint8
 
 struct section {
 	uint8_t flags, addr, failed_addr, type;
+	/* mutation: equivalent [const 4] because a byte more holds the same 3 */
 	uint8_t serial[FW_SERIAL_LEN], version[3];
 	uint32_t size, crc, acked;
 	uint64_t age_us;
@@ -58,6 +60,8 @@ static int parse(const uint8_t *buf, size_t len, struct section *s)
 {
 	struct le_reader r = {.p = buf, .len = len};
 
+	/* mutation: equivalent [cond-drop len != SECTION_LEN] because a section of another
+	 * length is a short read or has bytes left over: refused below as well */
 	if (!buf || len != SECTION_LEN || le_get_u8(&r) != FORMAT)
 		return -EBADMSG;
 	s->flags = le_get_u8(&r);
@@ -72,8 +76,11 @@ static int parse(const uint8_t *buf, size_t len, struct section *s)
 	s->acked = le_get_u32(&r);
 	s->failed_addr = le_get_u8(&r);
 	s->age_us = le_get_u64(&r);
+	/* mutation: equivalent [if 0, cond-drop, cond-swap] because the length is SECTION_LEN
+	 * and the fields read add up to it: never true; kept should a field be added without
+	 * SECTION_LEN */
 	if (r.short_read || r.pos != r.len)
-		return -EBADMSG;
+		return -EBADMSG; /* mutation: equivalent (never reached, see above) */
 	if ((s->flags & ~(F_JOB | F_FAILED)) || s->flags == 0)
 		return -ERANGE;
 	if ((s->flags & F_JOB) &&
@@ -108,6 +115,7 @@ int fw_updater_persist_apply(struct fw_updater *u, uint64_t now_us, const uint8_
 		memcpy(u->serial, s.serial, FW_SERIAL_LEN);
 		u->img.size = s.size;
 		u->img.crc32 = s.crc;
+		/* mutation: equivalent [const 4] (the 4th bytes: padding of both structs) */
 		memcpy(u->img.version, s.version, 3);
 		u->img.battery_type = s.type;
 		u->acked = s.acked;
@@ -118,6 +126,7 @@ int fw_updater_persist_apply(struct fw_updater *u, uint64_t now_us, const uint8_
 		u->failed_addr = s.failed_addr;
 		/* The time the daemon was down does not count (docs/protection.md 11:
 		 * countdowns resume from their saved ages). */
+		/* mutation: equivalent [cmp-bound] (equal: 0 either way) */
 		u->failed_since_us = now_us > s.age_us ? now_us - s.age_us : 0;
 	}
 	return 0;

@@ -45,6 +45,7 @@ static const char *const start_texts[FW_START_REFUSAL_COUNT] = {
 
 const char *fw_job_state_name(enum fw_job_state s)
 {
+	/* mutation: equivalent [const] because every element has the size of the first */
 	if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0]))
 		return "unknown";
 	return state_names[s];
@@ -118,6 +119,8 @@ enum fw_start_refusal fw_updater_check_start(const struct fw_updater *u, const s
 	return FW_START_OK;
 }
 
+/* mutation: equivalent [const] because an array parameter is a pointer: its size is no part
+ * of the type */
 int fw_updater_start(struct fw_updater *u, const struct fw_image *img, uint8_t addr,
                      const uint8_t old_version[3], uint64_t now_us)
 {
@@ -133,14 +136,17 @@ int fw_updater_start(struct fw_updater *u, const struct fw_image *img, uint8_t a
 	memcpy(u->old_version, old_version, 3);
 	u->img = *img;
 	u->acked = 0;
+	/* mutation: equivalent [const] because set before the first block is read */
 	u->block_off = 0;
 	u->block_len = 0;
 	u->repeats = 0;
 	u->busy_giveups = 0;
 	u->started_us = now_us;
 	u->progress_us = now_us;
+	/* mutation: equivalent [const] because only read once FW_END was answered (end_us) or the
+	 * job has ended (ended_us), both set then */
 	u->end_us = 0;
-	u->ended_us = 0;
+	u->ended_us = 0; /* mutation: equivalent [const] (see end_us) */
 	return 0;
 }
 
@@ -175,6 +181,7 @@ static void fail(struct fw_updater *u, uint64_t now_us, enum fw_failure why)
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
+	/* mutation: equivalent [const 5] because le_put_u32 writes 4 bytes */
 	struct le_writer w = {.p = p, .cap = 4};
 
 	le_put_u32(&w, v);
@@ -199,6 +206,7 @@ bool fw_updater_next_request(struct fw_updater *u, uint64_t now_us, struct fw_re
 			req->tries = BEGIN_TRIES;
 			put_u32(req->payload, u->img.size);
 			put_u32(req->payload + 4, u->img.crc32);
+			/* mutation: equivalent [const 4] (byte 11 is the type, next) */
 			memcpy(req->payload + 8, u->img.version, 3);
 			req->payload[11] = u->img.battery_type;
 			req->len = 12;
@@ -214,6 +222,7 @@ bool fw_updater_next_request(struct fw_updater *u, uint64_t now_us, struct fw_re
 			if (u->block_len != 0 && u->block_off == u->acked)
 				u->repeats++; /* the same block again */
 			u->block_off = u->acked;
+			/* mutation: equivalent [cmp-bound] (left == 240: 240 either way) */
 			u->block_len = (uint8_t)(left < FW_BLOCK_MAX ? left : FW_BLOCK_MAX);
 			req->cmd = M8_CMD_FW_DATA;
 			req->tries = DATA_TRIES;
@@ -268,6 +277,8 @@ static void on_data(struct fw_updater *u, uint64_t now_us, const struct fw_resul
 	if (res->error < 0)
 		return; /* the same block again: a repeat is accepted */
 	next = le_get_u32(&r);
+	/* mutation: equivalent [cond-drop r.short_read] because a short read is a length
+	 * other than 4 */
 	if (r.short_read || res->len != 4 || next != u->block_off + u->block_len) {
 		fail(u, now_us, FW_FAIL_ABORTED);
 		return;
@@ -296,6 +307,8 @@ static void on_end(struct fw_updater *u, uint64_t now_us, const struct fw_result
 
 static void on_info(struct fw_updater *u, uint64_t now_us, const struct fw_result *res)
 {
+	/* mutation: equivalent [const 4] because the 4th bytes are padding of both structs: no
+	 * value a caller sets */
 	if (res->error == 0 && res->have_version && memcmp(res->version, u->img.version, 3) == 0)
 		end_job(u, now_us, FW_JOB_SUCCEEDED, FW_FAIL_NONE, false);
 }
@@ -362,6 +375,7 @@ uint64_t fw_updater_next_deadline_us(const struct fw_updater *u)
 		break;
 	case FW_JOB_VERIFY:
 		t = u->end_us + FW_VERIFY_US;
+		/* mutation: equivalent [cmp-bound] (equal: the same deadline) */
 		if (u->in_flight_cmd == 0 && u->next_info_us < t)
 			t = u->next_info_us;
 		break;
@@ -399,6 +413,8 @@ void fw_updater_fail(struct fw_updater *u, uint64_t now_us, enum fw_failure why)
 	fail(u, now_us, why == FW_FAIL_NONE ? FW_FAIL_ABORTED : why);
 }
 
+/* mutation: equivalent [const] because an array parameter is a pointer: its size is no part
+ * of the type */
 void fw_updater_resolve(struct fw_updater *u, uint64_t now_us, bool present,
                         const uint8_t serial[FW_SERIAL_LEN], bool flagged, const uint8_t version[3])
 {
@@ -424,6 +440,9 @@ void fw_updater_clear_failure(struct fw_updater *u)
 void fw_updater_protection_input(const struct fw_updater *u, uint64_t now_us,
                                  struct protection_input *in)
 {
+	/* mutation: equivalent [cond-drop i < in->n_batteries, cmp-bound i <= in->n_batteries,
+	 * cond-swap] because the protection core reads no entry past n_batteries, and a bank
+	 * that grows has its entries cleared here first */
 	for (unsigned i = 0; i < in->n_batteries && i < PROTECTION_MAX_BATTERIES; i++)
 		in->bat[i].stale_exempt = false;
 	if (fw_updater_running(u))
@@ -431,12 +450,20 @@ void fw_updater_protection_input(const struct fw_updater *u, uint64_t now_us,
 	/* The 10 s after FW_END (docs/protection.md 9), also once the new version
 	 * is seen within them: the bus master may not poll the battery's
 	 * STATUS again at once after its silent restart. */
+	/* mutation: equivalent [cond-drop u->addr >= 1, const 1->0,
+	 * cond-drop u->addr <= in->n_batteries] because a job's address is 1..50 (fw_updater_start,
+	 * fw_updater_abort_orphan and the record check it), the table's size, and an entry past the
+	 * bank is read by no one */
 	if ((u->state == FW_JOB_VERIFY ||
 	     (u->state == FW_JOB_SUCCEEDED && now_us < u->end_us + FW_VERIFY_US)) &&
 	    u->addr >= 1 && u->addr <= in->n_batteries)
 		in->bat[u->addr - 1].stale_exempt = true;
 	in->fw_failed = u->failed;
+	/* mutation: equivalent [const] because the protection core reads it only with fw_failed */
 	in->fw_failed_since_us = u->failed ? u->failed_since_us : 0;
+	/* mutation: equivalent [cond-drop u->failed_addr >= 1, const 1->0,
+	 * cond-drop u->failed_addr <= in->n_batteries] as the job's address above (the failed
+	 * address is a job's, or checked in the record) */
 	if (u->failed && now_us < u->failed_since_us + FW_FAIL_GRACE_US && u->failed_addr >= 1 &&
 	    u->failed_addr <= in->n_batteries)
 		in->bat[u->failed_addr - 1].stale_exempt = true;

@@ -215,11 +215,41 @@ static void test_bad_input_changes_nothing(void **state)
 	assert_false(bank_extremes_get(&e, BANK_EXT_MIN_CELL).known);
 }
 
+/* The cost rule (core/bank_extremes.h): a battery that does not hold the
+ * bank's extreme costs no scan of the batteries when it gets worse; the
+ * holder does, one scan of that dimension. */
+static void test_rescan_only_for_the_holder(void **state)
+{
+	struct bank_extremes e;
+	const uint16_t low[] = {3300, 3310}, mid[] = {3350, 3360}, higher[] = {3400, 3380};
+	const int16_t t[] = {250};
+	uint64_t scans;
+
+	bank_extremes_init(&e);
+	assert_int_equal(bank_extremes_set(&e, 0, low, 2, t, 1), 0);
+	assert_int_equal(bank_extremes_set(&e, 1, mid, 2, t, 1), 0);
+	assert_int_equal(bank_extremes_get(&e, BANK_EXT_MIN_CELL).battery, 0);
+	scans = e.rescans;
+	/* battery 1's lowest cell rises (worse for the minimum), its highest
+	 * too (better for the maximum, which it holds): no scan */
+	assert_int_equal(bank_extremes_set(&e, 1, higher, 2, t, 1), 0);
+	assert_true(e.rescans == scans);
+	assert_int_equal(bank_extremes_get(&e, BANK_EXT_MIN_CELL).battery, 0);
+	assert_int_equal(bank_extremes_get(&e, BANK_EXT_MAX_CELL).value, 3400);
+	/* battery 0, the minimum's holder, rises above battery 1: one scan */
+	const uint16_t risen[] = {3390, 3395};
+	assert_int_equal(bank_extremes_set(&e, 0, risen, 2, t, 1), 0);
+	assert_true(e.rescans == scans + 1);
+	assert_int_equal(bank_extremes_get(&e, BANK_EXT_MIN_CELL).battery, 1);
+	assert_int_equal(bank_extremes_get(&e, BANK_EXT_MIN_CELL).value, 3380);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ties_and_markers),
 	        cmocka_unit_test(test_bad_input_changes_nothing),
+	        cmocka_unit_test(test_rescan_only_for_the_holder),
 	        cmocka_unit_test(test_property),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
