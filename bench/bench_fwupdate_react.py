@@ -254,6 +254,7 @@ def bench_full_update(BenchWorld, tp, tf, bus, kib, n, delay_ms):
             print("  %2d batteries, %2d ms: the update ended %s (%s)"
                   % (n, delay_ms, state, w.get("FailureReason")))
             return
+        t_data = t_data or total
         print("  %2d batteries, %2d ms reply delay: data %6.1f s (%5.2f KiB/s), total %6.1f s"
               % (n, delay_ms, t_data, kib / t_data, total))
     finally:
@@ -262,6 +263,22 @@ def bench_full_update(BenchWorld, tp, tf, bus, kib, n, delay_ms):
 
 # bank sizes of the whole-update mode, as bench-fwupdate's table
 BANKS = {1: (1, 1), 10: (2, 5), 50: (2, 25)}
+
+
+def parse_list(text, sep, ok):
+    """'AsepB,...' into [(A, B)], each pair checked by ok."""
+    out = []
+    for item in filter(None, text.split(",")):
+        a, _, b = item.partition(sep)
+        try:
+            pair = (int(a), int(b))
+        except ValueError:
+            pair = None
+        if pair is None or not ok(*pair):
+            raise ValueError("%r: expected A%sB (--banks: S x P batteries, at most 50; "
+                             "--full-update: N 1, 10 or 50 @ 1..10 ms)" % (item, sep))
+        out.append(pair)
+    return out
 
 
 def main():
@@ -286,16 +303,11 @@ def main():
     import test_firmware as tf
     tp.DBUS_DIR = os.path.join(ROOT, "dbus")  # (it re-executes itself: argv stays ours)
     tf.FWWRAP = os.path.join(build, "src", "fwwrap", "smallbms-fwwrap")
-    banks = []
-    for b in args.banks.split(","):
-        s, _, p = b.partition("x")
-        banks.append((int(s), int(p)))
-    full = []
-    for item in (args.full_update.split(",") if args.full_update else []):
-        n, _, ms = item.partition("@")
-        if int(n) not in BANKS or not 1 <= int(ms) <= 10:
-            ap.error("--full-update: %r is not N@MS with N 1, 10 or 50 and MS 1..10" % item)
-        full.append((int(n), int(ms)))
+    try:
+        banks = parse_list(args.banks, "x", lambda s, p: 1 <= s and 1 <= p and s * p <= 50)
+        full = parse_list(args.full_update or "", "@", lambda n, ms: n in BANKS and 1 <= ms <= 10)
+    except ValueError as e:
+        ap.error(str(e))
 
     if os.geteuid() != 0:
         print("bench-fwupdate-react: needs root (a private bus and mount namespace)")
