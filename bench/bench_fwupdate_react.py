@@ -42,7 +42,7 @@ bus; its hard-uv row is the one to compare; N runs of it).
 the last byte sent, and to "succeeded"), for N = 1, 10 or 50 batteries at a
 reply delay of MS ms: bench-fwupdate measures the bus master alone at one
 poll cycle a second, the daemon polls continuously (`[bus] min-cycle-ms`,
-100 ms by default).
+100 ms by default). --min-cycle-ms MS sets it for this script's daemons.
 
 Needs root (as test_policy.py). Use a build without sanitizers for figures
 that mean anything.
@@ -66,6 +66,7 @@ TARGET = 1
 STATUS_REPLY = 0x84
 FW_DATA_REPLY = 0x91
 HARD_UV = bd.TRIPS["hard-uv"]  # (flag, STATUS bit, output line)
+CONFIG_EXTRA = {}  # smallbmsd.conf sections of every daemon (--min-cycle-ms)
 
 
 def make_world_class(tp, tf):
@@ -78,7 +79,8 @@ def make_world_class(tp, tf):
             os.chmod(self.tmp, 0o755)
             self.bus = bus
             self.rig = tp.BusRig("bench-fwreact", series=series, parallel=parallel,
-                                 sim_args=sim_args, start_sim=False)
+                                 sim_args=sim_args, config_extra=CONFIG_EXTRA,
+                                 start_sim=False)
             self.rig.bus_address = bus.address
             self.trace = os.path.join(self.rig.dir, "trace")
 
@@ -294,7 +296,14 @@ def main():
                     help="also time whole updates through the daemon, e.g. "
                     "1@1,10@1,50@1,1@10,10@10,50@10 (N batteries: 1, 10 or 50; "
                     "MS: the simulator's reply delay)")
+    ap.add_argument("--min-cycle-ms", type=int, metavar="MS",
+                    help="[bus] min-cycle-ms of this script's daemons, not bench-daemon's "
+                    "(20..1000; default: the daemon's, 100)")
     args = ap.parse_args()
+    if args.min_cycle_ms is not None:
+        if not 20 <= args.min_cycle_ms <= 1000:
+            ap.error("--min-cycle-ms: %d is not 20..1000" % args.min_cycle_ms)
+        CONFIG_EXTRA["bus"] = {"min-cycle-ms": str(args.min_cycle_ms)}
     build = os.path.abspath(args.build)
     bd.setup_env(build)
     sys.path.insert(0, os.path.join(ROOT, "tests", "dbus"))
@@ -326,7 +335,8 @@ def main():
     bus = tp.Bus(tmp)
     BenchWorld = make_world_class(tp, tf)
     try:
-        print("smallbmsd: reaction time during a firmware update, build %s" % build)
+        print("smallbmsd: reaction time during a firmware update, build %s%s"
+              % (build, ", min-cycle-ms %d" % args.min_cycle_ms if CONFIG_EXTRA else ""))
         for series, parallel in (banks if args.trips else []):
             bench_update_trips(BenchWorld, tp, tf, bus, args.trips, args.kib, series,
                                parallel)
