@@ -23,6 +23,11 @@ E5), its journal events and the simulator's log.
   another battery is refused meanwhile; the update started again succeeds.
 - refused: an image for another battery type, a damaged file, a second
   update while one runs, identify while one runs.
+- trip_other, trip_target: while FW_DATA flows, a battery's hard
+  under-voltage flag (A2: ATD at once), on the other battery or on the one
+  in update (still polled: m8bus.md section 6): the load output opens with
+  A2, the charge output stays open (W7), the blocks go on and the update
+  succeeds.
 
 Usage: test_firmware.py DBUS_DIR FWWRAP   Needs root (as test_policy.py).
 """
@@ -359,8 +364,39 @@ def case_refusals(w):
     bus.close()
 
 
+def trip_during_update(w, battery):
+    img = w.image("trip", 24000)
+    p = w.ctl_start("update-firmware", img, "--battery", "1")
+    w.wait(lambda: (w.get("BytesSent") or 0) > 1000, "some bytes sent", timeout=30)
+    harness.check(w.rig.daemon.output("load-disconnect") == "closed", "loads off before the trip")
+    since = w.rig.daemon.mark()
+    w.rig.sim_cmd("flag %d hard-uv on" % battery)
+    t, _, _ = w.rig.daemon.wait(r"DRY-RUN: load-disconnect -> open", timeout=10, since=since)
+    harness.check(t is not None, "load output not opened by battery %d's hard-UV flag during "
+                  "an update" % battery)
+    w.wait(lambda: "A2" in w.codes() and "W7" in w.codes(), "A2 and W7", timeout=10)
+    harness.check(w.rig.daemon.output("charge-disconnect") == "open", "charge output closed")
+    # the update goes on: more blocks after the trip, and it succeeds
+    after = w.get("BytesSent")
+    w.wait(lambda: w.get("BytesSent") > after or w.get("State") != "sending",
+           "blocks after the trip", timeout=30)
+    out, err = p.communicate(timeout=120)
+    harness.check(p.returncode == 0, "exit %d after the trip: %s %s" % (p.returncode, out, err))
+    harness.check(w.get("State") == "succeeded", "State %r" % w.get("State"))
+    harness.check(w.rig.daemon.output("load-disconnect") == "open", "loads back on while A2")
+    w.rig.sim_cmd("flag %d hard-uv auto" % battery)
+
+
+def case_trip_other(w):
+    trip_during_update(w, 2)
+
+
+def case_trip_target(w):
+    trip_during_update(w, 1)
+
+
 CASES = ["success", "failure", "failure_restart", "no_new_version", "all", "cancel", "restart",
-         "refusals"]
+         "refusals", "trip_other", "trip_target"]
 
 
 def main():
