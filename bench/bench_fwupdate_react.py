@@ -318,21 +318,13 @@ def main():
     except ValueError as e:
         ap.error(str(e))
 
-    if os.geteuid() != 0:
-        print("bench-fwupdate-react: needs root (a private bus and mount namespace)")
-        return 1
     if not shutil.which("dbus-daemon") or not os.access(tf.FWWRAP, os.X_OK):
         print("bench-fwupdate-react: dbus-daemon or %s missing" % tf.FWWRAP)
         return 1
-    tp.enter_namespace()
-    why = h.namespace_usable()
-    if why:
-        print("bench-fwupdate-react: needs a private mount namespace: " + why)
+    world = tp.bench_world("bench-fwupdate-react", "smallbms-bench-fwreact-bus-")
+    if not world:
         return 1
-    tmp = tempfile.mkdtemp(prefix="smallbms-bench-fwreact-bus-")
-    os.chmod(tmp, 0o755)
-    tp.group_with_smallbms(tmp)
-    bus = tp.Bus(tmp)
+    tmp, bus = world
     BenchWorld = make_world_class(tp, tf)
     try:
         print("smallbmsd: reaction time during a firmware update, build %s%s"

@@ -36,7 +36,6 @@ import shutil
 import signal
 import struct
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -201,21 +200,13 @@ def main():
     import test_policy as tp
     tp.DBUS_DIR = os.path.join(ROOT, "dbus")  # (it re-executes itself: argv stays ours)
 
-    if os.geteuid() != 0:
-        print("bench-storage: needs root (a private bus and mount namespace)")
-        return 1
     if not os.path.exists(shim):
         print("bench-storage: %s missing (a build with -Dtests=true)" % shim)
         return 1
-    tp.enter_namespace()
-    why = h.namespace_usable()
-    if why:
-        print("bench-storage: needs a private mount namespace: " + why)
+    world = tp.bench_world("bench-storage", "smallbms-bench-storage-")
+    if not world:
         return 1
-    tmp = tempfile.mkdtemp(prefix="smallbms-bench-storage-")
-    os.chmod(tmp, 0o755)
-    tp.group_with_smallbms(tmp)
-    bus = tp.Bus(tmp)
+    tmp, bus = world
     try:
         print("smallbmsd storage benchmark, build %s" % build)
         one_mode(h, tp, shim, bus, args.runs, args.clients, flood=False)

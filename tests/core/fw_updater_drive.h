@@ -72,14 +72,21 @@ static inline void drv_info(struct fw_updater *u, uint64_t now, const uint8_t ve
 	fw_updater_on_result(u, now, &res);
 }
 
-/* A job started at addr at DRV_T0 and taken through FW_BEGIN. */
-static inline void drv_begun(struct fw_updater *u, const struct fw_image *img, uint8_t addr)
+/* A job started at addr at DRV_T0 (battery on 1.4.2): its FW_BEGIN sent. */
+static inline struct fw_request drv_started(struct fw_updater *u, const struct fw_image *img,
+                                            uint8_t addr)
 {
 	static const uint8_t old[3] = {1, 4, 2};
 
 	fw_updater_init(u);
 	assert_int_equal(fw_updater_start(u, img, addr, old, DRV_T0), 0);
-	drv_next(u, DRV_T0, M8_CMD_FW_BEGIN);
+	return drv_next(u, DRV_T0, M8_CMD_FW_BEGIN);
+}
+
+/* A job started at addr at DRV_T0 and taken through FW_BEGIN. */
+static inline void drv_begun(struct fw_updater *u, const struct fw_image *img, uint8_t addr)
+{
+	drv_started(u, img, addr);
 	drv_reply(u, DRV_T0 + 5000, NULL, 0);
 	assert_int_equal(u->state, FW_JOB_DATA);
 }

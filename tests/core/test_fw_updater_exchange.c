@@ -76,9 +76,7 @@ static void begin_retried_or_refused(void **state)
 	struct fw_request q;
 
 	(void)state;
-	fw_updater_init(&u);
-	assert_int_equal(fw_updater_start(&u, &img, 1, (const uint8_t[3]){1, 4, 2}, DRV_T0), 0);
-	drv_next(&u, DRV_T0, M8_CMD_FW_BEGIN);
+	drv_started(&u, &img, 1);
 	drv_error(&u, DRV_T0 + 156000, -ETIMEDOUT, 0);
 	assert_int_equal(u.state, FW_JOB_BEGIN);
 	drv_next(&u, DRV_T0 + 156000, M8_CMD_FW_BEGIN);
@@ -332,9 +330,7 @@ static void cancel_with_a_request_in_flight(void **state)
 	struct fw_request q;
 
 	(void)state;
-	fw_updater_init(&u);
-	assert_int_equal(fw_updater_start(&u, &img, 1, (const uint8_t[3]){1, 4, 2}, DRV_T0), 0);
-	drv_next(&u, DRV_T0, M8_CMD_FW_BEGIN);
+	drv_started(&u, &img, 1);
 	assert_int_equal(fw_updater_cancel(&u, DRV_T0 + 1000), 0);
 	drv_reply(&u, DRV_T0 + 5000, NULL, 0);
 	assert_int_equal(u.state, FW_JOB_CANCELLED);

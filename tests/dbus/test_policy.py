@@ -116,6 +116,25 @@ def group_with_smallbms(tmp):
     return gid
 
 
+def bench_world(what, prefix):
+    """A benchmark's private world, as root: this script again in a private
+    mount namespace, group smallbms, a private dbus-daemon with the
+    project's policy. (tmp directory, Bus), or None once what is missing
+    has been said on stdout."""
+    if os.geteuid() != 0:
+        print("%s: needs root (a private bus and mount namespace)" % what)
+        return None
+    enter_namespace()
+    why = harness.namespace_usable()
+    if why:
+        print("%s: needs a private mount namespace: %s" % (what, why))
+        return None
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(tmp, 0o755)
+    group_with_smallbms(tmp)
+    return tmp, Bus(tmp)
+
+
 class Bus:
     def __init__(self, tmp):
         self.socket = os.path.join(tmp, "system_bus_socket")
