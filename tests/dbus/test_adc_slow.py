@@ -151,43 +151,15 @@ def main():
     if not shutil.which("dbus-daemon") or not os.path.exists(SHIM):
         print("1..0 # SKIP dbus-daemon or the IIO raw-read shim missing")
         return 0
-    tp.enter_namespace()
-    try:
-        import dbus  # noqa: F401
-    except ImportError:
-        print("1..0 # SKIP python3-dbus missing")
-        return 0
-    why = harness.namespace_usable()
+    why = tp.world_skip_reason()
     if why:
-        print("1..0 # SKIP private mount namespace not permitted: %s" % why)
+        print("1..0 # SKIP " + why)
         return 0
     tp.BusRig = SlowAdcRig
     cases = ["heartbeat_keeps_rhythm", "reads_answered_at_once", "readings_reach_protection",
              "loop_stats"]
-    print("1..%d" % len(cases), flush=True)
-    failed = 0
     w = tp.World()
-    n = 0
-    try:
-        w.start()
-        for name in cases:
-            n += 1
-            try:
-                globals()["case_" + name](w)
-                print("ok %d - %s" % (n, name), flush=True)
-            except Exception as e:
-                failed += 1
-                print("not ok %d - %s" % (n, name))
-                for line in ("%s: %s\n%s" % (type(e).__name__, e,
-                                             w.rig.diagnostics())).splitlines():
-                    print("# " + line)
-    except Exception as e:
-        for name in cases[n:]:
-            n += 1
-            failed += 1
-            print("not ok %d - %s # setup: %s" % (n, name, e))
-    finally:
-        w.close()
+    _, failed = tp.run_world_cases(w, cases, globals())
     shutil.rmtree(w.tmp, ignore_errors=True)
     return 1 if failed else 0
 

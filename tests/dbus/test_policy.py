@@ -116,6 +116,51 @@ def group_with_smallbms(tmp):
     return gid
 
 
+def world_skip_reason():
+    """This script again in a private mount namespace (enter_namespace);
+    None when a World can run there, else why the test must skip."""
+    enter_namespace()
+    try:
+        import dbus  # noqa: F401
+    except ImportError:
+        return "python3-dbus missing"
+    why = harness.namespace_usable()
+    if why:
+        return "private mount namespace not permitted: %s" % why
+    return None
+
+
+def run_world_cases(w, cases, funcs, more=0):
+    """Starts World w and runs funcs["case_" + name](w) for each of cases
+    as TAP lines, after the plan (with room for `more` lines the caller
+    prints after). A failed start fails every case left. Returns (number
+    of TAP lines printed, failures)."""
+    print("1..%d" % (len(cases) + more), flush=True)
+    failed = 0
+    n = 0
+    try:
+        w.start()
+        for name in cases:
+            n += 1
+            try:
+                funcs["case_" + name](w)
+                print("ok %d - %s" % (n, name), flush=True)
+            except Exception as e:
+                failed += 1
+                print("not ok %d - %s" % (n, name))
+                for line in ("%s: %s\n%s" % (type(e).__name__, e,
+                                             w.rig.diagnostics())).splitlines():
+                    print("# " + line)
+    except Exception as e:
+        for name in cases[n:]:
+            n += 1
+            failed += 1
+            print("not ok %d - %s # setup: %s" % (n, name, e))
+    finally:
+        w.close()
+    return n, failed
+
+
 def bench_world(what, prefix):
     """A benchmark's private world, as root: this script again in a private
     mount namespace, group smallbms, a private dbus-daemon with the
@@ -839,15 +884,9 @@ def main():
     if not shutil.which("dbus-daemon") or not shutil.which("busctl"):
         print("1..0 # SKIP dbus-daemon or busctl missing")
         return 0
-    enter_namespace()
-    try:
-        import dbus  # noqa: F401
-    except ImportError:
-        print("1..0 # SKIP python3-dbus missing")
-        return 0
-    why = harness.namespace_usable()
+    why = world_skip_reason()
     if why:
-        print("1..0 # SKIP private mount namespace not permitted: %s" % why)
+        print("1..0 # SKIP " + why)
         return 0
 
     if not have_dbusmock():
@@ -856,29 +895,8 @@ def main():
     shared = ["reader_denied", "hardware_group_grants_nothing", "settings_allowed",
               "control_allowed", "bluetooth_allowed", "polkit_slow", "root_actions",
               "introspection", "polkit_absent", "interactive"]
-    print("1..%d" % (len(shared) + 1), flush=True)
-    failed = 0
     w = World()
-    n = 0
-    try:
-        w.start()
-        for name in shared:
-            n += 1
-            try:
-                globals()["case_" + name](w)
-                print("ok %d - %s" % (n, name), flush=True)
-            except Exception as e:
-                failed += 1
-                print("not ok %d - %s" % (n, name))
-                for line in ("%s: %s\n%s" % (type(e).__name__, e, w.rig.diagnostics())).splitlines():
-                    print("# " + line)
-    except Exception as e:
-        for name in shared[n:]:
-            n += 1
-            failed += 1
-            print("not ok %d - %s # setup: %s" % (n, name, e))
-    finally:
-        w.close()
+    n, failed = run_world_cases(w, shared, globals(), more=1)
     n += 1
     try:
         case_bus_comes_later()
