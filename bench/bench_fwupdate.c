@@ -11,7 +11,6 @@
  *   ./build/bench/bench-fwupdate [PATH-TO-smallbms-sim] [IMAGE-KIB]
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,20 +159,8 @@ int main(int argc, char **argv)
 	static uint8_t file[FW_IMAGE_MAX_FILE];
 	struct fw_image img;
 
-	if (argc > 1 && argv[1][0]) {
-		snprintf(exe, sizeof(exe), "%s", argv[1]);
-	} else {
-		char self[4096];
-		ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (k < 0)
-			return 1;
-		self[k] = '\0';
-		snprintf(exe, sizeof(exe), "%s/../src/sim/smallbms-sim", dirname(self));
-	}
-	if (access(exe, X_OK) < 0) {
-		fprintf(stderr, "%s: %s (pass the simulator's path)\n", exe, strerror(errno));
+	if (sim_exe_path(argc > 1 ? argv[1] : NULL, exe, sizeof(exe)) < 0)
 		return 1;
-	}
 	if (kib == 0 || kib * 1024u > FW_IMAGE_MAX_SIZE) {
 		fprintf(stderr, "IMAGE-KIB must be 1..512\n");
 		return 1;

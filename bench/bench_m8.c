@@ -12,8 +12,6 @@
  *
  *   ./build/bench/bench-m8 [PATH-TO-smallbms-sim] [SECONDS-PER-BANK]
  */
-#include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,20 +178,8 @@ int main(int argc, char **argv)
 	char exe[4096];
 	unsigned seconds = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 
-	if (argc > 1 && argv[1][0]) {
-		snprintf(exe, sizeof(exe), "%s", argv[1]);
-	} else {
-		char self[4096];
-		ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (k < 0)
-			return 1;
-		self[k] = '\0';
-		snprintf(exe, sizeof(exe), "%s/../src/sim/smallbms-sim", dirname(self));
-	}
-	if (access(exe, X_OK) < 0) {
-		fprintf(stderr, "%s: %s (pass the simulator's path)\n", exe, strerror(errno));
+	if (sim_exe_path(argc > 1 ? argv[1] : NULL, exe, sizeof(exe)) < 0)
 		return 1;
-	}
 
 	const struct run runs[] = {
 	        {1, 1, 10000}, {2, 1, 10000}, {2, 5, 10000}, {2, 25, 10000},

@@ -2,6 +2,7 @@
 /* The simulator as a child process, and a real-time poll() loop for the master. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,29 @@ uint64_t sim_now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+int sim_exe_path(const char *arg, char *out, size_t cap)
+{
+	if (arg && arg[0]) {
+		snprintf(out, cap, "%s", arg);
+	} else {
+		char self[4096];
+		ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (k < 0) {
+			int r = -errno;
+			fprintf(stderr, "/proc/self/exe: %s\n", strerror(-r));
+			return r;
+		}
+		self[k] = '\0';
+		snprintf(out, cap, "%s/../src/sim/smallbms-sim", dirname(self));
+	}
+	if (access(out, X_OK) < 0) {
+		int r = -errno;
+		fprintf(stderr, "%s: %s (pass the simulator's path)\n", out, strerror(-r));
+		return r;
+	}
+	return 0;
 }
 
 int sim_dir_init(struct simproc *sp)

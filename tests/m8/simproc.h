@@ -22,6 +22,10 @@ struct simproc {
 };
 
 uint64_t sim_now_us(void);
+/* The simulator for a benchmark: arg when given and not empty, else
+ * ../src/sim/smallbms-sim beside this program (a build directory's
+ * layout); 0 when it is executable, else -errno with the reason on stderr. */
+int sim_exe_path(const char *arg, char *out, size_t cap);
 /* A private directory for the control socket and link; link is dir/tty. */
 int sim_dir_init(struct simproc *sp);
 void sim_dir_cleanup(struct simproc *sp);
