@@ -728,13 +728,17 @@ def saved_timer():
         return False, 0.0
 
 
-def unit_log(pattern, pid=None):
+def unit_journal():
+    """The unit's last 400 journal lines (short-monotonic)."""
+    return run(["journalctl", "-u", UNIT, "-o", "short-monotonic", "--no-pager",
+                "-n", "400"]).stdout.splitlines()
+
+
+def unit_log(pattern, pid=None, lines=None):
     """(monotonic stamp, text) of the unit's journal lines matching pattern
-    (of process pid only, if given)."""
-    out = run(["journalctl", "-u", UNIT, "-o", "short-monotonic", "--no-pager",
-               "-n", "400"]).stdout.splitlines()
+    (of process pid only, if given), from lines or the journal now."""
     hits = []
-    for line in out:
+    for line in unit_journal() if lines is None else lines:
         if pid is not None and "smallbmsd[%d]" % pid not in line:
             continue
         m = re.search(pattern, line)
@@ -801,14 +805,15 @@ def check_poweroff():
                "\n".join(l for _, l in unit_log(".")[-30:])):
         return
     state = run(["systemctl", "is-system-running"], check=False).stdout.strip()
-    new_pid = [int(m) for _, l in unit_log(r"low-power shutdown")
+    journal = unit_journal()  # read once: each journalctl takes a while under TCG
+    new_pid = [int(m) for _, l in unit_log(r"low-power shutdown", lines=journal)
                for m in re.findall(r"smallbmsd\[(\d+)\]", l)]
     new_pid = new_pid[-1] if new_pid else -1
-    resumed = unit_log(r"resumed the GPIO line request", new_pid)
-    why = unit_log(r"power-off: low-power shutdown: (.*)", new_pid)
-    asked = unit_log(r"power-off: asking logind to power off", new_pid)
-    accepted = unit_log(r"power-off: logind accepted the power-off", new_pid)
-    stop_line = unit_log(r"stopping", new_pid)
+    resumed = unit_log(r"resumed the GPIO line request", new_pid, journal)
+    why = unit_log(r"power-off: low-power shutdown: (.*)", new_pid, journal)
+    asked = unit_log(r"power-off: asking logind to power off", new_pid, journal)
+    accepted = unit_log(r"power-off: logind accepted the power-off", new_pid, journal)
+    stop_line = unit_log(r"stopping", new_pid, journal)
     held_s = re.search(r"for (\d+) s with no charger", why[0][1]) if why else None
     took = why[0][0] - resumed[0][0] if why and resumed else None
     tap(bool(resumed and why and held_s) and
@@ -818,7 +823,7 @@ def check_poweroff():
         "after its resume (%d s were left of the hold), saying why: %s"
         % (new_pid, "%.1f" % took if took is not None else "?", POWEROFF_LEFT_S,
            why[0][1].split("low-power shutdown: ", 1)[1] if why else "no journal line"),
-        "\n".join(l for _, l in unit_log(".")[-30:]))
+        "\n".join(journal[-30:]))
     r = run(["journalctl", "MESSAGE_ID=" + POWEROFF_MESSAGE_ID, "_PID=%d" % new_pid,
              "-o", "cat", "--no-pager"], check=False)
     tap("low-power shutdown" in r.stdout, "power-off: the journal entry carries MESSAGE_ID %s "
